@@ -1,0 +1,173 @@
+package licensehooks
+
+import (
+	"net/http"
+	"time"
+)
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"   // waiting for its next attempt (or in flight under a lease)
+	StatusSucceeded = "succeeded" // a 2xx answer arrived
+	StatusFailed    = "failed"    // the retry schedule is exhausted (or a Once delivery failed)
+	StatusCancelled = "cancelled" // its listener was deleted or disabled
+)
+
+// Attempt error kinds: why an attempt failed, in words a person can read.
+const (
+	KindTimeout    = "timeout"
+	KindRefused    = "refused"
+	KindDNS        = "dns"
+	KindTLS        = "tls"
+	KindBlocked    = "blocked"  // the SSRF guard refused the address
+	KindRedirect   = "redirect" // 3xx: redirects are never followed
+	KindHTTPStatus = "http-status"
+	KindNetwork    = "network" // any other transport failure (reset, EOF…)
+)
+
+// Delivery is one event on its way to one listener.
+type Delivery struct {
+	ID         string // dlv_…
+	TenantID   string
+	EventID    string
+	EventCode  string // copied from the event, for the log's filters
+	ListenerID string
+	Status     string
+	Once       bool // never retried (the Test action)
+	// Attempts counts every attempt made (automatic and manual); the next
+	// attempt's callAttempt is Attempts+1.
+	Attempts int
+	// Tries counts the automatic attempts since the delivery was last queued
+	// (created or recovered): it indexes the retry schedule.
+	Tries          int
+	NextAttemptAt  time.Time
+	LeaseOwner     string
+	LeaseExpiresAt *time.Time
+	LastStatusCode int    // of the last attempt; 0 when no HTTP answer came
+	LastErrorKind  string // of the last attempt
+	LastError      string
+	LastAttemptAt  *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Attempt is one HTTP call of a delivery, kept for the log.
+type Attempt struct {
+	ID             string // att_…
+	DeliveryID     string
+	TenantID       string
+	ListenerID     string
+	Number         int  // the callAttempt sent
+	Manual         bool // a person's resend or the Test action, not the schedule
+	StartedAt      time.Time
+	Duration       time.Duration
+	URI            string
+	RequestHeaders http.Header
+	// RequestBody is not stored: AppendEnvelope(event, Number) rebuilds the
+	// exact bytes sent, so the log needs no copy of every payload per attempt.
+	StatusCode      int // 0 when no answer came
+	ResponseHeaders http.Header
+	ResponseBody    []byte // the first 4 KiB
+	ErrorKind       string // "" on success
+	Error           string
+}
+
+// Succeeded reports whether the attempt got a 2xx answer.
+func (a *Attempt) Succeeded() bool {
+	return a.ErrorKind == "" && a.StatusCode >= 200 && a.StatusCode < 300
+}
+
+// ResponseBodyLimit is how much of a response body an attempt keeps.
+const ResponseBodyLimit = 4096
+
+// Claim is a delivery leased to a worker, with everything needed to send it.
+type Claim struct {
+	Delivery *Delivery
+	Event    *Event
+	Listener *Listener
+}
+
+// ClaimParams asks for up to Limit due deliveries (pending, next attempt at
+// or before Now, no live lease), oldest due first, leased to Owner until
+// Now+Lease.
+type ClaimParams struct {
+	Owner string
+	Now   time.Time
+	Lease time.Duration
+	Limit int
+	// ExcludeListeners skips listeners whose worker queue is full, so a slow
+	// listener's backlog never crowds out the others.
+	ExcludeListeners []string
+}
+
+// ClaimOneParams leases one chosen delivery, whatever its status or schedule
+// (a manual resend, the Test action). A delivery under another live lease
+// answers ECONFLICT.
+type ClaimOneParams struct {
+	TenantID   string
+	DeliveryID string
+	Owner      string
+	Now        time.Time
+	Lease      time.Duration
+}
+
+// Outcome is what a worker decided after an attempt.
+type Outcome struct {
+	Attempt *Attempt
+	Owner   string // the lease holder; a result whose lease was lost is dropped
+	// Status is the delivery's new status: StatusSucceeded, StatusFailed, or
+	// StatusPending with NextAttemptAt set for a retry. A manual attempt
+	// that failed keeps the delivery's status and schedule: Status "".
+	Status        string
+	NextAttemptAt time.Time
+	// CountsAsTry is true for an automatic attempt: it advances Tries.
+	CountsAsTry bool
+}
+
+// DeliveryFilter selects a tenant's deliveries, newest first.
+type DeliveryFilter struct {
+	TenantID   string
+	ListenerID string // "" for every listener
+	Status     string // "" for every status
+	EventCode  string // "" for every code
+	EventID    string // "" for every event
+	Since      time.Time
+	Until      time.Time
+	Page       Page
+}
+
+// RecoverParams re-queues the failed deliveries of a listener created at or
+// after Since: they become pending, due at Now, with a fresh schedule.
+type RecoverParams struct {
+	TenantID   string
+	ListenerID string
+	Since      time.Time
+	Now        time.Time
+}
+
+// PurgeParams deletes up to Limit finished deliveries (succeeded, failed,
+// cancelled) last updated before Before, their attempts, and events created
+// before Before that no delivery refers to any more.
+type PurgeParams struct {
+	Before time.Time
+	Limit  int
+}
+
+// AttemptSample is one attempt reduced to what the charts need.
+type AttemptSample struct {
+	ListenerID string
+	StartedAt  time.Time
+	Duration   time.Duration
+	Succeeded  bool
+	StatusCode int
+	ErrorKind  string
+}
+
+// SampleParams selects the attempts of a tenant (and a listener) since a time,
+// newest first, at most Limit.
+type SampleParams struct {
+	TenantID   string
+	ListenerID string
+	Since      time.Time
+	Limit      int
+}

@@ -1,0 +1,57 @@
+package licensehooks
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TestEventCode is the code of the event the Test action sends.
+const TestEventCode = "webhook.test"
+
+// Event is something that happened on the licensing platform, stored durably
+// before the publish call answers.
+type Event struct {
+	ID         string // event_…, or the id the publisher chose
+	TenantID   string
+	Code       string // e.g. "entitlement.created"
+	ResourceID string
+	Payload    json.RawMessage
+	OccurredAt time.Time // the envelope's eventDate
+	// Hash identifies the publish request (code, resource, payload, date), so
+	// a repeated publish with the same eventId is told apart from a
+	// conflicting one.
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// PublishParams asks the store to accept one event and fan it out.
+type PublishParams struct {
+	Event *Event
+	// ListenerID, when set, delivers to that listener alone, whatever its
+	// subscriptions (the Test action).
+	ListenerID string
+	// Once marks the deliveries as never retried (the Test action).
+	Once bool
+	// NotBefore, when set, makes the deliveries first due then instead of at
+	// once. The Test action holds its delivery a minute ahead and sends it
+	// itself at once (ClaimDelivery); if the process dies first, any worker
+	// sends it when it falls due.
+	NotBefore time.Time
+}
+
+// PublishResult is the outcome of one PublishParams.
+type PublishResult struct {
+	EventID     string
+	DeliveryIDs []string // the deliveries made, or those made the first time for a duplicate
+	Duplicate   bool     // the eventId was already accepted with the same Hash
+	Err         error    // per-event failure (ECONFLICT: same eventId, another body); the others commit
+}
+
+// EventFilter selects a tenant's events, newest first.
+type EventFilter struct {
+	TenantID string
+	Code     string
+	Since    time.Time // inclusive; zero means no bound
+	Until    time.Time // exclusive; zero means no bound
+	Page     Page
+}

@@ -1,0 +1,63 @@
+package licensehooks
+
+import "time"
+
+// Listener is a webhook endpoint of a tenant: a URI and the event codes it
+// wants. Zentitle2 calls it a webhook; its model is {id, uri, subscriptions}.
+// Everything else here is an additive extension.
+type Listener struct {
+	ID            string // whl_…
+	TenantID      string
+	URI           string
+	Subscriptions []string // event codes, no duplicates, in the order given
+	Name          string
+	Description   string
+	Enabled       bool
+	// DisabledReason says why the service disabled the listener (410 Gone,
+	// five days of failures); "" when a person disabled it or it is enabled.
+	DisabledReason string
+	DisabledAt     *time.Time
+	Headers        map[string]string // custom request headers sent with every delivery
+
+	// Secret is the Standard Webhooks signing secret ("whsec_…"), sealed with
+	// the MasterKey. During a rotation PrevSecret still signs until
+	// PrevSecretExpiresAt.
+	Secret              []byte
+	PrevSecret          []byte
+	PrevSecretExpiresAt *time.Time
+
+	LastSuccessAt *time.Time // the last 2xx answer; drives the five-day disabling rule
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Subscribed reports whether the listener wants events of code.
+func (l *Listener) Subscribed(code string) bool {
+	for _, s := range l.Subscriptions {
+		if s == code {
+			return true
+		}
+	}
+	return false
+}
+
+// ListenerFilter selects a tenant's listeners.
+type ListenerFilter struct {
+	TenantID string
+	Page     Page
+}
+
+// Page selects one page of a list. Number counts from 1.
+type Page struct {
+	Number int
+	Size   int
+}
+
+// Paging limits, as the Zentitle2 API documents them.
+const (
+	DefaultPageSize = 10
+	MaxPageSize     = 100
+)
+
+// Offset returns the number of rows before the page.
+func (p Page) Offset() int { return (p.Number - 1) * p.Size }

@@ -1,0 +1,115 @@
+package licensehooks
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps everything durable. Two adapters implement it (sqlite,
+// postgres) and both pass the storetest conformance suite.
+//
+// Conventions every adapter follows:
+//   - a row that does not exist, or belongs to another tenant than the one
+//     asked for, is ENOTFOUND (never revealing that it exists);
+//   - a unique key taken is ECONFLICT;
+//   - times are stored with microsecond precision, in UTC;
+//   - lists are ordered newest first unless said otherwise, and return the
+//     total number of matching rows beside the page.
+type Store interface {
+	TenantStore
+	CredentialStore
+	ListenerStore
+	EventStore
+	DeliveryStore
+
+	// Wakeups returns a channel that receives (coalesced, never blocking the
+	// sender) when deliveries may have become due: events published, a
+	// resend or recover, a lease released. PostgreSQL delivers it across
+	// nodes with LISTEN/NOTIFY. The channel closes when ctx ends.
+	Wakeups(ctx context.Context) <-chan struct{}
+
+	Close() error
+}
+
+// TenantStore keeps tenants.
+type TenantStore interface {
+	CreateTenant(ctx context.Context, t *Tenant) error
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	ListTenants(ctx context.Context) ([]*Tenant, error) // oldest first
+}
+
+// CredentialStore keeps API credentials.
+type CredentialStore interface {
+	CreateCredential(ctx context.Context, c *Credential) error
+	GetCredential(ctx context.Context, clientID string) (*Credential, error)
+	// ListCredentials lists a tenant's credentials, or every credential when
+	// tenantID is "" (operator credentials included), oldest first.
+	ListCredentials(ctx context.Context, tenantID string) ([]*Credential, error)
+	RevokeCredential(ctx context.Context, clientID string, at time.Time) error
+}
+
+// ListenerStore keeps listeners.
+type ListenerStore interface {
+	CreateListener(ctx context.Context, l *Listener) error
+	GetListener(ctx context.Context, tenantID, id string) (*Listener, error)
+	// ListListeners returns a page of a tenant's listeners, oldest first (the
+	// order a person created them), and the total.
+	ListListeners(ctx context.Context, f ListenerFilter) ([]*Listener, int, error)
+	// UpdateListener replaces every field of the listener but ID, TenantID
+	// and CreatedAt. When it leaves the listener disabled, its pending
+	// deliveries are cancelled in the same transaction.
+	UpdateListener(ctx context.Context, l *Listener) error
+	// DeleteListener deletes the listener and cancels its pending deliveries
+	// (which stay in the log).
+	DeleteListener(ctx context.Context, tenantID, id string) error
+	// DisableListener disables a listener for a reason (410 Gone, five days
+	// of failures) and cancels its pending deliveries.
+	DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error
+}
+
+// EventStore keeps events and fans them out.
+type EventStore interface {
+	// PublishEvents stores each event and one pending delivery, due at once,
+	// per matching enabled listener of its tenant, atomically per event. An
+	// event whose (TenantID, ID) exists answers the first result with
+	// Duplicate set when the Hash matches and ECONFLICT in Err when it does
+	// not. The returned slice parallels params. The call returns only when
+	// the accepted events are durable; concurrent calls may share a commit.
+	PublishEvents(ctx context.Context, params []PublishParams) ([]PublishResult, error)
+	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)
+	ListEvents(ctx context.Context, f EventFilter) ([]*Event, int, error)
+}
+
+// DeliveryStore keeps deliveries and attempts, and hands work to workers.
+type DeliveryStore interface {
+	// ClaimDeliveries leases due deliveries to a worker (see ClaimParams).
+	// Safe against concurrent claimers on any number of nodes: a delivery is
+	// leased to one owner at a time.
+	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Claim, error)
+	// ClaimDelivery leases one chosen delivery (see ClaimOneParams).
+	ClaimDelivery(ctx context.Context, p ClaimOneParams) (*Claim, error)
+	// RecordOutcomes stores each attempt and applies its outcome to its
+	// delivery (status, counters, next attempt, last result, lease cleared)
+	// and, on success, the listener's LastSuccessAt; in as few transactions
+	// as the adapter can. An outcome whose delivery is no longer leased to
+	// its Owner is dropped (another worker took over after the lease
+	// expired) and does not fail the others.
+	RecordOutcomes(ctx context.Context, outcomes []Outcome) error
+	// ReleaseClaims gives back the leases an owner holds on the given
+	// deliveries (all of them when ids is nil), unchanged otherwise, so other
+	// workers may claim them at once.
+	ReleaseClaims(ctx context.Context, owner string, ids []string) error
+
+	GetDelivery(ctx context.Context, tenantID, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, int, error)
+	// ListAttempts returns a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]*Attempt, error)
+	// RecoverDeliveries re-queues failed deliveries (see RecoverParams) and
+	// returns how many.
+	RecoverDeliveries(ctx context.Context, p RecoverParams) (int, error)
+	// PurgeFinished deletes old finished work (see PurgeParams) and returns
+	// how many deliveries it deleted.
+	PurgeFinished(ctx context.Context, p PurgeParams) (int, error)
+	// SampleAttempts returns recent attempts for the console's charts.
+	SampleAttempts(ctx context.Context, p SampleParams) ([]AttemptSample, error)
+}
