@@ -113,3 +113,18 @@ type DeliveryStore interface {
 	// SampleAttempts returns recent attempts for the console's charts.
 	SampleAttempts(ctx context.Context, p SampleParams) ([]AttemptSample, error)
 }
+
+// Copier is implemented by stores that can export and import events,
+// deliveries and attempts row for row, as `licensehooks migrate-store` needs
+// to move a whole store (tenants, credentials and listeners go through the
+// ordinary methods). Dump methods page by id: they return up to limit rows
+// whose id is greater than after, in id order. Load methods insert rows as
+// given, without fan-out, skipping rows whose id exists.
+type Copier interface {
+	DumpEvents(ctx context.Context, after string, limit int) ([]*Event, error)
+	DumpDeliveries(ctx context.Context, after string, limit int) ([]*Delivery, error)
+	DumpAttempts(ctx context.Context, after string, limit int) ([]*Attempt, error)
+	LoadEvents(ctx context.Context, events []*Event) error
+	LoadDeliveries(ctx context.Context, deliveries []*Delivery) error
+	LoadAttempts(ctx context.Context, attempts []*Attempt) error
+}
