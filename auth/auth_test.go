@@ -1,0 +1,147 @@
+package auth_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"licensehooks"
+	"licensehooks/auth"
+)
+
+// memCredentials is the smallest CredentialStore: a map, enough to test the
+// token logic in isolation (the real adapters pass storetest).
+type memCredentials map[string]*licensehooks.Credential
+
+func (m memCredentials) CreateCredential(_ context.Context, c *licensehooks.Credential) error {
+	m[c.ClientID] = c
+	return nil
+}
+
+func (m memCredentials) GetCredential(_ context.Context, id string) (*licensehooks.Credential, error) {
+	if c, ok := m[id]; ok {
+		return c, nil
+	}
+	return nil, licensehooks.Errorf(licensehooks.ENOTFOUND, "no credential")
+}
+
+func (m memCredentials) ListCredentials(context.Context, string) ([]*licensehooks.Credential, error) {
+	return nil, nil
+}
+
+func (m memCredentials) RevokeCredential(_ context.Context, id string, at time.Time) error {
+	m[id].RevokedAt = &at
+	return nil
+}
+
+func setup(t *testing.T) (*auth.Service, memCredentials, *licensehooks.MasterKey) {
+	mk, _ := licensehooks.GenerateMasterKey()
+	store := memCredentials{}
+	return auth.NewService(store, mk), store, mk
+}
+
+func TestAuthenticate(t *testing.T) {
+	t.Parallel()
+	svc, store, _ := setup(t)
+	ctx := context.Background()
+	c, secret := auth.NewCredential("t_1", "ci", []string{licensehooks.ScopeWebhooksAdmin}, time.Now())
+	store.CreateCredential(ctx, c)
+	if got, err := svc.Authenticate(ctx, c.ClientID, secret); err != nil || got.ClientID != c.ClientID {
+		t.Fatalf("good secret refused: %v", err)
+	}
+	for _, tc := range []struct{ id, secret string }{{c.ClientID, secret + "x"}, {"lhc_unknown", secret}, {c.ClientID, ""}, {"", ""}} {
+		if _, err := svc.Authenticate(ctx, tc.id, tc.secret); err != auth.ErrBadCredentials {
+			t.Errorf("Authenticate(%q, %q) = %v, want ErrBadCredentials", tc.id, tc.secret, err)
+		}
+	}
+	store.RevokeCredential(ctx, c.ClientID, time.Now())
+	if _, err := svc.Authenticate(ctx, c.ClientID, secret); err != auth.ErrBadCredentials {
+		t.Fatalf("revoked credential authenticated: %v", err)
+	}
+}
+
+func TestTokenRoundTripAndTampering(t *testing.T) {
+	t.Parallel()
+	svc, _, mk := setup(t)
+	now := time.Unix(1_800_000_000, 0)
+	svc.Now = func() time.Time { return now }
+	c, _ := auth.NewCredential("t_1", "", licensehooks.AllScopes, now)
+	tok, ttl := svc.Issue(c, []string{licensehooks.ScopeEventsPublish})
+	if ttl != time.Hour {
+		t.Fatalf("ttl %v", ttl)
+	}
+	claims, err := svc.Verify(tok)
+	if err != nil || claims.ClientID != c.ClientID || claims.TenantID != "t_1" || !claims.HasScope(licensehooks.ScopeEventsPublish) || claims.HasScope(licensehooks.ScopeWebhooksAdmin) {
+		t.Fatalf("claims %+v, %v", claims, err)
+	}
+	if !claims.MayActFor("t_1") || claims.MayActFor("t_2") || claims.MayActFor("") {
+		t.Fatal("tenant check wrong")
+	}
+	// Any node with the same master key accepts the token; another key does not.
+	other := auth.NewService(memCredentials{}, mk)
+	other.Now = svc.Now
+	if _, err := other.Verify(tok); err != nil {
+		t.Fatalf("second node refused: %v", err)
+	}
+	mk2, _ := licensehooks.GenerateMasterKey()
+	if _, err := auth.NewService(memCredentials{}, mk2).Verify(tok); err == nil {
+		t.Fatal("token verified under another master key")
+	}
+	body, sig, _ := strings.Cut(strings.TrimPrefix(tok, "lht_"), ".")
+	for _, bad := range []string{"", "Bearer " + tok, tok + "x", "lht_" + body + "X." + sig, "lht_" + body, "lht_." + sig} {
+		if _, err := svc.Verify(bad); err == nil {
+			t.Errorf("Verify(%q) accepted", bad)
+		}
+	}
+	now = now.Add(time.Hour)
+	if _, err := svc.Verify(tok); err == nil {
+		t.Fatal("expired token accepted")
+	}
+}
+
+func TestOperatorClaims(t *testing.T) {
+	t.Parallel()
+	svc, _, _ := setup(t)
+	c, _ := auth.NewCredential("", "ops", licensehooks.AllScopes, time.Now())
+	claims, err := svc.Verify(must(svc.Issue(c, c.Scopes)))
+	if err != nil || !claims.Operator() || !claims.MayActFor("t_any") || claims.MayActFor("") {
+		t.Fatalf("operator claims %+v %v", claims, err)
+	}
+}
+
+func must(tok string, _ time.Duration) string { return tok }
+
+func TestGrantScopes(t *testing.T) {
+	t.Parallel()
+	c := &licensehooks.Credential{Scopes: []string{licensehooks.ScopeWebhooksAdmin, licensehooks.ScopeAPIAdmin}}
+	for _, tc := range []struct {
+		requested string
+		want      []string
+		err       bool
+	}{
+		{"", c.Scopes, false},
+		{"openid", c.Scopes, false},
+		{"openid webhooks:admin", []string{licensehooks.ScopeWebhooksAdmin}, false},
+		{"api:admin api:admin", []string{licensehooks.ScopeAPIAdmin}, false},
+		{"events:publish", nil, true},
+		{"nonsense", nil, true},
+	} {
+		got, err := auth.GrantScopes(c, tc.requested)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("GrantScopes(%q) = %v, %v; want %v, err %v", tc.requested, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestParseScopes(t *testing.T) {
+	t.Parallel()
+	got, err := auth.ParseScopes("webhooks:admin, events:publish,webhooks:admin")
+	if err != nil || !slices.Equal(got, []string{"webhooks:admin", "events:publish"}) {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := auth.ParseScopes("webhooks:admin,root"); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Fatalf("unknown scope accepted: %v", err)
+	}
+}
