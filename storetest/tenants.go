@@ -1,0 +1,102 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"licensehooks"
+)
+
+var tenantTests = map[string]func(t *testing.T, f *Fixture){
+	"CreateGet": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		got, err := f.S.GetTenant(f.Ctx, tn.ID)
+		must(t, err, "GetTenant")
+		checkTenant(t, got, tn)
+
+		dup := *tn
+		dup.Name = "other"
+		wantCode(t, f.S.CreateTenant(f.Ctx, &dup), licensehooks.ECONFLICT, "CreateTenant with a taken id")
+		_, err = f.S.GetTenant(f.Ctx, "t_missing")
+		wantCode(t, err, licensehooks.ENOTFOUND, "GetTenant of a missing id")
+	},
+	"ListOldestFirst": func(t *testing.T, f *Fixture) {
+		newer := &licensehooks.Tenant{ID: "t_newer", Name: "newer", CreatedAt: Base.Add(time.Hour)}
+		older := &licensehooks.Tenant{ID: "t_older", Name: "older", CreatedAt: Base}
+		must(t, f.S.CreateTenant(f.Ctx, newer), "CreateTenant")
+		must(t, f.S.CreateTenant(f.Ctx, older), "CreateTenant")
+		got, err := f.S.ListTenants(f.Ctx)
+		must(t, err, "ListTenants")
+		if len(got) != 2 || got[0].ID != older.ID || got[1].ID != newer.ID {
+			t.Fatalf("ListTenants = %v, want [older newer]", got)
+		}
+		checkTenant(t, got[0], older)
+	},
+}
+
+var credentialTests = map[string]func(t *testing.T, f *Fixture){
+	"CreateGetList": func(t *testing.T, f *Fixture) {
+		tn, other := f.Tenant(), f.Tenant()
+		c1 := &licensehooks.Credential{
+			ClientID: "lhc_one", TenantID: tn.ID, Name: "one",
+			Scopes:     []string{licensehooks.ScopeWebhooksAdmin, licensehooks.ScopeEventsPublish},
+			SecretHash: []byte{9, 8, 7}, CreatedAt: Base.Add(2 * time.Second),
+		}
+		op := &licensehooks.Credential{
+			ClientID: "lhc_op", Name: "operator", Scopes: licensehooks.AllScopes,
+			SecretHash: []byte{1}, CreatedAt: Base,
+		}
+		c2 := &licensehooks.Credential{
+			ClientID: "lhc_two", TenantID: other.ID, Name: "two",
+			Scopes: []string{licensehooks.ScopeAPIAdmin}, SecretHash: []byte{2}, CreatedAt: Base.Add(time.Second),
+		}
+		for _, c := range []*licensehooks.Credential{c1, op, c2} {
+			must(t, f.S.CreateCredential(f.Ctx, c), "CreateCredential")
+		}
+		got, err := f.S.GetCredential(f.Ctx, c1.ClientID)
+		must(t, err, "GetCredential")
+		checkCredential(t, got, c1)
+		got, err = f.S.GetCredential(f.Ctx, op.ClientID)
+		must(t, err, "GetCredential")
+		checkCredential(t, got, op)
+		if !got.Operator() {
+			t.Errorf("operator credential read back with TenantID %q", got.TenantID)
+		}
+
+		wantCode(t, f.S.CreateCredential(f.Ctx, c1), licensehooks.ECONFLICT, "CreateCredential with a taken id")
+		_, err = f.S.GetCredential(f.Ctx, "lhc_missing")
+		wantCode(t, err, licensehooks.ENOTFOUND, "GetCredential of a missing id")
+
+		list, err := f.S.ListCredentials(f.Ctx, tn.ID)
+		must(t, err, "ListCredentials")
+		if len(list) != 1 || list[0].ClientID != c1.ClientID {
+			t.Errorf("ListCredentials(tenant) = %v, want [%s]", list, c1.ClientID)
+		}
+		all, err := f.S.ListCredentials(f.Ctx, "")
+		must(t, err, "ListCredentials")
+		ids := make([]string, len(all))
+		for i, c := range all {
+			ids[i] = c.ClientID
+		}
+		if want := []string{"lhc_op", "lhc_two", "lhc_one"}; !slices.Equal(ids, want) {
+			t.Errorf("ListCredentials(\"\") = %v, want %v (oldest first)", ids, want)
+		}
+	},
+	"Revoke": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		c := &licensehooks.Credential{
+			ClientID: "lhc_rev", TenantID: tn.ID, Name: "r",
+			Scopes: []string{licensehooks.ScopeWebhooksAdmin}, SecretHash: []byte{1}, CreatedAt: Base,
+		}
+		must(t, f.S.CreateCredential(f.Ctx, c), "CreateCredential")
+		at := Base.Add(time.Hour)
+		must(t, f.S.RevokeCredential(f.Ctx, c.ClientID, at), "RevokeCredential")
+		got, err := f.S.GetCredential(f.Ctx, c.ClientID)
+		must(t, err, "GetCredential")
+		if !got.Revoked() || !got.RevokedAt.Equal(at) {
+			t.Errorf("RevokedAt = %v, want %v", got.RevokedAt, at)
+		}
+		wantCode(t, f.S.RevokeCredential(f.Ctx, "lhc_missing", at), licensehooks.ENOTFOUND, "RevokeCredential of a missing id")
+	},
+}
