@@ -1,0 +1,218 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"licensehooks"
+)
+
+// ListenerInput is what a person gives for a listener. URI and Subscriptions
+// are always required (PUT semantics, as in the Zentitle2 API); a nil
+// pointer or a nil Headers map means the default on create and "keep the
+// current value" on update.
+type ListenerInput struct {
+	URI           string
+	Subscriptions []string
+	Name          *string
+	Description   *string
+	Enabled       *bool
+	Headers       map[string]string
+}
+
+// validate checks every field and returns the cleaned subscriptions and
+// headers, or an EINVALID error with one FieldError per problem.
+func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error) {
+	errs := validateURI(in.URI)
+	subs, subErrs := s.cleanSubscriptions(in.Subscriptions)
+	errs = append(errs, subErrs...)
+	errs = append(errs, validateText("name", in.Name, MaxNameLength)...)
+	errs = append(errs, validateText("description", in.Description, MaxDescriptionLength)...)
+	headers, hErrs := cleanHeaders(in.Headers)
+	errs = append(errs, hErrs...)
+	if len(errs) > 0 {
+		return nil, nil, licensehooks.Invalid(errs...)
+	}
+	return subs, headers, nil
+}
+
+// CreateListener validates the input and creates an enabled (by default)
+// listener with a fresh signing secret.
+func (s *Service) CreateListener(ctx context.Context, tenantID string, in ListenerInput) (*licensehooks.Listener, error) {
+	subs, headers, err := s.validate(in)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	l := &licensehooks.Listener{
+		ID:            licensehooks.NewID(licensehooks.PrefixListener),
+		TenantID:      tenantID,
+		URI:           in.URI,
+		Subscriptions: subs,
+		Enabled:       true,
+		Headers:       headers,
+		Secret:        s.MasterKey.Seal([]byte(licensehooks.NewListenerSecret())),
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if in.Name != nil {
+		l.Name = *in.Name
+	}
+	if in.Description != nil {
+		l.Description = *in.Description
+	}
+	if in.Enabled != nil && !*in.Enabled {
+		l.Enabled = false
+		l.DisabledAt = &now
+	}
+	if err := s.Store.CreateListener(ctx, l); err != nil {
+		return nil, fmt.Errorf("create listener: %w", err)
+	}
+	return l, nil
+}
+
+// UpdateListener replaces the URI and subscriptions and the extension fields
+// that are given. Re-enabling clears the reason the service disabled it;
+// disabling cancels its pending deliveries (in the store's transaction).
+func (s *Service) UpdateListener(ctx context.Context, tenantID, id string, in ListenerInput) (*licensehooks.Listener, error) {
+	subs, headers, err := s.validate(in)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.Store.GetListener(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	l.URI, l.Subscriptions = in.URI, subs
+	if in.Name != nil {
+		l.Name = *in.Name
+	}
+	if in.Description != nil {
+		l.Description = *in.Description
+	}
+	if headers != nil {
+		l.Headers = headers
+	}
+	if in.Enabled != nil && *in.Enabled != l.Enabled {
+		l.Enabled = *in.Enabled
+		if l.Enabled {
+			l.DisabledReason, l.DisabledAt = "", nil
+		} else {
+			l.DisabledAt = &now
+		}
+	}
+	l.UpdatedAt = now
+	if err := s.Store.UpdateListener(ctx, l); err != nil {
+		return nil, fmt.Errorf("update listener %s: %w", id, err)
+	}
+	return l, nil
+}
+
+// DeleteListener deletes a listener; its pending deliveries are cancelled
+// and stay in the log.
+func (s *Service) DeleteListener(ctx context.Context, tenantID, id string) error {
+	return s.Store.DeleteListener(ctx, tenantID, id)
+}
+
+// Secret is a listener's Standard Webhooks signing secret and, during a
+// rotation, the previous one with the time it stops signing.
+type Secret struct {
+	Current           string
+	Previous          string
+	PreviousExpiresAt *time.Time
+}
+
+// SecretOverlap is how long the previous secret keeps signing after a rotation.
+const SecretOverlap = 24 * time.Hour
+
+// ListenerSecret reveals a listener's signing secrets.
+func (s *Service) ListenerSecret(ctx context.Context, tenantID, id string) (Secret, error) {
+	l, err := s.Store.GetListener(ctx, tenantID, id)
+	if err != nil {
+		return Secret{}, err
+	}
+	return s.openSecret(l)
+}
+
+func (s *Service) openSecret(l *licensehooks.Listener) (Secret, error) {
+	cur, err := s.MasterKey.Open(l.Secret)
+	if err != nil {
+		return Secret{}, fmt.Errorf("listener %s secret: %w", l.ID, err)
+	}
+	out := Secret{Current: string(cur)}
+	// An expired previous secret no longer signs, so it is not shown.
+	if len(l.PrevSecret) > 0 && l.PrevSecretExpiresAt != nil && l.PrevSecretExpiresAt.After(s.now()) {
+		prev, err := s.MasterKey.Open(l.PrevSecret)
+		if err != nil {
+			return Secret{}, fmt.Errorf("listener %s previous secret: %w", l.ID, err)
+		}
+		exp := l.PrevSecretExpiresAt.UTC()
+		out.Previous, out.PreviousExpiresAt = string(prev), &exp
+	}
+	return out, nil
+}
+
+// RotateSecret gives a listener a new secret; the current one keeps signing
+// beside it for 24 hours, so receivers can switch without losing a call.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, id string) (Secret, error) {
+	l, err := s.Store.GetListener(ctx, tenantID, id)
+	if err != nil {
+		return Secret{}, err
+	}
+	now := s.now()
+	exp := now.Add(SecretOverlap)
+	l.PrevSecret, l.PrevSecretExpiresAt = l.Secret, &exp
+	l.Secret = s.MasterKey.Seal([]byte(licensehooks.NewListenerSecret()))
+	l.UpdatedAt = now
+	if err := s.Store.UpdateListener(ctx, l); err != nil {
+		return Secret{}, fmt.Errorf("rotate secret of listener %s: %w", id, err)
+	}
+	return s.openSecret(l)
+}
+
+// TestHold is how far ahead the Test action's delivery is first due: the
+// action sends it at once itself, and a worker sends it only if the process
+// died before it could.
+const TestHold = time.Minute
+
+// TestListener makes a webhook.test event (resourceId = the listener's id,
+// payload {}) delivered once to that listener alone, sends it now and
+// returns the delivery and the attempt.
+func (s *Service) TestListener(ctx context.Context, tenantID, id string) (*licensehooks.Delivery, *licensehooks.Attempt, error) {
+	snd, err := s.sender()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.Store.GetListener(ctx, tenantID, id); err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	ev := &licensehooks.Event{
+		ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: tenantID,
+		Code: licensehooks.TestEventCode, ResourceID: id, Payload: []byte("{}"),
+		OccurredAt: now, CreatedAt: now,
+	}
+	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now)
+	res, err := s.Store.PublishEvents(ctx, []licensehooks.PublishParams{{Event: ev, ListenerID: id, Once: true, NotBefore: now.Add(TestHold)}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)
+	}
+	if res[0].Err != nil {
+		return nil, nil, fmt.Errorf("test listener %s: %w", id, res[0].Err)
+	}
+	if len(res[0].DeliveryIDs) == 0 {
+		return nil, nil, licensehooks.Errorf(licensehooks.EINVALID, "The listener is disabled: enable it to test it.")
+	}
+	dlvID := res[0].DeliveryIDs[0]
+	a, err := snd.SendNow(ctx, tenantID, dlvID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)
+	}
+	d, err := s.Store.GetDelivery(ctx, tenantID, dlvID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, a, nil
+}

@@ -1,0 +1,161 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"licensehooks"
+)
+
+// Publishing limits.
+const (
+	MaxPayloadBytes   = 256 << 10
+	MaxResourceIDLen  = 200
+	MaxEventIDLen     = 100
+	MaxPublishBatch   = 1000
+	eventIDCharacters = "A-Za-z0-9_.:-"
+)
+
+// PublishInput is one event a publisher sends. EventID and EventDate are
+// optional: a fresh id and the current time are used without them. A
+// publisher that gives its own EventID makes the call idempotent.
+type PublishInput struct {
+	EventID    string
+	EventCode  string
+	ResourceID string
+	Payload    json.RawMessage
+	EventDate  *time.Time
+}
+
+// Publish validates each event and stores the valid ones with one delivery
+// per matching enabled listener. The results parallel in: an event that
+// failed validation (EINVALID, ETOOLARGE) or conflicts with an earlier one of
+// the same id (ECONFLICT) carries its error in Err while the others are
+// accepted. The returned error is for a failure of the whole call.
+func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInput) ([]licensehooks.PublishResult, error) {
+	results := make([]licensehooks.PublishResult, len(in))
+	var params []licensehooks.PublishParams
+	var index []int // index[i] is the input of params[i]
+	now := s.now()
+	for i, pi := range in {
+		ev, err := s.newEvent(tenantID, pi, now)
+		if err != nil {
+			results[i] = licensehooks.PublishResult{EventID: pi.EventID, Err: err}
+			continue
+		}
+		params = append(params, licensehooks.PublishParams{Event: ev})
+		index = append(index, i)
+	}
+	if len(params) == 0 {
+		return results, nil
+	}
+	stored, err := s.Store.PublishEvents(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("publish %d events: %w", len(params), err)
+	}
+	for j, r := range stored {
+		results[index[j]] = r
+	}
+	return results, nil
+}
+
+// newEvent validates one input and builds its event.
+func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*licensehooks.Event, error) {
+	if len(in.Payload) > MaxPayloadBytes {
+		return nil, licensehooks.Errorf(licensehooks.ETOOLARGE, "The payload is larger than %d KiB.", MaxPayloadBytes>>10)
+	}
+	var errs []licensehooks.FieldError
+	if in.EventID != "" && !validEventID(in.EventID) {
+		errs = append(errs, field("eventId", "invalid_event_id",
+			"eventId must be 1 to %d characters of %s.", MaxEventIDLen, eventIDCharacters))
+	}
+	if in.ResourceID == "" {
+		errs = append(errs, field("resourceId", "required", "resourceId is required."))
+	} else if utf8.RuneCountInString(in.ResourceID) > MaxResourceIDLen {
+		errs = append(errs, field("resourceId", "too_long", "resourceId must be at most %d characters.", MaxResourceIDLen))
+	}
+	payload, perrs := s.checkPayload(in.EventCode, in.Payload)
+	errs = append(errs, perrs...)
+	if len(errs) > 0 {
+		return nil, licensehooks.Invalid(errs...)
+	}
+	ev := &licensehooks.Event{
+		ID: in.EventID, TenantID: tenantID, Code: in.EventCode, ResourceID: in.ResourceID,
+		Payload: payload, OccurredAt: now, CreatedAt: now,
+		Hash: eventHash(in.EventCode, in.ResourceID, payload, in.EventDate),
+	}
+	if ev.ID == "" {
+		ev.ID = licensehooks.NewID(licensehooks.PrefixEvent)
+	}
+	if in.EventDate != nil {
+		ev.OccurredAt = in.EventDate.UTC().Truncate(time.Microsecond)
+	}
+	return ev, nil
+}
+
+// checkPayload checks the event code and validates the payload against the
+// code's schema, and returns the payload compacted. A missing payload is {}.
+func (s *Service) checkPayload(code string, payload json.RawMessage) ([]byte, []licensehooks.FieldError) {
+	if code == "" {
+		return nil, []licensehooks.FieldError{field("eventCode", "required", "eventCode is required.")}
+	}
+	if !s.Catalog.Known(code) {
+		return nil, []licensehooks.FieldError{field("eventCode", "unknown_event",
+			"%q is not a known event code; GET /api/v1/account/webhooks/events lists them.", code)}
+	}
+	if len(bytes.TrimSpace(payload)) == 0 || bytes.Equal(bytes.TrimSpace(payload), []byte("null")) {
+		payload = []byte("{}")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, payload); err != nil {
+		return nil, []licensehooks.FieldError{field("payload", "invalid_json", "payload is not valid JSON.")}
+	}
+	if buf.Bytes()[0] != '{' {
+		return nil, []licensehooks.FieldError{field("payload", "invalid_type", "payload must be a JSON object.")}
+	}
+	if err := s.Catalog.Validate(code, buf.Bytes()); err != nil {
+		var le *licensehooks.Error
+		if errors.As(err, &le) && len(le.Fields) > 0 {
+			return nil, le.Fields
+		}
+		return nil, []licensehooks.FieldError{field("payload", "invalid_payload", "%s", licensehooks.ErrorMessage(err))}
+	}
+	return buf.Bytes(), nil
+}
+
+// validEventID reports whether id is 1 to 100 characters of [A-Za-z0-9_.:-].
+func validEventID(id string) bool {
+	if len(id) == 0 || len(id) > MaxEventIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// eventHash identifies a publish request: the code, resource, compact
+// payload and, only when the publisher gave it, the date. A retry that
+// leaves eventDate out must match the first call, whose date was "now".
+func eventHash(code, resourceID string, payload []byte, date *time.Time) []byte {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(code), []byte(resourceID), payload} {
+		// Length prefixes keep ("ab","c") and ("a","bc") apart.
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(part))))
+		h.Write(part)
+	}
+	if date != nil {
+		h.Write([]byte(date.UTC().Truncate(time.Microsecond).Format(licensehooks.EventDateLayout)))
+	}
+	return h.Sum(nil)
+}

@@ -1,0 +1,143 @@
+package service
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"licensehooks"
+)
+
+// Limits of a listener's fields.
+const (
+	MaxURILength         = 2048
+	MaxNameLength        = 200
+	MaxDescriptionLength = 1000
+	MaxHeaders           = 20
+	MaxHeaderValueLength = 4096
+)
+
+// forbiddenHeaders are headers a listener may not set: hop-by-hop and framing
+// headers the HTTP client owns, and the headers that carry the signatures and
+// the sender's identity, which a custom value would forge or break.
+var forbiddenHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true,
+	"Transfer-Encoding": true, "Upgrade": true, "Host": true,
+	"Content-Length": true, "Content-Type": true,
+	"N-Signature": true, "Webhook-Id": true, "Webhook-Timestamp": true,
+	"Webhook-Signature": true, "User-Agent": true,
+}
+
+// field is a shorthand for one problem.
+func field(name, code, format string, args ...any) licensehooks.FieldError {
+	return licensehooks.FieldError{Field: name, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// validateURI checks a listener's URI: an absolute http or https URL with a
+// host, at most 2048 characters.
+func validateURI(uri string) []licensehooks.FieldError {
+	if uri == "" {
+		return []licensehooks.FieldError{field("uri", "required", "uri is required.")}
+	}
+	if len(uri) > MaxURILength {
+		return []licensehooks.FieldError{field("uri", "too_long", "uri must be at most %d characters.", MaxURILength)}
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !u.IsAbs() {
+		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must be an absolute URL such as https://example.com/webhook.")}
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must use http or https, not %q.", u.Scheme)}
+	}
+	if u.Hostname() == "" {
+		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must name a host.")}
+	}
+	return nil
+}
+
+// cleanSubscriptions checks every code against the catalog and drops
+// duplicates, keeping the first order.
+func (s *Service) cleanSubscriptions(subs []string) ([]string, []licensehooks.FieldError) {
+	if len(subs) == 0 {
+		return nil, []licensehooks.FieldError{field("subscriptions", "required", "subscriptions must hold at least one event code.")}
+	}
+	var out []string
+	var errs []licensehooks.FieldError
+	seen := make(map[string]bool, len(subs))
+	for i, code := range subs {
+		if !s.Catalog.Known(code) {
+			errs = append(errs, field(fmt.Sprintf("subscriptions[%d]", i), "unknown_event",
+				"%q is not a known event code; GET /api/v1/account/webhooks/events lists them.", code))
+			continue
+		}
+		if !seen[code] {
+			seen[code] = true
+			out = append(out, code)
+		}
+	}
+	return out, errs
+}
+
+// validateText checks the length of an optional text field, in characters.
+func validateText(name string, v *string, max int) []licensehooks.FieldError {
+	if v != nil && utf8.RuneCountInString(*v) > max {
+		return []licensehooks.FieldError{field(name, "too_long", "%s must be at most %d characters.", name, max)}
+	}
+	return nil
+}
+
+// cleanHeaders checks custom headers and returns them with canonical names.
+// A nil map stays nil (keep the current headers on update).
+func cleanHeaders(h map[string]string) (map[string]string, []licensehooks.FieldError) {
+	if h == nil {
+		return nil, nil
+	}
+	if len(h) > MaxHeaders {
+		return nil, []licensehooks.FieldError{field("headers", "too_many", "headers may hold at most %d entries.", MaxHeaders)}
+	}
+	out := make(map[string]string, len(h))
+	var errs []licensehooks.FieldError
+	for _, name := range slices.Sorted(maps.Keys(h)) { // sorted: a stable order of problems
+		value := h[name]
+		prop := "headers." + name
+		canon := http.CanonicalHeaderKey(name)
+		switch {
+		case !validToken(name):
+			errs = append(errs, field(prop, "invalid_header_name", "%q is not a valid header name.", name))
+		case forbiddenHeaders[canon] || strings.HasPrefix(canon, "Proxy-"):
+			errs = append(errs, field(prop, "forbidden_header", "The header %s is set by licensehooks and cannot be overridden.", canon))
+		case strings.ContainsAny(value, "\r\n\x00"):
+			errs = append(errs, field(prop, "invalid_header_value", "The value of %s must not contain line breaks.", canon))
+		case len(value) > MaxHeaderValueLength:
+			errs = append(errs, field(prop, "too_long", "The value of %s must be at most %d bytes.", canon, MaxHeaderValueLength))
+		case hasKey(out, canon):
+			errs = append(errs, field(prop, "duplicate_header", "The header %s is given twice.", canon))
+		default:
+			out[canon] = value
+		}
+	}
+	return out, errs
+}
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// validToken reports whether s is an RFC 9110 token (a header field name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
