@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"licensehooks"
+)
+
+const deliveryCols = `id, tenant_id, event_id, event_code, listener_id, status, once, attempts,
+	tries, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind,
+	last_error, last_attempt_at, created_at, updated_at`
+
+func scanDelivery(row pgx.CollectableRow) (*licensehooks.Delivery, error) {
+	var d licensehooks.Delivery
+	err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
+		&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
+		&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt, &d.UpdatedAt)
+	return &d, err
+}
+
+// ClaimDeliveries leases up to p.Limit due deliveries to p.Owner, oldest
+// due first. FOR UPDATE SKIP LOCKED lets claimers on any number of nodes
+// run at once: each skips the rows another is taking instead of waiting,
+// and re-checks a row another committed meanwhile, so a delivery has one
+// live lease at a time.
+func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams) ([]*licensehooks.Claim, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := ts(p.Now)
+	rows, _ := s.pool.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
+		WHERE id IN (
+			SELECT id FROM deliveries
+			WHERE status = 'pending' AND next_attempt_at <= $3
+				AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+				AND listener_id <> ALL ($4::text[])
+			ORDER BY next_attempt_at, seq
+			LIMIT $5
+			FOR UPDATE SKIP LOCKED)
+		RETURNING `+deliveryCols+`, seq`,
+		p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit)
+	type claimed struct {
+		d   *licensehooks.Delivery
+		seq int64
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
+		var d licensehooks.Delivery
+		var seq int64
+		err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
+			&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
+			&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt,
+			&d.UpdatedAt, &seq)
+		return claimed{&d, seq}, err
+	})
+	if err != nil || len(list) == 0 {
+		return nil, mapErr(err, "claim deliveries")
+	}
+	// RETURNING does not keep the subquery's order.
+	slices.SortFunc(list, func(a, b claimed) int {
+		if c := a.d.NextAttemptAt.Compare(b.d.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	ds := make([]*licensehooks.Delivery, len(list))
+	for i, c := range list {
+		ds[i] = c.d
+	}
+	return s.completeClaims(ctx, ds)
+}
+
+// completeClaims loads the events and listeners of leased deliveries (one
+// round trip for both) and builds the claims. Claims of one event share
+// one *Event. A delivery whose listener is gone (deleted while its event
+// was being published) is cancelled instead of handed out.
+func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, error) {
+	events, listeners, err := s.loadClaimed(ctx, s.pool, ds)
+	if err != nil {
+		return nil, err
+	}
+	claims := make([]*licensehooks.Claim, 0, len(ds))
+	var orphans []string
+	for _, d := range ds {
+		e, l := events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]
+		if e == nil || l == nil || l.TenantID != d.TenantID {
+			orphans = append(orphans, d.ID)
+			continue
+		}
+		claims = append(claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
+	}
+	if len(orphans) > 0 {
+		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
+			lease_expires_at = NULL, updated_at = $2 WHERE id = ANY ($1)`, orphans, ts(s.now()))
+		if err != nil {
+			return nil, mapErr(err, "cancel orphaned deliveries")
+		}
+	}
+	return claims, nil
+}
+
+// loadClaimed reads the distinct events and listeners of ds.
+func (s *Store) loadClaimed(ctx context.Context, q querier, ds []*licensehooks.Delivery) (map[eventKey]*licensehooks.Event, map[string]*licensehooks.Listener, error) {
+	var tenants, eventIDs, listenerIDs []string
+	seenE, seenL := map[eventKey]bool{}, map[string]bool{}
+	for _, d := range ds {
+		if k := (eventKey{d.TenantID, d.EventID}); !seenE[k] {
+			seenE[k] = true
+			tenants, eventIDs = append(tenants, d.TenantID), append(eventIDs, d.EventID)
+		}
+		if !seenL[d.ListenerID] {
+			seenL[d.ListenerID] = true
+			listenerIDs = append(listenerIDs, d.ListenerID)
+		}
+	}
+	rows, _ := q.Query(ctx, `SELECT `+eventCols+` FROM events
+		WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, eventIDs)
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, nil, mapErr(err, "load claimed events")
+	}
+	rows, _ = q.Query(ctx, `SELECT `+listenerCols+` FROM listeners WHERE id = ANY ($1)`, listenerIDs)
+	ls, err := pgx.CollectRows(rows, scanListener)
+	if err != nil {
+		return nil, nil, mapErr(err, "load claimed listeners")
+	}
+	events := make(map[eventKey]*licensehooks.Event, len(evs))
+	for _, e := range evs {
+		events[eventKey{e.TenantID, e.ID}] = e
+	}
+	listeners := make(map[string]*licensehooks.Listener, len(ls))
+	for _, l := range ls {
+		listeners[l.ID] = l
+	}
+	return events, listeners, nil
+}
+
+// ClaimDelivery leases one chosen delivery whatever its status or
+// schedule. Another owner's live lease is ECONFLICT; a delivery whose
+// listener is gone is ENOTFOUND (there is nowhere to send it).
+func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams) (*licensehooks.Claim, error) {
+	now := ts(p.Now)
+	var claim *licensehooks.Claim
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $3, lease_expires_at = $4
+			WHERE tenant_id = $1 AND id = $2
+				AND (lease_owner = '' OR lease_owner = $3 OR lease_expires_at IS NULL OR lease_expires_at <= $5)
+			RETURNING `+deliveryCols, p.TenantID, p.DeliveryID, p.Owner, ts(now.Add(p.Lease)), now)
+		d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE tenant_id = $1 AND id = $2)`,
+				p.TenantID, p.DeliveryID).Scan(&exists); err != nil {
+				return mapErr(err, "claim delivery")
+			}
+			if exists {
+				return licensehooks.Errorf(licensehooks.ECONFLICT, "Delivery %s is being sent; try again shortly.", p.DeliveryID)
+			}
+			return notFound("delivery")
+		} else if err != nil {
+			return mapErr(err, "claim delivery")
+		}
+		events, listeners, err := s.loadClaimed(ctx, tx, []*licensehooks.Delivery{d})
+		if err != nil {
+			return err
+		}
+		e, l := events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]
+		if e == nil || l == nil || l.TenantID != d.TenantID {
+			return notFound("listener")
+		}
+		claim = &licensehooks.Claim{Delivery: d, Event: e, Listener: l}
+		return nil
+	})
+	return claim, err
+}
+
+// ReleaseClaims gives back owner's leases on ids (every lease of owner when
+// ids is nil) and wakes the workers, which may claim them at once.
+func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
+	if owner == "" || (ids != nil && len(ids) == 0) {
+		return nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_expires_at = NULL
+		WHERE lease_owner = $1 AND ($2::text[] IS NULL OR id = ANY ($2))`, owner, ids)
+	if err != nil {
+		return mapErr(err, "release claims")
+	}
+	if tag.RowsAffected() > 0 {
+		return s.notifyNow(ctx)
+	}
+	return nil
+}

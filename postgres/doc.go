@@ -1,0 +1,55 @@
+// Package postgres is the licensehooks.Store adapter for PostgreSQL
+// (github.com/jackc/pgx/v5 with a pgxpool), for running any number of
+// licensehooks nodes on one database.
+//
+// # Opening
+//
+// Open (or OpenWithOptions) connects, then applies the embedded migrations
+// (migrations/NNNN_name.sql) in one transaction under a transaction-scoped
+// advisory lock, recording each version in schema_migrations: nodes that
+// start together apply every migration exactly once, and a node that dies
+// half way leaves nothing applied. Options.Schema (or a single search_path
+// in the URL, e.g. postgres://host/db?search_path=licensehooks) puts the
+// tables in their own schema, created if missing; the tests use one schema
+// per test, dropped afterwards.
+//
+// # Schema choices
+//
+//   - Times are timestamptz: microsecond precision, as the domain keeps
+//     them, and read back in UTC whatever the session's time zone.
+//   - An event's payload is bytea, not jsonb: jsonb would reorder keys and
+//     drop duplicates and spacing, and the envelope must carry the payload
+//     byte for byte as accepted. Keys, secrets and hashes are bytea too.
+//   - Subscriptions and scopes are text[]: the fan-out matches a code with
+//     "code = ANY (subscriptions)" inside the tenant's listeners. Headers
+//     are jsonb; a nil map or slice is stored as NULL and comes back nil.
+//   - Every table has a seq identity column that breaks ties between rows
+//     stamped with the same time, so lists keep the order rows were written
+//     in, and a repeated publish answers its deliveries in the order made.
+//   - Deliveries keep their listener_id without a foreign key: a deleted
+//     listener's deliveries stay in the log, cancelled. They reference their
+//     event, and attempts cascade with their delivery when it is purged.
+//   - The partial index deliveries_due (next_attempt_at, seq) WHERE status
+//     = 'pending' is what claiming reads: it holds only the backlog, however
+//     long the log grows.
+//
+// # Sharing the work
+//
+// PublishEvents writes a whole batch in one transaction, with a fixed number
+// of statements whatever its size (the events, then every delivery, with
+// unnest arrays); each event stands alone (an id taken with another hash
+// fails that event only), and rows go in key order so concurrent batches do
+// not deadlock. ClaimDeliveries leases due rows with UPDATE ... WHERE id IN
+// (SELECT ... FOR UPDATE SKIP LOCKED): claimers on every node run at once
+// without waiting on each other, and a lease that expires (its node died)
+// makes the row claimable again. RecordOutcomes applies a batch in one
+// statement guarded by lease_owner, so a worker that lost its lease changes
+// nothing.
+//
+// Work that becomes due (a publish, a recover, a released lease) is
+// announced with NOTIFY on the channel licensehooks_work, the schema's name
+// as payload, sent when the transaction commits. Each store LISTENs on one
+// dedicated connection (started by the first Wakeups call, reconnected with
+// backoff) and wakes its subscribers; the dispatcher still polls, so a
+// notification lost while reconnecting delays work, never loses it.
+package postgres

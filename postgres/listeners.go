@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"licensehooks"
+)
+
+// normalizeListener brings a listener's times to what the database keeps,
+// so the caller's copy equals what a read returns.
+func normalizeListener(l *licensehooks.Listener) {
+	l.CreatedAt, l.UpdatedAt = ts(l.CreatedAt), ts(l.UpdatedAt)
+	l.DisabledAt = tsPtr(l.DisabledAt)
+	l.PrevSecretExpiresAt = tsPtr(l.PrevSecretExpiresAt)
+	l.LastSuccessAt = tsPtr(l.LastSuccessAt)
+}
+
+// CreateListener stores a new listener; a taken id is ECONFLICT.
+func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) error {
+	if l.ID == "" {
+		l.ID = licensehooks.NewID(licensehooks.PrefixListener)
+	}
+	normalizeListener(l)
+	_, err := s.pool.Exec(ctx, `INSERT INTO listeners (id, tenant_id, uri, subscriptions, name,
+		description, enabled, disabled_reason, disabled_at, headers, secret, prev_secret,
+		prev_secret_expires_at, last_success_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		l.ID, l.TenantID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
+		l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
+		l.PrevSecretExpiresAt, l.LastSuccessAt, l.CreatedAt, l.UpdatedAt)
+	return mapErr(err, "listener")
+}
+
+const listenerCols = `id, tenant_id, uri, subscriptions, name, description, enabled,
+	disabled_reason, disabled_at, headers, secret, prev_secret, prev_secret_expires_at,
+	last_success_at, created_at, updated_at`
+
+// listenerDest returns the scan destinations of listenerCols.
+func listenerDest(l *licensehooks.Listener) []any {
+	return []any{&l.ID, &l.TenantID, &l.URI, &l.Subscriptions, &l.Name, &l.Description,
+		&l.Enabled, &l.DisabledReason, &l.DisabledAt, &l.Headers, &l.Secret, &l.PrevSecret,
+		&l.PrevSecretExpiresAt, &l.LastSuccessAt, &l.CreatedAt, &l.UpdatedAt}
+}
+
+func scanListener(row pgx.CollectableRow) (*licensehooks.Listener, error) {
+	var l licensehooks.Listener
+	err := row.Scan(listenerDest(&l)...)
+	return &l, err
+}
+
+// GetListener reads a tenant's listener.
+func (s *Store) GetListener(ctx context.Context, tenantID, id string) (*licensehooks.Listener, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+listenerCols+` FROM listeners
+		WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	l, err := pgx.CollectExactlyOneRow(rows, scanListener)
+	return l, mapErr(err, "listener")
+}
+
+// ListListeners returns a page of a tenant's listeners, oldest first, and
+// the total.
+func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter) ([]*licensehooks.Listener, int, error) {
+	limit, offset := pageBounds(f.Page)
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM listeners WHERE tenant_id = $1`,
+		f.TenantID).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "count listeners")
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+listenerCols+` FROM listeners WHERE tenant_id = $1
+		ORDER BY created_at, seq LIMIT $2 OFFSET $3`, f.TenantID, limit, offset)
+	list, err := pgx.CollectRows(rows, scanListener)
+	if err != nil {
+		return nil, 0, mapErr(err, "list listeners")
+	}
+	return list, total, nil
+}
+
+// UpdateListener replaces a listener's fields (all but ID, TenantID and
+// CreatedAt); a disabled listener's pending deliveries are cancelled in the
+// same transaction.
+func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
+	normalizeListener(l)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE listeners SET uri = $3, subscriptions = $4, name = $5,
+			description = $6, enabled = $7, disabled_reason = $8, disabled_at = $9, headers = $10,
+			secret = $11, prev_secret = $12, prev_secret_expires_at = $13, last_success_at = $14,
+			updated_at = $15
+			WHERE tenant_id = $1 AND id = $2 RETURNING created_at`,
+			l.TenantID, l.ID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
+			l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
+			l.PrevSecretExpiresAt, l.LastSuccessAt, l.UpdatedAt)
+		created, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[time.Time])
+		if err != nil {
+			return mapErr(err, "listener")
+		}
+		l.CreatedAt = created
+		if l.Enabled {
+			return nil
+		}
+		return cancelPending(ctx, tx, l.ID, l.UpdatedAt)
+	})
+}
+
+// DeleteListener deletes a listener and cancels its pending deliveries,
+// which stay in the log.
+func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM listeners WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		if err != nil {
+			return mapErr(err, "delete listener")
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("listener")
+		}
+		return cancelPending(ctx, tx, id, ts(s.now()))
+	})
+}
+
+// DisableListener disables a listener for a reason and cancels its pending
+// deliveries.
+func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error {
+	at = ts(at)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE listeners SET enabled = false, disabled_reason = $3,
+			disabled_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason, at)
+		if err != nil {
+			return mapErr(err, "disable listener")
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("listener")
+		}
+		return cancelPending(ctx, tx, id, at)
+	})
+}
+
+// cancelPending cancels a listener's pending deliveries. Their leases are
+// dropped too, so an attempt in flight cannot bring one back to pending: its
+// outcome finds the lease gone and is discarded.
+func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
+		lease_expires_at = NULL, updated_at = $2
+		WHERE listener_id = $1 AND status = 'pending'`, listenerID, at)
+	return mapErr(err, "cancel pending deliveries")
+}

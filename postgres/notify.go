@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Wakeups returns a channel that receives when deliveries may have become
+// due, on this node or any other sharing the database (LISTEN/NOTIFY). It
+// is buffered by one and never blocks the sender, so many wakeups coalesce
+// into one. It closes when ctx ends or the store closes.
+func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
+	return s.notify.subscribe(ctx)
+}
+
+// notifyTx queues a notification that PostgreSQL sends when tx commits (and
+// never if it rolls back); several in one transaction fold into one.
+func (s *Store) notifyTx(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, s.schema)
+	return mapErr(err, "notify")
+}
+
+// notifyNow notifies outside a transaction, after a change already
+// committed, and wakes this node's subscribers at once.
+func (s *Store) notifyNow(ctx context.Context) error {
+	s.notify.wake()
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, s.schema)
+	return mapErr(err, "notify")
+}
+
+// Reconnection backoff of the listening connection.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// notifier holds one dedicated connection that LISTENs on Channel and fans
+// each notification out to the subscribers. It starts with the first
+// subscriber, so a store nobody waits on holds no extra connection.
+type notifier struct {
+	cfg     *pgx.ConnConfig
+	payload string // notifications of other schemas are ignored
+
+	mu      sync.Mutex
+	subs    map[chan struct{}]struct{}
+	started bool
+	closed  bool
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// newNotifier names its connection in pg_stat_activity, so an operator
+// (or a test) can tell it from the pool's.
+func newNotifier(cfg *pgx.ConnConfig, payload string) *notifier {
+	name := "licensehooks wakeups " + payload
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = name[:min(len(name), 63)]
+	return &notifier{cfg: cfg, payload: payload, subs: map[chan struct{}]struct{}{}, done: make(chan struct{})}
+}
+
+func (n *notifier) subscribe(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		close(ch)
+		return ch
+	}
+	n.subs[ch] = struct{}{}
+	if !n.started {
+		n.started = true
+		runCtx, stop := context.WithCancel(context.Background())
+		n.stop = stop
+		go n.run(runCtx)
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-n.done:
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if _, ok := n.subs[ch]; ok {
+			delete(n.subs, ch)
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// wake signals every subscriber without blocking: a full buffer already
+// holds a wakeup the subscriber has yet to read.
+func (n *notifier) wake() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close stops the listening connection and closes every subscriber's
+// channel. It may be called more than once.
+func (n *notifier) close() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	stop, started := n.stop, n.started
+	for ch := range n.subs {
+		delete(n.subs, ch)
+		close(ch)
+	}
+	close(n.done)
+	n.mu.Unlock()
+	if started {
+		stop()
+	}
+}
+
+// run listens until ctx ends, reconnecting with a growing backoff after any
+// error. After each (re)connection it wakes everyone: notifications sent
+// while the connection was down are lost, so work may be waiting.
+func (n *notifier) run(ctx context.Context) {
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		if err := n.listen(ctx, func() { backoff = minBackoff }); err != nil && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+		}
+	}
+}
+
+// listen holds one connection until it fails or ctx ends; connected is
+// called once LISTEN is in place.
+func (n *notifier) listen(ctx context.Context, connected func()) error {
+	conn, err := pgx.ConnectConfig(ctx, n.cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, `LISTEN `+Channel); err != nil {
+		return err
+	}
+	connected()
+	n.wake()
+	for {
+		msg, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if msg.Payload == n.payload {
+			n.wake()
+		}
+	}
+}

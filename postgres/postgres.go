@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"licensehooks"
+)
+
+// Channel is the LISTEN/NOTIFY channel that carries wakeups between nodes.
+// The payload is the schema's name, so stores in other schemas of the same
+// database ignore each other's work.
+const Channel = "licensehooks_work"
+
+// Options tunes Open.
+type Options struct {
+	// MaxConns caps the connection pool (pgxpool's default when 0: the
+	// larger of 4 and the number of CPUs). The wakeup listener holds one
+	// more connection of its own.
+	MaxConns int32
+	// Schema, when set, is where the tables live: it is created if missing
+	// and put first on every connection's search_path. When empty, a
+	// search_path given in the URL (a single schema name) is used, else the
+	// server's default (public).
+	Schema string
+	// Now is the clock for the few writes that take no time from the caller
+	// (DeleteListener); time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is a licensehooks.Store kept in PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string // resolved at open: the notification payload
+	now    func() time.Time
+	notify *notifier
+}
+
+var _ licensehooks.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// string that pgx accepts), applies the migrations and returns the store.
+func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWithOptions(ctx, url, Options{})
+}
+
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// OpenWithOptions is Open with options.
+func OpenWithOptions(ctx context.Context, url string, opt Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
+	}
+	schema := opt.Schema
+	if schema == "" && schemaName.MatchString(cfg.ConnConfig.RuntimeParams["search_path"]) {
+		schema = cfg.ConnConfig.RuntimeParams["search_path"]
+	}
+	if schema != "" {
+		if !schemaName.MatchString(schema) {
+			return nil, fmt.Errorf("postgres: schema %q is not a plain identifier", schema)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	}
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = opt.MaxConns
+	}
+	// Times come back in UTC, as the domain keeps them, whatever the
+	// server's or the process's time zone.
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		c.TypeMap().RegisterType(&pgtype.Type{
+			Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+		})
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool, now: opt.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := migrate(ctx, pool, schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&s.schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: read current schema: %w", err)
+	}
+	s.notify = newNotifier(cfg.ConnConfig.Copy(), s.schema)
+	return s, nil
+}
+
+// Close stops the wakeup listener, closes every subscriber's channel and
+// the connection pool.
+func (s *Store) Close() error {
+	s.notify.close()
+	s.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool, for operational tools (health checks,
+// migrate-store); the Store's methods are the way to change data.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// inTx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return mapErr(err, "commit")
+	}
+	return nil
+}
+
+// mapErr turns driver errors into the domain's codes at the adapter's edge:
+// no row is ENOTFOUND, a unique key taken is ECONFLICT; anything else is
+// wrapped with what was being done.
+func mapErr(err error, what string) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return licensehooks.Errorf(licensehooks.ECONFLICT, "%s already exists.", what)
+	}
+	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+func notFound(what string) error {
+	return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
+}
+
+// ts normalises a time to what the database keeps: UTC, microseconds.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsPtr normalises an optional time; nil stays nil (SQL NULL).
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// pageBounds returns LIMIT and OFFSET for a page; a Size of 0 or less means
+// every row (LIMIT NULL).
+func pageBounds(p licensehooks.Page) (limit *int, offset int) {
+	if p.Number < 1 {
+		p.Number = 1
+	}
+	if p.Size <= 0 {
+		return nil, 0
+	}
+	return &p.Size, p.Offset()
+}
+
+// strs gives a non-nil slice, so "= ANY($n)" sees an empty array, not NULL.
+func strs(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}

@@ -1,0 +1,290 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"licensehooks"
+)
+
+var base = time.Date(2024, 3, 4, 5, 6, 7, 891011000, time.UTC)
+
+// fixture is a small bundle for the adapter's own tests: a store, a tenant
+// and one enabled listener subscribed to "a.code".
+type fixture struct {
+	t        *testing.T
+	s        *Store
+	ctx      context.Context
+	tenant   string
+	listener *licensehooks.Listener
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	t.Parallel()
+	f := &fixture{t: t, s: openTest(t), ctx: t.Context(), tenant: licensehooks.NewID(licensehooks.PrefixTenant)}
+	f.listener = f.addListener("a.code")
+	return f
+}
+
+func (f *fixture) addListener(subs ...string) *licensehooks.Listener {
+	f.t.Helper()
+	l := &licensehooks.Listener{
+		ID: licensehooks.NewID(licensehooks.PrefixListener), TenantID: f.tenant, URI: "https://example.com/h",
+		Subscriptions: subs, Enabled: true, Secret: []byte("s"), CreatedAt: base, UpdatedAt: base,
+	}
+	if err := f.s.CreateListener(f.ctx, l); err != nil {
+		f.t.Fatalf("CreateListener: %v", err)
+	}
+	return l
+}
+
+func (f *fixture) event(payload string) *licensehooks.Event {
+	return &licensehooks.Event{
+		ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: f.tenant, Code: "a.code",
+		ResourceID: "r", Payload: []byte(payload), OccurredAt: base, Hash: []byte(payload), CreatedAt: base,
+	}
+}
+
+func (f *fixture) publish(ps ...licensehooks.PublishParams) []licensehooks.PublishResult {
+	f.t.Helper()
+	res, err := f.s.PublishEvents(f.ctx, ps)
+	if err != nil {
+		f.t.Fatalf("PublishEvents: %v", err)
+	}
+	return res
+}
+
+func TestOpenRejectsBadSchema(t *testing.T) {
+	t.Parallel()
+	for _, schema := range []string{"a-b", "1abc", `x"; DROP TABLE y; --`, strings.Repeat("a", 64)} {
+		_, err := OpenWithOptions(t.Context(), testURL(t), Options{Schema: schema})
+		if err == nil || !strings.Contains(err.Error(), "plain identifier") {
+			t.Errorf("schema %q: err %v, want a refusal", schema, err)
+		}
+	}
+}
+
+// TestMigrateConcurrently starts several stores on one new schema at once,
+// as nodes starting together do: the advisory lock lets each migration run
+// once, and reopening applies nothing.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	var wg sync.WaitGroup
+	stores := make([]*Store, 4)
+	errs := make([]error, len(stores))
+	for i := range stores {
+		wg.Go(func() {
+			stores[i], errs[i] = OpenWithOptions(t.Context(), testURL(t), Options{Schema: schema, MaxConns: 2})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := openSchema(t, schema)
+	var n int
+	if err := again.pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+}
+
+// TestSearchPathFromURL checks that a schema named in the URL is used (and
+// created) when the options name none.
+func TestSearchPathFromURL(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	url := testURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s, err := Open(t.Context(), url+sep+"search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.schema != schema {
+		t.Errorf("store schema %q, want %q", s.schema, schema)
+	}
+}
+
+// TestTimesComeBackUTC reads times through a session in another time zone.
+func TestTimesComeBackUTC(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	url := testURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s, err := OpenWithOptions(t.Context(), url+sep+"timezone=America/New_York", Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tn := &licensehooks.Tenant{ID: "t_tz", Name: "tz", CreatedAt: base.In(time.FixedZone("X", 3600))}
+	if err := s.CreateTenant(t.Context(), tn); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetTenant(t.Context(), "t_tz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt != base.Truncate(time.Microsecond) {
+		t.Errorf("CreatedAt %v (%v), want %v in UTC", got.CreatedAt, got.CreatedAt.Location(), base)
+	}
+}
+
+// TestPayloadBytesKept checks the payload comes back byte for byte: key
+// order, spacing and escapes that jsonb would rewrite.
+func TestPayloadBytesKept(t *testing.T) {
+	f := setup(t)
+	payloads := []string{
+		`{"z":1,"a":{"y":[3,2,1],"b":null}}`,
+		`{"dup":1,"dup":2}`,
+		`{"s":"\u00e9\u2028<&>","n":1.50}`,
+		`{ "spaced" : true }`,
+	}
+	for _, p := range payloads {
+		e := f.event(p)
+		f.publish(licensehooks.PublishParams{Event: e})
+		got, err := f.s.GetEvent(f.ctx, f.tenant, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Payload) != p {
+			t.Errorf("payload %s came back as %s", p, got.Payload)
+		}
+	}
+}
+
+// TestPublishRejectsUnstorableText checks an event PostgreSQL text cannot
+// hold fails alone, without failing its batch.
+func TestPublishRejectsUnstorableText(t *testing.T) {
+	f := setup(t)
+	nul, bad, good := f.event(`{}`), f.event(`{}`), f.event(`{}`)
+	nul.ResourceID = "a\x00b"
+	bad.Code = "\xff"
+	res := f.publish(licensehooks.PublishParams{Event: nul}, licensehooks.PublishParams{Event: bad},
+		licensehooks.PublishParams{Event: good}, licensehooks.PublishParams{Event: nil})
+	for i, code := range []string{licensehooks.EINVALID, licensehooks.EINVALID, "", licensehooks.EINVALID} {
+		if got := licensehooks.ErrorCode(res[i].Err); got != code {
+			t.Errorf("result %d: code %q, want %q (%v)", i, got, code, res[i].Err)
+		}
+	}
+	if len(res[2].DeliveryIDs) != 1 {
+		t.Errorf("the valid event made %d deliveries, want 1", len(res[2].DeliveryIDs))
+	}
+}
+
+// TestDuplicateKeepsDeliveryOrder checks a repeated publish answers the
+// first deliveries in the order they were made.
+func TestDuplicateKeepsDeliveryOrder(t *testing.T) {
+	f := setup(t)
+	for range 5 {
+		f.addListener("a.code")
+	}
+	e := f.event(`{"k":1}`)
+	first := f.publish(licensehooks.PublishParams{Event: e})[0]
+	again := *e
+	dup := f.publish(licensehooks.PublishParams{Event: &again})[0]
+	if !dup.Duplicate || strings.Join(dup.DeliveryIDs, ",") != strings.Join(first.DeliveryIDs, ",") {
+		t.Errorf("duplicate %v, want %v in the same order", dup.DeliveryIDs, first.DeliveryIDs)
+	}
+}
+
+// TestClaimCancelsOrphans covers the race the fan-out can lose: a delivery
+// made for a listener deleted meanwhile is cancelled, never handed out.
+func TestClaimCancelsOrphans(t *testing.T) {
+	f := setup(t)
+	other := f.addListener("a.code")
+	res := f.publish(licensehooks.PublishParams{Event: f.event(`{}`)})[0]
+	if _, err := f.s.pool.Exec(f.ctx, `DELETE FROM listeners WHERE id = $1`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{Owner: "w", Now: base, Lease: time.Minute, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Listener.ID != f.listener.ID {
+		t.Fatalf("claimed %d, want only the live listener's delivery", len(cs))
+	}
+	for _, id := range res.DeliveryIDs {
+		d, err := f.s.GetDelivery(f.ctx, f.tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ListenerID == other.ID && (d.Status != licensehooks.StatusCancelled || d.LeaseOwner != "") {
+			t.Errorf("orphaned delivery: %+v", d)
+		}
+	}
+	_, err = f.s.ClaimDelivery(f.ctx, licensehooks.ClaimOneParams{TenantID: f.tenant, DeliveryID: res.DeliveryIDs[1], Owner: "m", Now: base, Lease: time.Minute})
+	if licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("ClaimDelivery of an orphan: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestOutcomesForOneDeliveryInOneCall checks two outcomes of one delivery
+// in a call apply as if recorded one by one: the first wins, and the second
+// finds the lease gone.
+func TestOutcomesForOneDeliveryInOneCall(t *testing.T) {
+	f := setup(t)
+	f.publish(licensehooks.PublishParams{Event: f.event(`{}`)})
+	cs, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{Owner: "w", Now: base, Lease: time.Minute, Limit: 10})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	d := cs[0].Delivery
+	ok := &licensehooks.Attempt{DeliveryID: d.ID, Number: 1, StartedAt: base, StatusCode: 200}
+	late := &licensehooks.Attempt{DeliveryID: d.ID, Number: 1, StartedAt: base, StatusCode: 500, ErrorKind: licensehooks.KindHTTPStatus}
+	err = f.s.RecordOutcomes(f.ctx, []licensehooks.Outcome{
+		{Attempt: ok, Owner: "w", Status: licensehooks.StatusSucceeded, CountsAsTry: true},
+		{Attempt: late, Owner: "w", Status: licensehooks.StatusFailed, CountsAsTry: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.s.GetDelivery(f.ctx, f.tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts, err := f.s.ListAttempts(f.ctx, f.tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != licensehooks.StatusSucceeded || got.Attempts != 1 || len(atts) != 1 || atts[0].ID != ok.ID {
+		t.Errorf("delivery %+v with %d attempts, want succeeded by the first outcome alone", got, len(atts))
+	}
+}
+
+func TestErrorsMapped(t *testing.T) {
+	f := setup(t)
+	l := *f.listener
+	err := f.s.CreateListener(f.ctx, &l)
+	var e *licensehooks.Error
+	if !errors.As(err, &e) || e.Code != licensehooks.ECONFLICT {
+		t.Errorf("taken id: %v", err)
+	}
+	if _, err := f.s.GetEvent(f.ctx, f.tenant, "nope"); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("missing event: %v", err)
+	}
+	if _, err := f.s.RecoverDeliveries(f.ctx, licensehooks.RecoverParams{TenantID: f.tenant, ListenerID: "whl_x", Now: base}); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("recover of a missing listener: %v", err)
+	}
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"licensehooks"
+)
+
+// CreateTenant stores a new tenant; a taken id is ECONFLICT.
+func (s *Store) CreateTenant(ctx context.Context, t *licensehooks.Tenant) error {
+	if t.ID == "" {
+		t.ID = licensehooks.NewID(licensehooks.PrefixTenant)
+	}
+	t.CreatedAt = ts(t.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, public_key, private_key, created_at)
+		VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.PublicKey, t.PrivateKey, t.CreatedAt)
+	return mapErr(err, "tenant")
+}
+
+const tenantCols = `id, name, public_key, private_key, created_at`
+
+func scanTenant(row pgx.CollectableRow) (*licensehooks.Tenant, error) {
+	var t licensehooks.Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.PublicKey, &t.PrivateKey, &t.CreatedAt)
+	return &t, err
+}
+
+// GetTenant reads a tenant by id.
+func (s *Store) GetTenant(ctx context.Context, id string) (*licensehooks.Tenant, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id)
+	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
+	return t, mapErr(err, "tenant")
+}
+
+// ListTenants lists every tenant, oldest first.
+func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, seq`)
+	list, err := pgx.CollectRows(rows, scanTenant)
+	return list, mapErr(err, "list tenants")
+}
+
+// CreateCredential stores a new credential; a taken client id is ECONFLICT.
+func (s *Store) CreateCredential(ctx context.Context, c *licensehooks.Credential) error {
+	c.CreatedAt = ts(c.CreatedAt)
+	c.RevokedAt = tsPtr(c.RevokedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO credentials
+		(client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.ClientID, c.TenantID, c.Name, c.Scopes, c.SecretHash, c.CreatedAt, c.RevokedAt)
+	return mapErr(err, "credential")
+}
+
+const credentialCols = `client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at`
+
+func scanCredential(row pgx.CollectableRow) (*licensehooks.Credential, error) {
+	var c licensehooks.Credential
+	err := row.Scan(&c.ClientID, &c.TenantID, &c.Name, &c.Scopes, &c.SecretHash, &c.CreatedAt, &c.RevokedAt)
+	return &c, err
+}
+
+// GetCredential reads a credential by client id.
+func (s *Store) GetCredential(ctx context.Context, clientID string) (*licensehooks.Credential, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+credentialCols+` FROM credentials WHERE client_id = $1`, clientID)
+	c, err := pgx.CollectExactlyOneRow(rows, scanCredential)
+	return c, mapErr(err, "credential")
+}
+
+// ListCredentials lists a tenant's credentials, or all of them when
+// tenantID is "", oldest first.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licensehooks.Credential, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+credentialCols+` FROM credentials
+		WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at, seq`, tenantID)
+	cs, err := pgx.CollectRows(rows, scanCredential)
+	return cs, mapErr(err, "list credentials")
+}
+
+// RevokeCredential marks a credential revoked at `at`. Revoking it again
+// keeps the first time: that is when it stopped being trusted.
+func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2)
+		WHERE client_id = $1`, clientID, ts(at))
+	if err != nil {
+		return mapErr(err, "revoke credential")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("credential")
+	}
+	return nil
+}
