@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sort"
+	"time"
+
+	"licensehooks"
+)
+
+// claimQuery leases due deliveries in one statement. The subquery walks the
+// partial index deliveries_due in due order and reads only index columns,
+// so leased rows and excluded listeners cost no table reads.
+const claimQuery = `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?
+	WHERE rowid IN (
+		SELECT rowid FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending' AND next_attempt_at <= ? AND lease_expires_at <= ?
+			AND listener_id NOT IN (SELECT value FROM json_each(?))
+		ORDER BY next_attempt_at LIMIT ?)
+	RETURNING ` + deliveryCols
+
+// ClaimDeliveries leases up to p.Limit due deliveries to p.Owner, oldest
+// due first. Claims of one event or listener share one *Event or *Listener.
+func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams) ([]*licensehooks.Claim, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	var claims []*licensehooks.Claim
+	err := s.write(ctx, func(w *writer) error {
+		now := micros(p.Now)
+		rows, err := w.query(claimQuery, p.Owner, micros(p.Now.Add(p.Lease)), now, now,
+			jsonText(p.ExcludeListeners), p.Limit)
+		if err != nil {
+			return err
+		}
+		ds, err := collect(rows, scanDelivery)
+		if err != nil {
+			return err
+		}
+		// RETURNING gives rows in no set order.
+		sort.Slice(ds, func(i, j int) bool {
+			if !ds[i].NextAttemptAt.Equal(ds[j].NextAttemptAt) {
+				return ds[i].NextAttemptAt.Before(ds[j].NextAttemptAt)
+			}
+			return ds[i].ID < ds[j].ID
+		})
+		var orphans []string
+		claims, orphans, err = attach(w, ds)
+		if err != nil {
+			return err
+		}
+		// A pending delivery whose listener is gone (deleted by another
+		// process without cancelling) can never be sent.
+		for _, id := range orphans {
+			if _, err := w.exec(`UPDATE deliveries SET status = 'cancelled', lease_owner = '', lease_expires_at = 0,
+				updated_at = ? WHERE id = ?`, now, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return claims, mapErr(err, "deliveries")
+}
+
+// ClaimDelivery leases one delivery, whatever its status; another owner's
+// live lease is ECONFLICT.
+func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams) (*licensehooks.Claim, error) {
+	var claim *licensehooks.Claim
+	err := s.write(ctx, func(w *writer) error {
+		d, err := scanDelivery(w.queryRow(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND tenant_id = ?`,
+			p.DeliveryID, p.TenantID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("Delivery")
+		} else if err != nil {
+			return err
+		}
+		if leaseLive(d, p.Now) && d.LeaseOwner != p.Owner {
+			return licensehooks.Errorf(licensehooks.ECONFLICT, "The delivery is being sent; try again in a moment.")
+		}
+		exp := p.Now.Add(p.Lease)
+		if _, err := w.exec(`UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
+			p.Owner, micros(exp), d.ID); err != nil {
+			return err
+		}
+		exp = fromMicros(micros(exp))
+		d.LeaseOwner, d.LeaseExpiresAt = p.Owner, &exp
+		claims, orphans, err := attach(w, []*licensehooks.Delivery{d})
+		if err != nil {
+			return err
+		}
+		if len(orphans) > 0 {
+			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The listener of this delivery no longer exists.")
+		}
+		claim = claims[0]
+		return nil
+	})
+	return claim, mapErr(err, "delivery")
+}
+
+// attach reads the event and listener of each delivery, once each, and
+// returns the claims; deliveries whose event or listener is gone are
+// returned as orphans.
+func attach(w *writer, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, []string, error) {
+	type eventKey struct{ tenant, id string }
+	events := map[eventKey]*licensehooks.Event{}
+	listeners := map[string]*licensehooks.Listener{}
+	claims := make([]*licensehooks.Claim, 0, len(ds))
+	var orphans []string
+	for _, d := range ds {
+		k := eventKey{d.TenantID, d.EventID}
+		e, seen := events[k]
+		if !seen {
+			var err error
+			e, err = scanEvent(w.queryRow(`SELECT `+eventCols+` FROM events WHERE tenant_id = ? AND id = ?`, k.tenant, k.id))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, nil, err
+			}
+			events[k] = e
+		}
+		l, seen := listeners[d.ListenerID]
+		if !seen {
+			var err error
+			l, err = scanListener(w.queryRow(`SELECT `+listenerCols+` FROM listeners WHERE id = ?`, d.ListenerID))
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, nil, err
+			}
+			listeners[d.ListenerID] = l
+		}
+		if e == nil || l == nil {
+			orphans = append(orphans, d.ID)
+			continue
+		}
+		claims = append(claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
+	}
+	return claims, orphans, nil
+}
+
+// ReleaseClaims clears owner's leases on ids (all of them when ids is nil).
+func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
+	if ids != nil && len(ids) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(w *writer) error {
+		q := `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ?`
+		args := []any{owner}
+		if ids != nil {
+			q += ` AND id IN (SELECT value FROM json_each(?))`
+			args = append(args, jsonText(ids))
+		}
+		n, err := w.execN(q, args...)
+		if n > 0 {
+			w.wake = true
+		}
+		return err
+	})
+	return mapErr(err, "deliveries")
+}
+
+// leaseLive reports whether a lease is held at now.
+func leaseLive(d *licensehooks.Delivery, now time.Time) bool {
+	return d.LeaseOwner != "" && d.LeaseExpiresAt != nil && d.LeaseExpiresAt.After(now)
+}

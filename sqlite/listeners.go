@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"licensehooks"
+)
+
+// CreateListener stores a new listener; a taken id is ECONFLICT and an
+// unknown tenant ENOTFOUND.
+func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) error {
+	err := s.write(ctx, func(w *writer) error {
+		w.fanout = nil
+		_, err := w.exec(`INSERT INTO listeners (`+listenerCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			l.ID, l.TenantID, l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled),
+			l.DisabledReason, microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret,
+			microsPtr(l.PrevSecretExpiresAt), microsPtr(l.LastSuccessAt), micros(l.CreatedAt), micros(l.UpdatedAt))
+		return err
+	})
+	return mapErr(err, "listener")
+}
+
+// GetListener reads a tenant's listener.
+func (s *Store) GetListener(ctx context.Context, tenantID, id string) (*licensehooks.Listener, error) {
+	l, err := scanListener(s.rdb.QueryRowContext(ctx,
+		`SELECT `+listenerCols+` FROM listeners WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	return l, mapErr(err, "listener")
+}
+
+// ListListeners returns a page of a tenant's listeners, oldest first, and
+// the total.
+func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter) ([]*licensehooks.Listener, int, error) {
+	var total int
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM listeners WHERE tenant_id = ?`, f.TenantID).Scan(&total)
+	if err != nil {
+		return nil, 0, mapErr(err, "listeners")
+	}
+	limit, offset := page(f.Page)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+listenerCols+` FROM listeners WHERE tenant_id = ?
+		ORDER BY created_at, id LIMIT ? OFFSET ?`, f.TenantID, limit, offset)
+	if err != nil {
+		return nil, 0, mapErr(err, "listeners")
+	}
+	ls, err := collect(rows, scanListener)
+	return ls, total, mapErr(err, "listeners")
+}
+
+// UpdateListener replaces the listener's fields but ID, TenantID and
+// CreatedAt; a listener left disabled has its pending deliveries cancelled.
+func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
+	err := s.write(ctx, func(w *writer) error {
+		w.fanout = nil
+		n, err := w.execN(`UPDATE listeners SET uri = ?, subscriptions = ?, name = ?, description = ?,
+			enabled = ?, disabled_reason = ?, disabled_at = ?, headers = ?, secret = ?, prev_secret = ?,
+			prev_secret_expires_at = ?, last_success_at = ?, updated_at = ?
+			WHERE id = ? AND tenant_id = ?`,
+			l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled), l.DisabledReason,
+			microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret, microsPtr(l.PrevSecretExpiresAt),
+			microsPtr(l.LastSuccessAt), micros(l.UpdatedAt), l.ID, l.TenantID)
+		if err != nil || n == 0 {
+			return orNotFound(err, "listener")
+		}
+		if !l.Enabled {
+			return cancelPending(w, l.ID, l.UpdatedAt)
+		}
+		return nil
+	})
+	return mapErr(err, "listener")
+}
+
+// DeleteListener deletes a listener; its pending deliveries stay in the log,
+// cancelled.
+func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
+	now := s.Now()
+	err := s.write(ctx, func(w *writer) error {
+		w.fanout = nil
+		n, err := w.execN(`DELETE FROM listeners WHERE id = ? AND tenant_id = ?`, id, tenantID)
+		if err != nil || n == 0 {
+			return orNotFound(err, "listener")
+		}
+		return cancelPending(w, id, now)
+	})
+	return mapErr(err, "listener")
+}
+
+// DisableListener disables a listener for reason and cancels its pending
+// deliveries.
+func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error {
+	err := s.write(ctx, func(w *writer) error {
+		w.fanout = nil
+		n, err := w.execN(`UPDATE listeners SET enabled = 0, disabled_reason = ?, disabled_at = ?, updated_at = ?
+			WHERE id = ? AND tenant_id = ?`, reason, micros(at), micros(at), id, tenantID)
+		if err != nil || n == 0 {
+			return orNotFound(err, "listener")
+		}
+		return cancelPending(w, id, at)
+	})
+	return mapErr(err, "listener")
+}
+
+// cancelPending cancels a listener's pending deliveries. A lease in flight
+// is kept, so the attempt's outcome is still recorded; RecordOutcomes does
+// not bring a cancelled delivery back to pending.
+func cancelPending(w *writer, listenerID string, at time.Time) error {
+	_, err := w.exec(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
+		WHERE listener_id = ? AND status = 'pending'`, micros(at), listenerID)
+	return err
+}
+
+// orNotFound returns err, or ENOTFOUND when no row matched.
+func orNotFound(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return notFound(what)
+}

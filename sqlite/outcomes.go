@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"licensehooks"
+)
+
+// applyOutcome updates a delivery after an attempt, only while the lease is
+// still the outcome owner's. Status ” (a failed manual attempt) keeps
+// status and schedule; a delivery cancelled while its attempt was in flight
+// stays cancelled rather than coming back for a retry.
+const applyOutcome = `UPDATE deliveries SET
+	status = CASE WHEN ? = '' OR (status = 'cancelled' AND ? = 'pending') THEN status ELSE ? END,
+	next_attempt_at = CASE WHEN ? = 'pending' AND status <> 'cancelled' THEN ? ELSE next_attempt_at END,
+	attempts = attempts + 1, tries = tries + ?, lease_owner = '', lease_expires_at = 0,
+	last_status_code = ?, last_error_kind = ?, last_error = ?, last_attempt_at = ?, updated_at = ?
+	WHERE id = ? AND tenant_id = ? AND lease_owner = ?`
+
+const insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// RecordOutcomes stores each attempt and applies its outcome, all in the
+// writer's shared transaction. An outcome whose lease was lost is dropped;
+// one that fails is rolled back alone and reported, and the others commit.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	var failed []error
+	err := s.write(ctx, func(w *writer) error {
+		failed = failed[:0]
+		for _, o := range outcomes {
+			if err := w.savepoint("outcome", func() error { return recordOutcome(w, o) }); err != nil {
+				failed = append(failed, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return mapErr(err, "outcomes")
+	}
+	return errors.Join(failed...)
+}
+
+func recordOutcome(w *writer, o licensehooks.Outcome) error {
+	a := o.Attempt
+	if a == nil {
+		return errors.New("sqlite: outcome without attempt")
+	}
+	if a.ID == "" {
+		a.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
+	}
+	end := micros(a.StartedAt.Add(a.Duration))
+	started := micros(a.StartedAt)
+	n, err := w.execN(applyOutcome, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),
+		boolInt(o.CountsAsTry), a.StatusCode, a.ErrorKind, a.Error, started, end,
+		a.DeliveryID, a.TenantID, o.Owner)
+	if err != nil {
+		return fmt.Errorf("outcome of %s: %w", a.DeliveryID, err)
+	}
+	if n == 0 {
+		return nil // the lease went to another worker: its result wins
+	}
+	body := a.ResponseBody
+	if len(body) > licensehooks.ResponseBodyLimit {
+		body = body[:licensehooks.ResponseBodyLimit]
+	}
+	_, err = w.exec(insertAttempt, a.ID, a.DeliveryID, a.TenantID, a.ListenerID, a.Number, boolInt(a.Manual),
+		started, int64(a.Duration), a.URI, jsonText(a.RequestHeaders), a.StatusCode,
+		jsonText(a.ResponseHeaders), body, a.ErrorKind, a.Error)
+	if err != nil {
+		return fmt.Errorf("attempt of %s: %w", a.DeliveryID, err)
+	}
+	if a.Succeeded() {
+		_, err = w.exec(`UPDATE listeners SET last_success_at = max(coalesce(last_success_at, 0), ?) WHERE id = ?`,
+			started, a.ListenerID)
+	}
+	return err
+}
+
+// RecoverDeliveries re-queues a listener's failed deliveries created since
+// p.Since: pending, due at p.Now, with a fresh schedule.
+func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverParams) (int, error) {
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		var err error
+		n, err = w.execN(`UPDATE deliveries SET status = 'pending', tries = 0, next_attempt_at = ?,
+			lease_owner = '', lease_expires_at = 0, updated_at = ?
+			WHERE listener_id = ? AND tenant_id = ? AND status = 'failed' AND created_at >= ?`,
+			micros(p.Now), micros(p.Now), p.ListenerID, p.TenantID, micros(p.Since))
+		if n > 0 {
+			w.wake = true
+		}
+		return err
+	})
+	return int(n), mapErr(err, "deliveries")
+}
+
+// defaultPurgeLimit bounds a purge whose caller set no Limit.
+const defaultPurgeLimit = 1000
+
+// PurgeFinished deletes up to p.Limit finished deliveries last updated
+// before p.Before with their attempts, then up to p.Limit events created
+// before p.Before that no delivery refers to.
+func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (int, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = defaultPurgeLimit
+	}
+	before := micros(p.Before)
+	var n int64
+	err := s.write(ctx, func(w *writer) error {
+		rows, err := w.query(`SELECT id FROM deliveries
+			WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated_at < ? LIMIT ?`, before, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := collect(rows, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		list := jsonText(ids)
+		if _, err := w.exec(`DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))`, list); err != nil {
+			return err
+		}
+		if n, err = w.execN(`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
+			return err
+		}
+		_, err = w.exec(`DELETE FROM events WHERE rowid IN (
+			SELECT e.rowid FROM events e WHERE e.created_at < ? AND NOT EXISTS (
+				SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)
+			LIMIT ?)`, before, limit)
+		return err
+	})
+	return int(n), mapErr(err, "deliveries")
+}

@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"licensehooks"
+)
+
+// CreateTenant stores a new tenant; a taken id is ECONFLICT.
+func (s *Store) CreateTenant(ctx context.Context, t *licensehooks.Tenant) error {
+	err := s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.PublicKey, t.PrivateKey, micros(t.CreatedAt))
+		return err
+	})
+	return mapErr(err, "tenant")
+}
+
+// GetTenant reads a tenant.
+func (s *Store) GetTenant(ctx context.Context, id string) (*licensehooks.Tenant, error) {
+	t, err := scanTenant(s.rdb.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	return t, mapErr(err, "tenant")
+}
+
+// ListTenants lists every tenant, oldest first.
+func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr(err, "tenants")
+	}
+	ts, err := collect(rows, scanTenant)
+	return ts, mapErr(err, "tenants")
+}
+
+// CreateCredential stores a new credential; a taken client id is ECONFLICT.
+func (s *Store) CreateCredential(ctx context.Context, c *licensehooks.Credential) error {
+	err := s.write(ctx, func(w *writer) error {
+		_, err := w.exec(`INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			c.ClientID, c.TenantID, c.Name, jsonText(c.Scopes), c.SecretHash, micros(c.CreatedAt), microsPtr(c.RevokedAt))
+		return err
+	})
+	return mapErr(err, "credential")
+}
+
+// GetCredential reads a credential by client id.
+func (s *Store) GetCredential(ctx context.Context, clientID string) (*licensehooks.Credential, error) {
+	c, err := scanCredential(s.rdb.QueryRowContext(ctx,
+		`SELECT `+credentialCols+` FROM credentials WHERE client_id = ?`, clientID))
+	return c, mapErr(err, "credential")
+}
+
+// ListCredentials lists a tenant's credentials, or all when tenantID is "",
+// oldest first.
+func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licensehooks.Credential, error) {
+	q := `SELECT ` + credentialCols + ` FROM credentials WHERE tenant_id = ? ORDER BY created_at, client_id`
+	args := []any{tenantID}
+	if tenantID == "" {
+		q, args = `SELECT `+credentialCols+` FROM credentials ORDER BY created_at, client_id`, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err, "credentials")
+	}
+	cs, err := collect(rows, scanCredential)
+	return cs, mapErr(err, "credentials")
+}
+
+// RevokeCredential marks a credential revoked at `at`; revoking twice keeps
+// the first time.
+func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.Time) error {
+	err := s.write(ctx, func(w *writer) error {
+		n, err := w.execN(`UPDATE credentials SET revoked_at = coalesce(revoked_at, ?) WHERE client_id = ?`,
+			micros(at), clientID)
+		if err == nil && n == 0 {
+			return notFound("credential")
+		}
+		return err
+	})
+	return mapErr(err, "credential")
+}

@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"licensehooks"
+)
+
+// errClosed answers writes that arrive after Close.
+var errClosed = licensehooks.Errorf(licensehooks.EUNAVAILABLE, "The store is closed.")
+
+// writeReq is one caller's share of a group commit.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(w *writer) error
+	err  error
+	done chan error
+}
+
+// writer owns the single write connection and its prepared statements. Only
+// the writer goroutine touches it, so it needs no lock.
+type writer struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	// wake is set by a request whose changes may make deliveries due; the
+	// subscribers are told after the commit.
+	wake bool
+	// fanout caches each tenant's enabled listeners for the current
+	// transaction; any listener write clears it.
+	fanout map[string][]fanoutListener
+}
+
+func newWriter(db *sql.DB) (*writer, error) {
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("write connection: %w", err)
+	}
+	return &writer{conn: conn, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// stmt returns the statement for query, prepared once on the write
+// connection: the hot statements are parsed once for the life of the store.
+func (w *writer) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// exec runs a prepared statement. The writer's statements never take a
+// caller's context: a request that has started runs to its savepoint's end.
+func (w *writer) exec(query string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(context.Background(), args...)
+}
+
+// execN runs a statement and returns the rows it changed.
+func (w *writer) execN(query string, args ...any) (int64, error) {
+	res, err := w.exec(query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (w *writer) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := w.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(context.Background(), args...)
+}
+
+func (w *writer) queryRow(query string, args ...any) *sql.Row {
+	st, err := w.stmt(query)
+	if err != nil {
+		// A Row carrying the error: QueryRow on a closed statement reports it.
+		return w.conn.QueryRowContext(context.Background(), query, args...)
+	}
+	return st.QueryRowContext(context.Background(), args...)
+}
+
+// raw runs a statement that is not worth preparing (transaction control).
+func (w *writer) raw(query string) error {
+	_, err := w.conn.ExecContext(context.Background(), query)
+	return err
+}
+
+// savepoint runs fn under a savepoint named name: on error its changes are
+// rolled back, and the enclosing transaction goes on.
+func (w *writer) savepoint(name string, fn func() error) error {
+	if err := w.raw("SAVEPOINT " + name); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if rbErr := w.raw("ROLLBACK TO " + name); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		return errors.Join(err, w.raw("RELEASE "+name))
+	}
+	return w.raw("RELEASE " + name)
+}
+
+// write queues fn for the writer goroutine and waits until the transaction
+// holding it has committed (or failed). fn's error, if any, is returned, and
+// only fn's own changes are rolled back.
+func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return errClosed
+	}
+	return <-r.done
+}
+
+// writeLoop takes one request, then whatever else is already waiting (up to
+// maxBatch), and commits them together.
+func (s *Store) writeLoop(w *writer) {
+	defer close(s.done)
+	defer w.close()
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(w, batch)
+	}
+}
+
+// commit runs a batch in one transaction and answers each request.
+func (s *Store) commit(w *writer, batch []*writeReq) {
+	w.wake, w.fanout = false, nil
+	err := w.raw("BEGIN IMMEDIATE")
+	if err == nil {
+		for _, r := range batch {
+			if r.err = r.ctx.Err(); r.err != nil {
+				continue
+			}
+			r.err = w.savepoint("req", func() error { return r.fn(w) })
+		}
+		if err = w.raw("COMMIT"); err != nil {
+			_ = w.raw("ROLLBACK") // SQLite may have rolled back already
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("sqlite: commit: %w", err)
+	} else if w.wake {
+		s.wake.broadcast()
+	}
+	for _, r := range batch {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- r.err
+		}
+	}
+}
+
+func (w *writer) close() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	w.conn.Close()
+}
