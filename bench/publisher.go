@@ -1,0 +1,252 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"licensehooks/catalog"
+)
+
+// template is one kind of event the publishers send: a catalog event type
+// with its sample payload, as the licensing platform would send it.
+type template struct {
+	Code       string
+	ResourceID string
+	Payload    json.RawMessage
+}
+
+// catalogTemplates returns one template per built-in event type.
+func catalogTemplates() []template {
+	var out []template
+	for _, t := range catalog.New().All() {
+		var v any
+		json.Unmarshal(t.Sample, &v)
+		rid := findString(v, "entitlementId", "customerId", "id")
+		if rid == "" {
+			rid = "res_bench"
+		}
+		out = append(out, template{Code: t.Code, ResourceID: rid, Payload: t.Sample})
+	}
+	return out
+}
+
+// appendEvent appends the JSON of one publish request for seq.
+func appendEvent(dst []byte, n nonce, seq uint64, t *template) []byte {
+	dst = append(dst, `{"eventId":"`...)
+	dst = appendEventID(dst, n, seq)
+	dst = append(dst, `","eventCode":`...)
+	dst = strconv.AppendQuote(dst, t.Code)
+	dst = append(dst, `,"resourceId":`...)
+	dst = strconv.AppendQuote(dst, t.ResourceID)
+	dst = append(dst, `,"payload":`...)
+	dst = append(dst, t.Payload...)
+	return append(dst, '}')
+}
+
+// publishPlan says what the publishers do.
+type publishPlan struct {
+	Publishers int
+	Batch      int           // events per request; >1 uses /api/v1/events/batch
+	Rate       float64       // events per second; 0 = as fast as accepted
+	Duration   time.Duration // stop starting requests after this
+	MaxEvents  int64         // stop after this many events, whatever the time
+}
+
+// publishers run a publishPlan against the API and record every accepted
+// event in the ledger.
+type publishers struct {
+	api       *api
+	tenants   []tenantAuth
+	templates []template
+	nonce     nonce
+	ledger    *ledger
+
+	seq      atomic.Uint64 // next event sequence number
+	slot     atomic.Int64  // next request slot (paces fixed-rate runs)
+	requests atomic.Int64
+	errs     atomic.Int64
+	errMu    sync.Mutex
+	firstErr error
+}
+
+// run publishes until the plan's time or count is used up, or ctx ends.
+func (p *publishers) run(ctx context.Context, plan publishPlan) {
+	start := time.Now()
+	end := start.Add(plan.Duration)
+	var wg sync.WaitGroup
+	for range plan.Publishers {
+		wg.Go(func() { p.loop(ctx, plan, start, end) })
+	}
+	wg.Wait()
+}
+
+func (p *publishers) loop(ctx context.Context, plan publishPlan, start, end time.Time) {
+	batch := max(plan.Batch, 1)
+	var buf []byte
+	for ctx.Err() == nil {
+		k := p.slot.Add(1) - 1
+		if plan.Rate > 0 {
+			due := start.Add(time.Duration(float64(k) * float64(batch) / plan.Rate * float64(time.Second)))
+			if due.After(end) || !sleepUntil(ctx, due) {
+				return
+			}
+		}
+		if time.Now().After(end) {
+			return
+		}
+		first := p.seq.Add(uint64(batch)) - uint64(batch)
+		n := min(int64(batch), plan.MaxEvents-int64(first))
+		if n <= 0 {
+			return
+		}
+		tenant := int(k % int64(len(p.tenants)))
+		buf = p.body(buf[:0], first, int(n), batch > 1)
+		p.publish(ctx, tenant, first, int(n), buf, batch > 1)
+	}
+}
+
+// sleepUntil waits for t; false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// body builds one request: a single event, or {"events":[…]} for a batch.
+func (p *publishers) body(dst []byte, first uint64, n int, batch bool) []byte {
+	if batch {
+		dst = append(dst, `{"events":[`...)
+	}
+	for i := range n {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		seq := first + uint64(i)
+		dst = appendEvent(dst, p.nonce, seq, &p.templates[seq%uint64(len(p.templates))])
+	}
+	if batch {
+		dst = append(dst, "]}"...)
+	}
+	return dst
+}
+
+// publish sends one request, retrying a failed one with the same eventIds
+// (publishing is idempotent on eventId), and records what was accepted.
+func (p *publishers) publish(ctx context.Context, tenant int, first uint64, n int, body []byte, batch bool) {
+	path := "/api/v1/events"
+	if batch {
+		path += "/batch"
+	}
+	var raw []byte
+	var err error
+	for try := range 4 {
+		if try > 0 && !sleepUntil(ctx, time.Now().Add(time.Duration(try)*250*time.Millisecond)) {
+			break
+		}
+		p.requests.Add(1)
+		err = p.api.call(ctx, p.tenants[tenant], http.MethodPost, path, body, http.StatusAccepted, &raw)
+		var ae *apiError
+		if err == nil || (errors.As(err, &ae) && ae.Status < 500 && ae.Status != http.StatusTooManyRequests) {
+			break
+		}
+	}
+	if err == nil {
+		err = p.record(tenant, first, n, raw, time.Now().UnixNano())
+	}
+	if err != nil && ctx.Err() == nil {
+		p.errs.Add(1)
+		p.errMu.Lock()
+		if p.firstErr == nil {
+			p.firstErr = err
+		}
+		p.errMu.Unlock()
+	}
+}
+
+// publishAnswer is one event's result: {eventId, deliveries} where
+// deliveries is a count or the list of delivery ids.
+type publishAnswer struct {
+	EventID    string          `json:"eventId"`
+	Deliveries json.RawMessage `json:"deliveries"`
+	Error      json.RawMessage `json:"error"`
+}
+
+func (a publishAnswer) count() int {
+	var n int
+	if json.Unmarshal(a.Deliveries, &n) == nil {
+		return n
+	}
+	var ids []json.RawMessage
+	if json.Unmarshal(a.Deliveries, &ids) == nil {
+		return len(ids)
+	}
+	return -1
+}
+
+// record enters the accepted events of one answer in the ledger.
+func (p *publishers) record(tenant int, first uint64, n int, raw []byte, at int64) error {
+	answers, err := decodePublishAnswers(raw)
+	if err != nil {
+		return err
+	}
+	accepted := 0
+	for _, a := range answers {
+		seq, ok := parseEventID(p.nonce, a.EventID)
+		if !ok || seq < first || seq >= first+uint64(n) || len(a.Error) > 0 && string(a.Error) != "null" {
+			continue
+		}
+		p.ledger.accept(seq, tenant, at, a.count())
+		accepted++
+	}
+	if accepted != n {
+		return fmt.Errorf("publish: %d of %d events accepted: %s", accepted, n, truncate(string(raw), 300))
+	}
+	return nil
+}
+
+// decodePublishAnswers reads the answer of a single publish ({eventId,
+// deliveries}) or of a batch (an array of those, bare or as the first array
+// field of an object such as {"items":[…]}).
+func decodePublishAnswers(raw []byte) ([]publishAnswer, error) {
+	var one publishAnswer
+	if json.Unmarshal(raw, &one) == nil && one.EventID != "" {
+		return []publishAnswer{one}, nil
+	}
+	var list []publishAnswer
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("publish answer: %w", err)
+	}
+	for _, v := range obj {
+		if json.Unmarshal(v, &list) == nil && len(list) > 0 {
+			return list, nil
+		}
+	}
+	return nil, fmt.Errorf("publish answer: no results in %s", truncate(string(raw), 200))
+}
+
+// failure returns the count and first error of the failed requests.
+func (p *publishers) failure() (int64, error) {
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return p.errs.Load(), p.firstErr
+}

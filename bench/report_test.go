@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFmtInt(t *testing.T) {
+	t.Parallel()
+	tests := map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1500: "-1,500", 100000: "100,000"}
+	for n, want := range tests {
+		if got := fmtInt(n); got != want {
+			t.Errorf("fmtInt(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// sampleReport is a report with a fanout, a sick and a backlog result.
+func sampleReport() *Report {
+	rep := &Report{Store: "SQLite", Machine: Machine{Cores: 2, CPU: "Test CPU", GoVersion: "go1.26"},
+		Bounds: Bounds{RSASignaturesPerSecPerCore: 1000, POSTsPerSec: 20000, POSTConcurrency: 64}}
+	fanout := &Result{Scenario: "fanout", Title: "fan", Tenants: 1, Listeners: 10, DeliveriesPerSec: 8000, EventsPerSec: 800,
+		Latency: Latency{Samples: 10, P50: 5, P95: 9, P99: 10, Max: 20}, expectedPerTenant: 10}
+	sick := &Result{Scenario: "sick", Title: "sick", Tenants: 1, Listeners: 10, DeliveriesPerSec: 4900, expectedPerTenant: 7,
+		Latency: Latency{P99: 15}, Sick: &SickFigures{Listeners: []sickTally{{Mode: modeHang, Requests: 64}, {Mode: modeFail, Requests: 900, Distinct: 800}}}}
+	backlog := &Result{Scenario: "backlog", Title: "backlog", Lost: 0, expectedPerTenant: 10, DeliveriesPerSec: 6000,
+		Backlog: &BacklogFigures{Queued: 1_000_000, PileupPeakRSSMB: 120, PileupRSSMB: []float64{80, 120}, Drained: 999_000, DrainPerSec: 6000}}
+	for _, r := range []*Result{fanout, sick, backlog} {
+		rep.add(r)
+	}
+	rep.compare()
+	return rep
+}
+
+func TestReportFigures(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	fanout, sick := rep.Scenarios[0], rep.Scenarios[1]
+	if fanout.FractionOfPOSTBound != 0.4 || fanout.SignaturesPerSec != 800 || fanout.FractionOfRSABound != 0.8 {
+		t.Errorf("fanout fractions: POST %v, signatures %v/s, RSA %v", fanout.FractionOfPOSTBound, fanout.SignaturesPerSec, fanout.FractionOfRSABound)
+	}
+	s := sick.Sick
+	if s.HealthyPerListenerPerSec != 700 || s.FanoutPerListenerPerSec != 800 || s.RateVsFanout != 0.875 || s.P99VsFanout != 1.5 {
+		t.Errorf("sick vs fanout = %+v", s)
+	}
+}
+
+func TestReportPrints(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	var out bytes.Buffer
+	printBounds(&out, rep.Bounds)
+	for _, r := range rep.Scenarios {
+		printResult(&out, r)
+	}
+	printSummary(&out, rep)
+	text := out.String()
+	for _, want := range []string{
+		"RSA-2048 signatures", "1,000/s", "20,000/s",
+		"scenario fanout: fan", "8,000/s", "40 %", "p99 10.0 ms",
+		"sick listener 1 (hang)", "sick listener 2 (500)", "healthy listeners",
+		"1,000,000 deliveries queued", "[80 120]", "6,000/s",
+		"summary (SQLite; 2 × Test CPU", "sick vs fanout: healthy listeners keep 88 % of their fanout rate",
+		"backlog: peak RSS 120 MB",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := writeJSON(&Config{JSONPath: path}, rep); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Bounds    Bounds
+		Scenarios []map[string]any
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Bounds.POSTsPerSec != 20000 || len(back.Scenarios) != 3 || back.Scenarios[1]["sick"] == nil || back.Scenarios[0]["latency"] == nil {
+		t.Fatalf("JSON round trip lost figures: %s", b)
+	}
+	var stdout bytes.Buffer
+	if err := writeJSON(&Config{JSONPath: "-", Stdout: &stdout}, rep); err != nil || !json.Valid(stdout.Bytes()) {
+		t.Fatalf("-json on stdout: %v", err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	if got := redactURL("postgres://bench:secret@127.0.0.1:5432/test"); strings.Contains(got, "secret") {
+		t.Fatalf("redactURL kept the password: %s", got)
+	}
+}

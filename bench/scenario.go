@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// scenario is one measured situation.
+type scenario struct {
+	Name      string
+	Title     string
+	Tenants   int
+	PerTenant int                        // listeners per tenant
+	ModeOf    func(i int) (string, bool) // receiver mode of a tenant's listener i; must every event reach it
+	Rate      float64                    // events per second, 0 = as fast as accepted
+	Duration  time.Duration              // publishing time (timed scenarios)
+	Events    int64                      // events to publish whatever the time (backlog)
+	Batch     int
+	Serve     []string // extra serve flags the method needs
+}
+
+func allOK(int) (string, bool) { return modeOK, true }
+
+// sickModes: listeners 0 and 1 never answer, listener 2 answers 500.
+func sickModes(i int) (string, bool) {
+	switch i {
+	case 0, 1:
+		return modeHang, false
+	case 2:
+		return modeFail, false
+	}
+	return modeOK, true
+}
+
+// backlogPileup bounds the pile-up phase of backlog.
+const backlogPileup = 20 * time.Minute
+
+// plan resolves the scenarios of cfg with their sizes.
+func (c *Config) plan() []scenario {
+	timed, steadyTime := 15*time.Second, 60*time.Second
+	tenants, steadyRate, backlog := 100, 500.0, int64(100_000)
+	if c.Small {
+		timed, steadyTime, tenants, steadyRate, backlog = 3*time.Second, 3*time.Second, 4, 200, 300
+	}
+	if c.Duration > 0 {
+		timed, steadyTime = c.Duration, c.Duration
+	}
+	all := map[string]scenario{
+		"one":     {Title: "one tenant, one listener, max rate", Tenants: 1, PerTenant: 1, ModeOf: allOK, Duration: timed},
+		"fanout":  {Title: "one tenant, ten listeners subscribed to everything, max rate", Tenants: 1, PerTenant: 10, ModeOf: allOK, Duration: timed},
+		"tenants": {Title: fmt.Sprintf("%d tenants with 2 listeners each, max rate", tenants), Tenants: tenants, PerTenant: 2, ModeOf: allOK, Duration: timed},
+		"steady": {Title: fmt.Sprintf("%.0f events/s to ten listeners for %v: latency", steadyRate, steadyTime),
+			Tenants: 1, PerTenant: 10, ModeOf: allOK, Rate: steadyRate, Duration: steadyTime},
+		"sick": {Title: "as fanout, but 2 listeners never answer and 1 answers 500", Tenants: 1, PerTenant: 10, ModeOf: sickModes, Duration: timed},
+		"backlog": {Title: fmt.Sprintf("listeners down while %d deliveries pile up, then up: the drain", backlog*10),
+			Tenants: 1, PerTenant: 10, ModeOf: func(int) (string, bool) { return modeHang, true }, Events: backlog, Duration: backlogPileup,
+			// The attempt timeout outlasts the pile-up, so the few
+			// deliveries in flight to the hung listeners never fail into
+			// the retry schedule (5 s, then 5 min), which would measure the
+			// schedule instead of the drain.
+			Serve: []string{"--timeout", (backlogPileup + 5*time.Minute).String()}},
+	}
+	var out []scenario
+	for _, name := range c.Scenarios {
+		sc := all[name]
+		sc.Name = name
+		if c.Rate > 0 {
+			sc.Rate = c.Rate
+		}
+		if sc.Events > 0 {
+			sc.Rate = 0 // the backlog piles up as fast as it can
+		}
+		sc.Batch = c.Batch
+		if sc.Batch == 0 {
+			sc.Batch = 10
+			if sc.Rate > 0 {
+				sc.Batch = 1 // latency is measured per event, not per batch
+			}
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// runScenario runs one scenario in its own world and returns its figures.
+func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []template) (*Result, error) {
+	fmt.Fprintf(cfg.Stderr, "[%s] starting serve, creating %d tenant(s) and %d listener(s)…\n", sc.Name, sc.Tenants, sc.Tenants*sc.PerTenant)
+	w, err := newWorld(ctx, cfg, sc.Name, sc.Serve)
+	if w != nil {
+		defer w.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := w.addTenants(ctx, "bench-"+sc.Name, sc.Tenants); err != nil {
+		return nil, err
+	}
+	if err := w.addListeners(ctx, sc.PerTenant, sc.ModeOf); err != nil {
+		return nil, err
+	}
+	led := newLedger(w.infos, len(w.tenants))
+	pub := &publishers{api: w.api, tenants: w.tenants, templates: templates, nonce: w.nonce(), ledger: led}
+	res := newResult(cfg, sc)
+	mon := startMonitor(ctx, cfg, w, led, sc.Name)
+	start := mon.started()
+	mon.setPhase("publishing")
+	maxEvents := cfg.MaxEvents
+	if sc.Events > 0 {
+		maxEvents = min(maxEvents, sc.Events)
+		mon.setPhase("piling up")
+	}
+	pub.run(ctx, publishPlan{Publishers: cfg.Publishers, Batch: sc.Batch, Rate: sc.Rate, Duration: sc.Duration, MaxEvents: maxEvents})
+	pubEnd := time.Now()
+	if sc.Events > 0 {
+		if err := backlogUp(ctx, w, led, mon, res); err != nil {
+			mon.stop()
+			return res, err
+		}
+	}
+	mon.setPhase("draining")
+	drained := mon.waitDrain(ctx, cfg.DrainIdle)
+	mon.stop()
+	res.fill(mon, led.figures(), start, pubEnd)
+	res.PublishErrors, err = pub.failure()
+	if err != nil {
+		res.PublishError = err.Error()
+	}
+	return res, res.verdict(drained)
+}
+
+// backlogUp ends the backlog's pile-up: it notes the server's memory, then
+// brings the listeners up and marks the drain's start.
+func backlogUp(ctx context.Context, w *world, led *ledger, mon *monitor, res *Result) error {
+	peak, samples := mon.rssDuringPileup()
+	up := time.Now()
+	res.Backlog = &BacklogFigures{PileupSeconds: round(up.Sub(mon.started()).Seconds(), 1), PileupPeakRSSMB: peak, PileupRSSMB: samples}
+	led.split(up.UnixNano())
+	if err := w.setModes(ctx, modeOK); err != nil {
+		return err
+	}
+	res.Backlog.upAt = up
+	return nil
+}
+
+// verdict turns what must never happen into an error.
+func (r *Result) verdict(drained bool) error {
+	var errs []error
+	if r.Lost > 0 {
+		errs = append(errs, fmt.Errorf("%d deliveries lost (not received %v after the last one)", r.Lost, r.drainIdle))
+	}
+	if r.SignaturesBad > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d signature checks failed", r.SignaturesBad, r.SignaturesChecked))
+	}
+	if r.Foreign > 0 {
+		errs = append(errs, fmt.Errorf("%d requests carried an unknown event or reached another tenant's listener", r.Foreign))
+	}
+	if r.EventsAccepted == 0 {
+		errs = append(errs, errors.New("no event was accepted: "+r.PublishError))
+	}
+	if !drained && len(errs) == 0 {
+		errs = append(errs, errors.New("the drain did not finish"))
+	}
+	return errors.Join(errs...)
+}
