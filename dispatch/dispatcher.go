@@ -1,0 +1,257 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"licensehooks"
+	"licensehooks/egress"
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers      = 128
+	DefaultBatchSize    = 200
+	DefaultPerListener  = 32
+	DefaultLease        = 60 * time.Second
+	DefaultTimeout      = 15 * time.Second
+	DefaultPollInterval = 250 * time.Millisecond
+	DefaultUserAgent    = "licensehooks"
+)
+
+// Config tunes a Dispatcher. Zero values take the defaults.
+type Config struct {
+	// Owner names this dispatcher in leases; it must be unique among live
+	// dispatchers. Default: host name, process id and a random suffix.
+	Owner string
+	// Workers caps the attempts in flight, all listeners together.
+	Workers int
+	// BatchSize is how many deliveries one claim leases at most.
+	BatchSize int
+	// PerListener caps one listener's attempts in flight. A listener with
+	// that many in flight and as many more waiting is left out of claims.
+	PerListener int
+	// Lease is how long a claim is held. An attempt is started only while
+	// enough of its lease remains to finish it, and is cut off before the
+	// lease lapses, so no other worker can send the same delivery meanwhile.
+	Lease time.Duration
+	// Schedule is the retry schedule (see DefaultSchedule).
+	Schedule []time.Duration
+	// Jitter spreads retry delays by ±Jitter of themselves: 0 means
+	// DefaultJitter, a negative value none.
+	Jitter float64
+	// Client sends the requests. Default: egress.New with a 15 s timeout and
+	// the SSRF guard on.
+	Client *http.Client
+	// UserAgent is sent with every request, e.g. "licensehooks/1.2.0".
+	UserAgent string
+	// Now is the clock for everything stored (attempt times, schedules,
+	// leases). Default time.Now.
+	Now func() time.Time
+	// Logger receives store errors and disabled listeners. Default: discard.
+	Logger *slog.Logger
+	// PollInterval is how often an idle dispatcher looks for due work that
+	// no wakeup announced (retries falling due, leases lapsing).
+	PollInterval time.Duration
+	// DisableAfter is the five-day rule's period (DefaultDisableAfter).
+	DisableAfter time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		c.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), licensehooks.RandomToken(6))
+	}
+	c.Workers = positive(c.Workers, DefaultWorkers)
+	c.BatchSize = positive(c.BatchSize, DefaultBatchSize)
+	c.PerListener = positive(c.PerListener, DefaultPerListener)
+	c.Lease = positive(c.Lease, DefaultLease)
+	c.PollInterval = positive(c.PollInterval, DefaultPollInterval)
+	c.DisableAfter = positive(c.DisableAfter, DefaultDisableAfter)
+	if len(c.Schedule) == 0 {
+		c.Schedule = DefaultSchedule
+	}
+	if c.Jitter == 0 {
+		c.Jitter = DefaultJitter
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	if c.Client == nil {
+		c.Client = egress.New(egress.Config{Timeout: DefaultTimeout, UserAgent: c.UserAgent, MaxIdleConnsPerHost: c.PerListener})
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Dispatcher claims due deliveries and sends them. Create it with New, run
+// it with Start and stop it with Stop; SendNow works without Start.
+type Dispatcher struct {
+	store  licensehooks.Store
+	cfg    Config
+	policy policy
+	signer *signer
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	lanes    map[string]*lane
+	failures map[string]int // consecutive failed attempts per listener, while any
+	held     int            // deliveries claimed and not yet recorded
+	nextDue  time.Time      // earliest retry this dispatcher scheduled, zero if none
+	started  bool
+	stopping bool
+
+	sem        chan struct{} // one token per attempt in flight
+	records    chan record
+	kick       chan struct{} // wakes the claimer: capacity freed, a retry scheduled
+	stopReq    chan struct{}
+	stopOnce   sync.Once
+	done       chan struct{}
+	sendCtx    context.Context // cancelled to cut attempts off
+	cancelSend context.CancelFunc
+	runners    sync.WaitGroup
+	stopErr    error
+
+	disabledMu sync.Mutex
+	disabled   map[string]time.Time // listeners disabled lately, to disable once
+
+	stats counters
+}
+
+type counters struct {
+	sent, succeeded, failed atomic.Uint64
+	inFlight                atomic.Int64
+}
+
+// Stats are the dispatcher's counters since New, for metrics.
+type Stats struct {
+	Sent      uint64 // attempts made, automatic and manual
+	Succeeded uint64 // attempts answered 2xx
+	Failed    uint64 // attempts that failed
+	InFlight  int    // attempts being sent now
+	Claimed   int    // deliveries leased to this dispatcher and not yet recorded
+}
+
+// New returns a Dispatcher over store; mk opens tenants' keys and
+// listeners' secrets.
+func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Dispatcher {
+	cfg.setDefaults()
+	jitter := max(cfg.Jitter, 0)
+	return &Dispatcher{
+		store:    store,
+		cfg:      cfg,
+		policy:   policy{schedule: cfg.Schedule, jitter: jitter},
+		signer:   newSigner(store, mk),
+		log:      cfg.Logger.With("component", "dispatch"),
+		lanes:    make(map[string]*lane),
+		failures: make(map[string]int),
+		sem:      make(chan struct{}, cfg.Workers),
+		records:  make(chan record, 2*maxRecordBatch),
+		kick:     make(chan struct{}, 1),
+		stopReq:  make(chan struct{}),
+		done:     make(chan struct{}),
+		disabled: make(map[string]time.Time),
+	}
+}
+
+// Owner returns the name this dispatcher holds leases under.
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }
+
+// Stats returns the current counters.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	held := d.held
+	d.mu.Unlock()
+	return Stats{
+		Sent:      d.stats.sent.Load(),
+		Succeeded: d.stats.succeeded.Load(),
+		Failed:    d.stats.failed.Load(),
+		InFlight:  int(d.stats.inFlight.Load()),
+		Claimed:   held,
+	}
+}
+
+// Start begins claiming and sending in the background. Cancelling ctx stops
+// the dispatcher at once (attempts in flight are abandoned and their
+// deliveries released); Stop stops it gracefully. A Dispatcher starts once.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("dispatch: already started")
+	}
+	d.started = true
+	sendCtx, cancel := context.WithCancel(ctx)
+	d.sendCtx, d.cancelSend = sendCtx, cancel
+	claimerDone := make(chan struct{})
+	recorderDone := make(chan struct{})
+	go d.claimLoop(sendCtx, claimerDone)
+	go d.recordLoop(context.WithoutCancel(ctx), recorderDone)
+	go d.supervise(ctx, claimerDone, recorderDone)
+	return nil
+}
+
+// supervise waits for a stop and winds down in order: no more claims, no
+// more attempts started, the ones in flight finished (or cut off by Stop's
+// context), their outcomes stored, and every lease still held released.
+func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone chan struct{}) {
+	defer close(d.done)
+	select {
+	case <-d.stopReq:
+	case <-ctx.Done():
+	}
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+	d.stopOnce.Do(func() { close(d.stopReq) })
+	<-claimerDone
+	d.runners.Wait()
+	close(d.records)
+	<-recorderDone
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+	defer cancel()
+	if err := d.store.ReleaseClaims(rctx, d.cfg.Owner, nil); err != nil {
+		d.stopErr = fmt.Errorf("dispatch: release claims: %w", err)
+	}
+	d.cancelSend()
+	d.log.Info("dispatcher stopped", "owner", d.cfg.Owner)
+}
+
+// Stop stops claiming, lets the attempts in flight finish until ctx is
+// done (then cuts them off; their deliveries are released, not recorded),
+// stores every outcome and releases the deliveries claimed but not started.
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	started := d.started
+	d.mu.Unlock()
+	if !started {
+		return nil
+	}
+	d.stopOnce.Do(func() { close(d.stopReq) })
+	select {
+	case <-d.done:
+		return d.stopErr
+	case <-ctx.Done():
+	}
+	d.cancelSend()
+	<-d.done
+	return errors.Join(d.stopErr, fmt.Errorf("dispatch: stop: attempts in flight cut off: %w", ctx.Err()))
+}

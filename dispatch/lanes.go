@@ -1,0 +1,323 @@
+package dispatch
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"licensehooks"
+)
+
+// A listener whose last failingAfter attempts all failed is failing: it
+// keeps only 1/failingShare of PerListener, so a dead endpoint that holds
+// every attempt until the timeout ties up few of the global Workers.
+const (
+	failingAfter = 3
+	failingShare = 8
+)
+
+// job is a claimed delivery waiting in its listener's lane.
+type job struct {
+	claim *licensehooks.Claim
+	// deadline is on the wall clock (whatever Config.Now says): the attempt
+	// must be over by then, before the lease lapses.
+	deadline time.Time
+}
+
+// lane is one listener's share of the dispatcher. Guarded by Dispatcher.mu.
+type lane struct {
+	queue   []job
+	running int // goroutines sending from this lane
+	held    int // claimed and not yet recorded: queued, in flight or with the recorder
+}
+
+// maxFailing bounds the map of failing listeners; past it the map starts
+// afresh (listeners deleted while failing would otherwise stay in it).
+const maxFailing = 100_000
+
+// limit is how many attempts a listener may have in flight. Called with
+// d.mu held.
+func (d *Dispatcher) limit(id string) int {
+	if d.failures[id] >= failingAfter {
+		return max(1, d.cfg.PerListener/failingShare)
+	}
+	return d.cfg.PerListener
+}
+
+// full reports whether a lane has enough work: as much waiting as in
+// flight. Full lanes are left out of claims. Called with d.mu held.
+func (d *Dispatcher) full(id string, l *lane) bool { return l.held >= 2*d.limit(id) }
+
+// leaseMargin is kept between the end of an attempt and the end of its
+// lease, for the outcome to reach the store.
+func (d *Dispatcher) leaseMargin() time.Duration { return d.cfg.Lease / 10 }
+
+// startWindow is how much of its lease a claim needs left for an attempt to
+// start: the client's timeout, or half the usable lease when that is less.
+func (d *Dispatcher) startWindow() time.Duration {
+	timeout := d.cfg.Client.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return min(timeout, (d.cfg.Lease-d.leaseMargin())/2)
+}
+
+// claimLoop leases due work whenever there is room for it: at a wakeup from
+// the store, when outcomes free room or schedule a retry, and every
+// PollInterval in case nothing announced it (a lease lapsed elsewhere).
+func (d *Dispatcher) claimLoop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	wake := d.store.Wakeups(ctx)
+	timer := time.NewTimer(d.cfg.PollInterval)
+	defer timer.Stop()
+	fails := 0
+	for {
+		more, err := d.claim(ctx)
+		wait := d.idleWait()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			fails++
+			wait = min(30*time.Second, d.cfg.PollInterval<<min(fails, 7))
+			d.log.Error("cannot claim deliveries", "err", err, "retry_in", wait)
+		case more:
+			wait = 0
+		default:
+			fails = 0
+		}
+		timer.Reset(wait)
+		select {
+		case <-d.stopReq:
+			return
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case _, ok := <-wake:
+			if !ok {
+				wake = nil
+			}
+		case <-d.kick:
+		}
+	}
+}
+
+// claim leases one batch and queues it. more reports that the batch came
+// back full and there is room for another.
+func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
+	limit, exclude := d.capacity()
+	if limit == 0 {
+		return false, nil
+	}
+	claimedAt := time.Now()
+	now := d.cfg.Now()
+	claims, err := d.store.ClaimDeliveries(ctx, licensehooks.ClaimParams{
+		Owner: d.cfg.Owner, Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludeListeners: exclude,
+	})
+	if err != nil {
+		return false, err
+	}
+	deadline := claimedAt.Add(d.cfg.Lease - d.leaseMargin())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.nextDue.IsZero() && !d.nextDue.After(now) {
+		d.nextDue = time.Time{}
+	}
+	for _, c := range claims {
+		id := c.Delivery.ListenerID
+		l := d.lanes[id]
+		if l == nil {
+			l = &lane{}
+			d.lanes[id] = l
+		}
+		l.queue = append(l.queue, job{claim: c, deadline: deadline})
+		l.held++
+		d.held++
+		d.spawn(id, l)
+	}
+	return len(claims) == limit, nil
+}
+
+// capacity returns how many deliveries to claim now, and the listeners to
+// leave out. It asks for nothing until a quarter of a batch is free, so a
+// busy dispatcher claims in batches rather than one by one.
+func (d *Dispatcher) capacity() (int, []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	free := d.cfg.Workers + d.cfg.BatchSize - d.held
+	if d.stopping || free < max(1, d.cfg.BatchSize/4) {
+		return 0, nil
+	}
+	var exclude []string
+	for id, l := range d.lanes {
+		if d.full(id, l) {
+			exclude = append(exclude, id)
+		}
+	}
+	return min(free, d.cfg.BatchSize), exclude
+}
+
+// idleWait is how long the claimer sleeps without news: the poll interval,
+// or less when a retry this dispatcher scheduled falls due sooner.
+func (d *Dispatcher) idleWait() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	wait := d.cfg.PollInterval
+	if !d.nextDue.IsZero() {
+		wait = min(wait, max(d.nextDue.Sub(d.cfg.Now()), time.Millisecond))
+	}
+	return wait
+}
+
+// spawn starts senders for the lane up to its limit. Called with d.mu held.
+func (d *Dispatcher) spawn(id string, l *lane) {
+	for !d.stopping && l.running < d.limit(id) && l.running < len(l.queue) {
+		l.running++
+		d.runners.Add(1)
+		go d.runLane(id, l)
+	}
+}
+
+// runLane sends the lane's queued deliveries one after the other until the
+// queue is empty, the lane is over its limit or the dispatcher stops.
+func (d *Dispatcher) runLane(id string, l *lane) {
+	defer d.runners.Done()
+	for {
+		d.mu.Lock()
+		if d.stopping || len(l.queue) == 0 || l.running > d.limit(id) {
+			l.running--
+			d.tidy(id, l)
+			d.mu.Unlock()
+			return
+		}
+		j := l.queue[0]
+		l.queue[0] = job{}
+		l.queue = l.queue[1:]
+		d.mu.Unlock()
+		d.run(id, l, j)
+	}
+}
+
+// run makes the attempt of one job and hands its outcome to the recorder.
+func (d *Dispatcher) run(id string, l *lane, j job) {
+	ctx := d.sendCtx
+	if time.Until(j.deadline) < d.startWindow() {
+		// Waited too long behind a slow endpoint: let the lease lapse and
+		// the delivery be claimed afresh rather than risk a double send.
+		d.forget(id, 1)
+		return
+	}
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		d.forget(id, 1)
+		return
+	}
+	d.stats.inFlight.Add(1)
+	s, err := d.send(ctx, j.claim, j.deadline, false)
+	d.stats.inFlight.Add(-1)
+	<-d.sem
+	if err != nil {
+		d.log.Error("cannot sign delivery; it is retried when its lease lapses",
+			"delivery", j.claim.Delivery.ID, "err", err)
+		d.forget(id, 1)
+		return
+	}
+	if interrupted(ctx, s) {
+		d.forget(id, 1)
+		return
+	}
+	d.count(s.attempt)
+	d.noteResult(id, l, s.attempt.Succeeded())
+	status, due := d.policy.next(d.resultOf(j.claim, s, false))
+	d.records <- record{
+		claim: j.claim,
+		lane:  true,
+		outcome: licensehooks.Outcome{
+			Attempt: s.attempt, Owner: d.cfg.Owner, Status: status, NextAttemptAt: due, CountsAsTry: true,
+		},
+	}
+}
+
+func (d *Dispatcher) resultOf(c *licensehooks.Claim, s sent, manual bool) result {
+	a := s.attempt
+	return result{
+		succeeded:  a.Succeeded(),
+		statusCode: a.StatusCode,
+		retryAfter: s.retryAfter,
+		once:       c.Delivery.Once,
+		manual:     manual,
+		tries:      c.Delivery.Tries,
+		now:        d.cfg.Now(),
+		u:          rand.Float64(),
+	}
+}
+
+func (d *Dispatcher) count(a *licensehooks.Attempt) {
+	d.stats.sent.Add(1)
+	if a.Succeeded() {
+		d.stats.succeeded.Add(1)
+	} else {
+		d.stats.failed.Add(1)
+	}
+}
+
+// noteResult tracks a listener's run of failures, which outlives its lane;
+// a success restores its full concurrency at once.
+func (d *Dispatcher) noteResult(id string, l *lane, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !ok {
+		if len(d.failures) >= maxFailing {
+			clear(d.failures)
+		}
+		d.failures[id]++
+		return
+	}
+	if _, failing := d.failures[id]; failing {
+		delete(d.failures, id)
+		d.spawn(id, l)
+	}
+}
+
+// forget lets go of n deliveries of a lane without an outcome (their
+// leases lapse or are released at Stop).
+func (d *Dispatcher) forget(id string, n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.settleLocked(id, n)
+}
+
+// settleLocked accounts n deliveries of a lane as done and wakes the
+// claimer, which may now have room. Called with d.mu held.
+func (d *Dispatcher) settleLocked(id string, n int) {
+	if l := d.lanes[id]; l != nil {
+		l.held -= n
+		d.tidy(id, l)
+	}
+	d.held -= n
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// tidy drops a lane that has nothing left, so the map holds only listeners
+// with work. Called with d.mu held.
+func (d *Dispatcher) tidy(id string, l *lane) {
+	if l.held <= 0 && l.running == 0 && len(l.queue) == 0 && d.lanes[id] == l {
+		delete(d.lanes, id)
+	}
+}
+
+// dropQueued forgets the deliveries still waiting in a listener's lane: the
+// listener was disabled and the store cancelled them.
+func (d *Dispatcher) dropQueued(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.lanes[id]
+	if l == nil || len(l.queue) == 0 {
+		return
+	}
+	n := len(l.queue)
+	l.queue = nil
+	d.settleLocked(id, n)
+}

@@ -1,0 +1,257 @@
+package dispatch
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"licensehooks"
+	"licensehooks/egress"
+)
+
+// blocker is a receiver handler that holds every request until released.
+type blocker struct {
+	once    sync.Once
+	release chan struct{}
+}
+
+func newBlocker(t *testing.T) *blocker {
+	bl := &blocker{release: make(chan struct{})}
+	t.Cleanup(bl.open) // before the server's Close, which waits for handlers
+	return bl
+}
+
+func (bl *blocker) open() { bl.once.Do(func() { close(bl.release) }) }
+
+func (bl *blocker) answer(_ int, w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-bl.release:
+	case <-r.Context().Done():
+	}
+}
+
+func TestSlowListenerDoesNotDelayOthers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	slow := b.receiver(bl.answer)
+	healthy := b.receiver(nil)
+	_, slow.secret = b.listener(slow.srv.URL)
+	_, healthy.secret = b.listener(healthy.srv.URL)
+	const n = 60
+	b.publish(n, licensehooks.PublishParams{})
+	b.dispatcher(Config{
+		PerListener: 2, Workers: 4, BatchSize: 8,
+		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 20 * time.Second}),
+	})
+	eventually(t, 10*time.Second, func() string {
+		if got := healthy.count(); got < n {
+			return "healthy listener got " + strconv.Itoa(got) + " of " + strconv.Itoa(n)
+		}
+		return ""
+	})
+	if got := slow.count(); got > 2 {
+		t.Errorf("slow listener has %d requests, more than its PerListener of 2", got)
+	}
+	bl.open()
+	eventually(t, 10*time.Second, func() string {
+		if got := slow.count(); got < n {
+			return "slow listener got " + strconv.Itoa(got) + " of " + strconv.Itoa(n) + " after it recovered"
+		}
+		return ""
+	})
+}
+
+func TestFailingListenerKeepsFewSlots(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	rv := b.receiver(func(n int, w http.ResponseWriter, r *http.Request) {
+		if n <= failingAfter {
+			w.WriteHeader(500) // fast failures mark the listener failing
+			return
+		}
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		bl.answer(n, w, r)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, first := b.publish(failingAfter, licensehooks.PublishParams{})
+	d := b.dispatcher(Config{PerListener: 16, Schedule: []time.Duration{0, time.Hour}})
+	eventually(t, 5*time.Second, func() string {
+		for _, id := range first {
+			if b.delivery(id).Attempts == 0 {
+				return "waiting for the first failures"
+			}
+		}
+		return ""
+	})
+	b.publish(40, licensehooks.PublishParams{})
+	eventually(t, 5*time.Second, func() string {
+		if rv.count() < failingAfter+2 {
+			return "waiting for requests after the failures"
+		}
+		return ""
+	})
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	got := peak
+	mu.Unlock()
+	if want := 16 / failingShare; got > want {
+		t.Errorf("a failing listener had %d attempts in flight, want at most %d", got, want)
+	}
+	if s := d.Stats(); s.Failed < failingAfter || s.InFlight > 16/failingShare {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestStopReleasesClaims(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	rv := b.receiver(bl.answer)
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(5, licensehooks.PublishParams{})
+	d := b.dispatcher(Config{PerListener: 1})
+	eventually(t, 5*time.Second, func() string {
+		if rv.count() == 0 {
+			return "no request arrived"
+		}
+		return ""
+	})
+	ctx, cancel := context.WithTimeout(b.ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := d.Stop(ctx); err == nil {
+		t.Errorf("Stop cut an attempt off and said nothing")
+	}
+	for _, id := range ids {
+		dl := b.delivery(id)
+		if dl.Status != licensehooks.StatusPending || dl.LeaseOwner != "" || dl.LeaseExpiresAt != nil || dl.Attempts != 0 {
+			t.Errorf("after Stop: %+v", dl)
+		}
+	}
+	cs, err := b.store.ClaimDeliveries(b.ctx, licensehooks.ClaimParams{Owner: "next", Now: time.Now(), Lease: time.Minute, Limit: 10})
+	must(t, err)
+	if len(cs) != len(ids) {
+		t.Errorf("another worker could claim %d of %d after Stop", len(cs), len(ids))
+	}
+}
+
+func TestStopLetsAttemptsFinish(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	rv := b.receiver(bl.answer)
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(1, licensehooks.PublishParams{})
+	d := b.dispatcher(Config{})
+	eventually(t, 5*time.Second, func() string {
+		if rv.count() == 0 {
+			return "no request arrived"
+		}
+		return ""
+	})
+	time.AfterFunc(50*time.Millisecond, bl.open)
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	must(t, d.Stop(ctx))
+	if dl := b.delivery(ids[0]); dl.Status != licensehooks.StatusSucceeded {
+		t.Errorf("the attempt in flight at Stop was not recorded: %+v", dl)
+	}
+}
+
+func TestSendNow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ok := b.receiver(nil)
+	bad := b.receiver(status(500))
+	lok, sok := b.listener(ok.srv.URL)
+	ok.secret = sok
+	lbad, sbad := b.listener(bad.srv.URL, func(l *licensehooks.Listener) { l.Subscriptions = []string{"other"} })
+	bad.secret = sbad
+	later := time.Now().Add(time.Hour)
+	_, okIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lok.ID, NotBefore: later})
+	_, badIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lbad.ID, NotBefore: later})
+	_, onceIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lbad.ID, NotBefore: later, Once: true})
+	d := New(b.store, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true})}) // not started
+
+	a, err := d.SendNow(b.ctx, b.tenant.ID, okIDs[0])
+	must(t, err)
+	if !a.Manual || a.Number != 1 || !a.Succeeded() {
+		t.Errorf("attempt %+v", a)
+	}
+	if dl := b.delivery(okIDs[0]); dl.Status != licensehooks.StatusSucceeded || dl.Attempts != 1 || dl.Tries != 0 {
+		t.Errorf("after a manual success: %+v", dl)
+	}
+	atts, err := b.store.ListAttempts(b.ctx, b.tenant.ID, okIDs[0])
+	must(t, err)
+	if len(atts) != 1 || !atts[0].Manual {
+		t.Errorf("manual attempt not stored as such: %+v", atts)
+	}
+
+	before := b.delivery(badIDs[0])
+	a, err = d.SendNow(b.ctx, b.tenant.ID, badIDs[0])
+	must(t, err)
+	if a.Succeeded() || a.StatusCode != 500 || !a.Manual {
+		t.Errorf("attempt %+v", a)
+	}
+	if dl := b.delivery(badIDs[0]); dl.Status != licensehooks.StatusPending || !dl.NextAttemptAt.Equal(before.NextAttemptAt) || dl.Attempts != 1 {
+		t.Errorf("a failed manual attempt changed the delivery: %+v", dl)
+	}
+	if _, err := d.SendNow(b.ctx, b.tenant.ID, onceIDs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if dl := b.delivery(onceIDs[0]); dl.Status != licensehooks.StatusFailed {
+		t.Errorf("a failed manual attempt of a Once delivery left it %s", dl.Status)
+	}
+	if _, err := d.SendNow(b.ctx, b.tenant.ID, "dlv_missing"); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("SendNow of a missing delivery: %v", err)
+	}
+	if s := d.Stats(); s.Sent != 3 || s.Succeeded != 1 || s.Failed != 2 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestLeaseExpiryResends(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(1, licensehooks.PublishParams{})
+	claimedAt := time.Now()
+	cs, err := b.store.ClaimDeliveries(b.ctx, licensehooks.ClaimParams{
+		Owner: "dead", Now: claimedAt, Lease: 300 * time.Millisecond, Limit: 10,
+	})
+	must(t, err)
+	if len(cs) != 1 {
+		t.Fatalf("claimed %d", len(cs))
+	}
+	b.dispatcher(Config{})
+	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, ids...)
+	hits := rv.got()
+	if len(hits) != 1 || hits[0].at.Sub(claimedAt) < 300*time.Millisecond {
+		t.Errorf("%d requests; first %v after the dead claim (lease 300ms)", len(hits), hits[0].at.Sub(claimedAt))
+	}
+	checkCallAttempts(t, hits, 1)
+}
+
+func TestWakeupsBeatThePoll(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	_, rv.secret = b.listener(rv.srv.URL)
+	b.dispatcher(Config{PollInterval: time.Minute})
+	time.Sleep(50 * time.Millisecond) // the dispatcher is idle, waiting
+	_, ids := b.publish(1, licensehooks.PublishParams{})
+	b.waitStatus(2*time.Second, licensehooks.StatusSucceeded, ids...)
+}

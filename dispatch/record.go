@@ -1,0 +1,157 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"licensehooks"
+)
+
+// maxRecordBatch is how many outcomes one RecordOutcomes call stores at most.
+const maxRecordBatch = 500
+
+// disableMemory is how long a listener the dispatcher disabled is not
+// disabled again, when the rest of its in-flight attempts report the same.
+const disableMemory = 10 * time.Second
+
+// record is an outcome on its way to the store.
+type record struct {
+	outcome licensehooks.Outcome
+	claim   *licensehooks.Claim
+	lane    bool // counted in its listener's lane (an automatic attempt)
+}
+
+// recordLoop stores outcomes in batches: it takes what has arrived, stores
+// it in one call, and meanwhile the next batch gathers, so under load many
+// attempts share each commit and when idle none waits.
+func (d *Dispatcher) recordLoop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	batch := make([]record, 0, maxRecordBatch)
+	for r := range d.records {
+		batch = append(batch[:0], r)
+	gather:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-d.records:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		d.flush(ctx, batch)
+		clear(batch)
+	}
+}
+
+// flush stores a batch, settles the lanes and applies the disabling rules.
+// A batch the store keeps refusing is dropped: its deliveries are still
+// leased to this dispatcher, so they are sent again once the leases lapse
+// (delivery is at least once).
+func (d *Dispatcher) flush(ctx context.Context, batch []record) {
+	outcomes := make([]licensehooks.Outcome, len(batch))
+	for i := range batch {
+		outcomes[i] = batch[i].outcome
+	}
+	err := d.store.RecordOutcomes(ctx, outcomes)
+	for wait := 100 * time.Millisecond; err != nil && wait <= 2*time.Second; wait *= 4 {
+		time.Sleep(wait)
+		err = d.store.RecordOutcomes(ctx, outcomes)
+	}
+	if err != nil {
+		d.log.Error("cannot record outcomes; their deliveries are sent again when their leases lapse",
+			"count", len(batch), "err", err)
+	}
+	d.settle(batch)
+	if err == nil {
+		d.afterRecord(ctx, batch)
+	}
+}
+
+// settle accounts the batch's deliveries as done and remembers the earliest
+// retry it scheduled, for the claimer to wake up then.
+func (d *Dispatcher) settle(batch []record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range batch {
+		o := r.outcome
+		if o.Status == licensehooks.StatusPending && (d.nextDue.IsZero() || o.NextAttemptAt.Before(d.nextDue)) {
+			d.nextDue = o.NextAttemptAt
+		}
+		if r.lane {
+			d.settleLocked(r.claim.Delivery.ListenerID, 1)
+		}
+	}
+}
+
+// afterRecord applies the rules that disable a listener: a 410 Gone answer,
+// and the five-day rule when a delivery has just failed for good.
+func (d *Dispatcher) afterRecord(ctx context.Context, batch []record) {
+	for _, r := range batch {
+		l := r.claim.Listener
+		switch {
+		case r.outcome.Attempt.StatusCode == 410:
+			d.disable(ctx, l, ReasonGone)
+		case r.outcome.Status == licensehooks.StatusFailed && r.outcome.CountsAsTry && !r.claim.Delivery.Once:
+			// The claim's copy of the listener can only be older than the
+			// truth: if it is not stale, the listener is not.
+			if !stale(l, d.cfg.Now(), d.cfg.DisableAfter) {
+				continue
+			}
+			if err := d.disableStale(ctx, l); err != nil {
+				d.log.Error("cannot apply the five-day rule", "listener", l.ID, "err", err)
+			}
+		}
+	}
+}
+
+// disableStale disables the listener if, read afresh, it is still enabled
+// and has had no success for DisableAfter.
+func (d *Dispatcher) disableStale(ctx context.Context, l *licensehooks.Listener) error {
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
+	fresh, err := d.store.GetListener(ctx, l.TenantID, l.ID)
+	if licensehooks.ErrorCode(err) == licensehooks.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("read listener: %w", err)
+	}
+	if fresh.Enabled && stale(fresh, d.cfg.Now(), d.cfg.DisableAfter) {
+		d.disable(ctx, fresh, ReasonStale)
+	}
+	return nil
+}
+
+// disable disables a listener for reason, once however many of its
+// attempts report the same, and forgets its queued deliveries.
+func (d *Dispatcher) disable(ctx context.Context, l *licensehooks.Listener, reason string) {
+	now := d.cfg.Now()
+	d.disabledMu.Lock()
+	if at, ok := d.disabled[l.ID]; ok && now.Sub(at) < disableMemory {
+		d.disabledMu.Unlock()
+		return
+	}
+	if len(d.disabled) > 1000 {
+		clear(d.disabled)
+	}
+	d.disabled[l.ID] = now
+	d.disabledMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+	defer cancel()
+	err := d.store.DisableListener(ctx, l.TenantID, l.ID, reason, now)
+	if licensehooks.ErrorCode(err) == licensehooks.ENOTFOUND {
+		return
+	} else if err != nil {
+		d.disabledMu.Lock()
+		delete(d.disabled, l.ID)
+		d.disabledMu.Unlock()
+		d.log.Error("cannot disable listener", "listener", l.ID, "reason", reason, "err", err)
+		return
+	}
+	d.log.Warn("listener disabled", "tenant", l.TenantID, "listener", l.ID, "uri", l.URI, "reason", reason)
+	d.dropQueued(l.ID)
+}

@@ -1,0 +1,143 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"time"
+
+	"licensehooks"
+	"licensehooks/signature"
+)
+
+// Cache bounds. Bodies are kept beside their signature only when small, so
+// the cache stays within a few megabytes whatever the payloads.
+const (
+	bodyCacheSize    = 2048
+	maxCachedBody    = 8 << 10
+	tenantCacheSize  = 4096
+	secretCacheSize  = 8192
+	storeCallTimeout = 10 * time.Second
+)
+
+// bodyKey names one distinct body: the same event and attempt number always
+// give the same bytes (licensehooks.AppendEnvelope).
+type bodyKey struct {
+	tenantID, eventID string
+	callAttempt       int
+}
+
+// signedBody is a body and its N-Signature. Body is shared read-only by the
+// senders of every listener; it is nil when too large to keep, and rebuilt.
+type signedBody struct {
+	body []byte
+	nsig string
+}
+
+// listenerSecrets are a listener's opened Standard Webhooks keys, with the
+// sealed values they came from, so a rotation is noticed.
+type listenerSecrets struct {
+	sealed, sealedPrev []byte
+	cur, prev          []byte
+}
+
+// signer builds and signs bodies and opens the keys they need.
+type signer struct {
+	store   licensehooks.Store
+	mk      *licensehooks.MasterKey
+	bodies  *flight[bodyKey, signedBody]
+	keys    *flight[string, *rsa.PrivateKey]
+	secrets *flight[string, listenerSecrets]
+}
+
+func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey) *signer {
+	return &signer{
+		store:   store,
+		mk:      mk,
+		bodies:  newFlight[bodyKey, signedBody](bodyCacheSize),
+		keys:    newFlight[string, *rsa.PrivateKey](tenantCacheSize),
+		secrets: newFlight[string, listenerSecrets](secretCacheSize),
+	}
+}
+
+// body returns the bytes of attempt callAttempt of e and their N-Signature.
+// The returned slice must not be modified.
+func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt int) ([]byte, string, error) {
+	k := bodyKey{e.TenantID, e.ID, callAttempt}
+	sb, err := s.bodies.get(k, func() (signedBody, error) {
+		key, err := s.tenantKey(ctx, e.TenantID)
+		if err != nil {
+			return signedBody{}, err
+		}
+		body := licensehooks.AppendEnvelope(make([]byte, 0, 160+len(e.Payload)), e, callAttempt)
+		sig, err := signature.SignN(key, body)
+		if err != nil {
+			return signedBody{}, fmt.Errorf("tenant %s: %w", e.TenantID, err)
+		}
+		if len(body) > maxCachedBody {
+			return signedBody{nsig: sig}, nil
+		}
+		return signedBody{body: body, nsig: sig}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if sb.body == nil {
+		return licensehooks.AppendEnvelope(nil, e, callAttempt), sb.nsig, nil
+	}
+	return sb.body, sb.nsig, nil
+}
+
+// tenantKey returns the tenant's opened RSA key. Keys never change once a
+// tenant exists, so they are kept until evicted.
+func (s *signer) tenantKey(ctx context.Context, tenantID string) (*rsa.PrivateKey, error) {
+	return s.keys.get(tenantID, func() (*rsa.PrivateKey, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+		defer cancel()
+		t, err := s.store.GetTenant(ctx, tenantID)
+		if err != nil {
+			return nil, fmt.Errorf("signing key of tenant %s: %w", tenantID, err)
+		}
+		return t.SigningKey(s.mk)
+	})
+}
+
+// standardKeys returns the keys that sign for l now: its secret, and its
+// previous one while a rotation's grace period lasts.
+func (s *signer) standardKeys(l *licensehooks.Listener, now time.Time) ([][]byte, error) {
+	ls, err := s.secrets.get(l.ID, func() (listenerSecrets, error) { return s.open(l) })
+	if err == nil && (!bytes.Equal(ls.sealed, l.Secret) || !bytes.Equal(ls.sealedPrev, l.PrevSecret)) {
+		s.secrets.drop(l.ID)
+		ls, err = s.secrets.get(l.ID, func() (listenerSecrets, error) { return s.open(l) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ls.prev != nil && l.PrevSecretExpiresAt != nil && l.PrevSecretExpiresAt.After(now) {
+		return [][]byte{ls.cur, ls.prev}, nil
+	}
+	return [][]byte{ls.cur}, nil
+}
+
+func (s *signer) open(l *licensehooks.Listener) (listenerSecrets, error) {
+	ls := listenerSecrets{sealed: l.Secret, sealedPrev: l.PrevSecret}
+	var err error
+	if ls.cur, err = s.openSecret(l.Secret); err != nil {
+		return ls, fmt.Errorf("secret of listener %s: %w", l.ID, err)
+	}
+	if len(l.PrevSecret) > 0 {
+		if ls.prev, err = s.openSecret(l.PrevSecret); err != nil {
+			return ls, fmt.Errorf("previous secret of listener %s: %w", l.ID, err)
+		}
+	}
+	return ls, nil
+}
+
+func (s *signer) openSecret(sealed []byte) ([]byte, error) {
+	whsec, err := s.mk.Open(sealed)
+	if err != nil {
+		return nil, err
+	}
+	return signature.ParseSecret(string(whsec))
+}
