@@ -42,6 +42,7 @@ func TestParseFlagsRejects(t *testing.T) {
 	for _, args := range [][]string{
 		{"-scenario", "nope"},
 		{"-publishers", "0"},
+		{"-max-events", "-1"},
 		{"-rate", "-1"},
 		{"-batch", "1001"},
 		{"stray"},

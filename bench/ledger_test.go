@@ -2,6 +2,7 @@ package bench
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,5 +86,28 @@ func TestLedgerSplit(t *testing.T) {
 	l.arrive([]record{{Seq: 2, Listener: 2, Arrival: 160}}) // a duplicate is not a drained delivery
 	if got := l.afterSplit(); got != 2 {
 		t.Fatalf("afterSplit = %d, want 2", got)
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		r       Result
+		drained bool
+		want    string // "" for no error
+	}{
+		{"clean", Result{EventsAccepted: 5}, true, ""},
+		{"lost", Result{EventsAccepted: 5, Lost: 2}, false, "2 deliveries lost"},
+		{"bad signatures", Result{EventsAccepted: 5, SignaturesBad: 1, SignaturesChecked: 9}, true, "1 of 9 signature checks failed"},
+		{"foreign", Result{EventsAccepted: 5, Foreign: 3}, true, "3 requests"},
+		{"nothing accepted", Result{PublishError: "401"}, true, "no event was accepted: 401"},
+		{"drain cut short", Result{EventsAccepted: 5}, false, "the drain did not finish"},
+	}
+	for _, tt := range tests {
+		err := tt.r.verdict(tt.drained)
+		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: verdict = %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }

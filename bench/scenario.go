@@ -84,6 +84,19 @@ func (c *Config) plan() []scenario {
 	return out
 }
 
+// maxEvents bounds the events of one scenario. Smoke runs publish a few
+// hundred events: enough to exercise every path, few enough to drain in
+// seconds whatever the machine.
+func (c *Config) maxEvents() int64 {
+	switch {
+	case c.MaxEvents > 0:
+		return c.MaxEvents
+	case c.Small:
+		return 500
+	}
+	return 2_000_000
+}
+
 // runScenario runs one scenario in its own world and returns its figures.
 func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []template) (*Result, error) {
 	fmt.Fprintf(cfg.Stderr, "[%s] starting serve, creating %d tenant(s) and %d listener(s)…\n", sc.Name, sc.Tenants, sc.Tenants*sc.PerTenant)
@@ -106,7 +119,7 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 	mon := startMonitor(ctx, cfg, w, led, sc.Name)
 	start := mon.started()
 	mon.setPhase("publishing")
-	maxEvents := cfg.MaxEvents
+	maxEvents := cfg.maxEvents()
 	if sc.Events > 0 {
 		maxEvents = min(maxEvents, sc.Events)
 		mon.setPhase("piling up")
