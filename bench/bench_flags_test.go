@@ -57,7 +57,7 @@ func TestParseFlagsRejects(t *testing.T) {
 
 func TestPlan(t *testing.T) {
 	t.Parallel()
-	cfg := &Config{Scenarios: []string{"one", "steady", "sick", "backlog"}}
+	cfg := &Config{Scenarios: []string{"one", "steady", "sick", "backlog"}, Publishers: 8}
 	plan := cfg.plan()
 	byName := map[string]scenario{}
 	for _, sc := range plan {
@@ -66,7 +66,7 @@ func TestPlan(t *testing.T) {
 	if sc := byName["one"]; sc.Rate != 0 || sc.Batch != 10 || sc.Duration != 15*time.Second || sc.PerTenant != 1 {
 		t.Errorf("one = %+v", sc)
 	}
-	if sc := byName["steady"]; sc.Rate != 500 || sc.Batch != 1 || sc.Duration != time.Minute || sc.PerTenant != 10 {
+	if sc := byName["steady"]; sc.Rate != 500 || sc.Batch != 1 || sc.Duration != time.Minute || sc.PerTenant != 10 || sc.Publishers != 50 {
 		t.Errorf("steady = %+v", sc)
 	}
 	healthy := 0
@@ -78,7 +78,7 @@ func TestPlan(t *testing.T) {
 	if healthy != 7 {
 		t.Errorf("sick has %d healthy listeners, want 7", healthy)
 	}
-	if sc := byName["backlog"]; sc.Events != 100_000 || sc.Rate != 0 || len(sc.Serve) != 2 {
+	if sc := byName["backlog"]; sc.Events != 100_000 || sc.Rate != 0 || len(sc.Serve) != 4 {
 		t.Errorf("backlog = %+v", sc)
 	}
 	small := (&Config{Scenarios: []string{"tenants"}, Small: true, Rate: 50, Batch: 5}).plan()[0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +28,7 @@ type monitor struct {
 	base, end     cpuTimes // at the start and at stop
 	stopAt        time.Time
 	fetchErr      error
+	lineLen       int // of the progress line shown
 	prev          struct{ accepted, got int64 }
 
 	cancel context.CancelFunc
@@ -117,10 +119,14 @@ func (m *monitor) samplePileup() {
 	}
 }
 
+// rssDuringPileup returns the peak and the samples of the server's RSS
+// during the pile-up, the last sample taken now.
 func (m *monitor) rssDuringPileup() (peak float64, samples []float64) {
+	s, _ := sampleProc(m.w.server.pid())
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return mb(m.pileupPeak), append([]float64(nil), m.pileupSamples...)
+	m.pileupPeak = max(m.pileupPeak, s.RSS)
+	return mb(m.pileupPeak), append(m.pileupSamples, mb(s.RSS))
 }
 
 // progress rewrites the progress line on stderr (final ends it).
@@ -138,9 +144,17 @@ func (m *monitor) progress(final bool) {
 	}
 	line := fmt.Sprintf("\r[%s] %s %v: accepted %s (%s/s), delivered %s of %s (%s/s), server %.2f cores %.0f MB ",
 		m.name, phase, elapsed, fmtInt(acc), fmtInt(dAcc), fmtInt(got), fmtInt(exp), fmtInt(dGot), cores, mb(s.RSS))
+	// Pad over the longer line this one replaces.
+	m.mu.Lock()
+	if pad := m.lineLen - len(line); pad > 0 {
+		line += strings.Repeat(" ", pad)
+	}
+	m.lineLen = len(line)
 	if final {
 		line += "\n"
+		m.lineLen = 0
 	}
+	m.mu.Unlock()
 	fmt.Fprint(m.cfg.Stderr, line)
 }
 

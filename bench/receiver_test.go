@@ -214,3 +214,31 @@ func TestReceiverRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReceiverHook measures the receiver's cost per delivery, without
+// the network: it must stay far below the server's, so that receivers never
+// cap what the benchmark measures.
+func BenchmarkReceiverHook(b *testing.B) {
+	rv := newReceiver()
+	n := newNonce()
+	kn, ke := signature.ModulusOf(&testKey().PublicKey)
+	secret := licensehooks.NewListenerSecret()
+	if err := rv.apply(receiverConfig{Nonce: base64.RawURLEncoding.EncodeToString(n[:]), VerifyEvery: 20,
+		Listeners: []receiverListener{{N: kn, E: ke, Secrets: []string{secret}, Mode: modeOK}}}); err != nil {
+		b.Fatal(err)
+	}
+	body := typicalEnvelope(n, 1)
+	hdr, err := signedHeaders(testKey(), secret, eventID(n, 1), body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := rv.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/hook/0", bytes.NewReader(body))
+			req.Header = hdr
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+}

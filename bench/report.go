@@ -100,6 +100,9 @@ func printResult(w io.Writer, r *Result) {
 	if r.PublishError != "" {
 		row("first publish error", "%s", r.PublishError)
 	}
+	if r.ReceiverError != "" {
+		row("receiver read error", "%s", r.ReceiverError)
+	}
 	tw.Flush()
 }
 

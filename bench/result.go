@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -89,6 +90,10 @@ type Result struct {
 	FractionOfRSABound  float64 `json:"fractionOfRsaBound"`
 	FractionOfPOSTBound float64 `json:"fractionOfPostBound"`
 
+	// Problems of the harness itself, which make the figures doubtful.
+	ReceiverError string `json:"receiverError,omitempty"` // the last failed read of the receiver's records
+	ServerExited  string `json:"serverExited,omitempty"`  // serve ended during the run: its log's tail
+
 	Sick    *SickFigures    `json:"sick,omitempty"`
 	Backlog *BacklogFigures `json:"backlog,omitempty"`
 
@@ -126,7 +131,7 @@ func newResult(cfg *Config, sc scenario) *Result {
 		}
 	}
 	return &Result{Scenario: sc.Name, Title: sc.Title, Tenants: sc.Tenants, Listeners: sc.Tenants * sc.PerTenant,
-		Publishers: cfg.Publishers, Batch: sc.Batch, Rate: sc.Rate, expectedPerTenant: n, drainIdle: cfg.DrainIdle}
+		Publishers: sc.Publishers, Batch: sc.Batch, Rate: sc.Rate, expectedPerTenant: n, drainIdle: cfg.DrainIdle}
 }
 
 // fill sets the figures from the monitor and the ledger.
@@ -153,7 +158,13 @@ func (r *Result) fill(m *monitor, f deliveryFigures, start, pubEnd time.Time) {
 	r.ServerPeakRSSMB = mb(m.peakRSS)
 	r.ReceiverCPUSeconds = round((m.end.receiver - m.base.receiver).Seconds(), 2)
 	r.BenchCPUSeconds = round((m.end.bench - m.base.bench).Seconds(), 2)
+	if m.fetchErr != nil {
+		r.ReceiverError = m.fetchErr.Error()
+	}
 	m.mu.Unlock()
+	if m.w.server.exited() {
+		r.ServerExited = fmt.Sprintf("%v: %s", m.w.server.err, m.w.server.logTail())
+	}
 	if len(f.Sick) > 0 {
 		r.Sick = &SickFigures{Listeners: f.Sick}
 	}

@@ -4,21 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
 // scenario is one measured situation.
 type scenario struct {
-	Name      string
-	Title     string
-	Tenants   int
-	PerTenant int                        // listeners per tenant
-	ModeOf    func(i int) (string, bool) // receiver mode of a tenant's listener i; must every event reach it
-	Rate      float64                    // events per second, 0 = as fast as accepted
-	Duration  time.Duration              // publishing time (timed scenarios)
-	Events    int64                      // events to publish whatever the time (backlog)
-	Batch     int
-	Serve     []string // extra serve flags the method needs
+	Name       string
+	Title      string
+	Tenants    int
+	PerTenant  int                        // listeners per tenant
+	ModeOf     func(i int) (string, bool) // receiver mode of a tenant's listener i; must every event reach it
+	Rate       float64                    // events per second, 0 = as fast as accepted
+	Duration   time.Duration              // publishing time (timed scenarios)
+	Events     int64                      // events to publish whatever the time (backlog)
+	Batch      int
+	Publishers int
+	Serve      []string // extra serve flags the method needs
 }
 
 func allOK(int) (string, bool) { return modeOK, true }
@@ -34,8 +36,12 @@ func sickModes(i int) (string, bool) {
 	return modeOK, true
 }
 
-// backlogPileup bounds the pile-up phase of backlog.
-const backlogPileup = 20 * time.Minute
+// backlogPileup bounds the pile-up phase of backlog; backlogTimeout is the
+// attempt timeout that outlasts it (the lease must outlast the timeout).
+const (
+	backlogPileup  = 20 * time.Minute
+	backlogTimeout = backlogPileup + 5*time.Minute
+)
 
 // plan resolves the scenarios of cfg with their sizes.
 func (c *Config) plan() []scenario {
@@ -60,7 +66,7 @@ func (c *Config) plan() []scenario {
 			// deliveries in flight to the hung listeners never fail into
 			// the retry schedule (5 s, then 5 min), which would measure the
 			// schedule instead of the drain.
-			Serve: []string{"--timeout", (backlogPileup + 5*time.Minute).String()}},
+			Serve: []string{"--timeout", backlogTimeout.String(), "--lease", (backlogTimeout + time.Minute).String()}},
 	}
 	var out []scenario
 	for _, name := range c.Scenarios {
@@ -78,6 +84,14 @@ func (c *Config) plan() []scenario {
 			if sc.Rate > 0 {
 				sc.Batch = 1 // latency is measured per event, not per batch
 			}
+		}
+		sc.Publishers = c.Publishers
+		if sc.Rate > 0 {
+			// A fixed rate is an open load: enough publishers that a slow
+			// answer does not hold the next event back (up to 100 ms of
+			// answer time at the asked rate), paced by their schedule.
+			need := int(math.Ceil(sc.Rate / float64(sc.Batch) / 10))
+			sc.Publishers = max(sc.Publishers, min(need, 256))
 		}
 		out = append(out, sc)
 	}
@@ -124,7 +138,7 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 		maxEvents = min(maxEvents, sc.Events)
 		mon.setPhase("piling up")
 	}
-	pub.run(ctx, publishPlan{Publishers: cfg.Publishers, Batch: sc.Batch, Rate: sc.Rate, Duration: sc.Duration, MaxEvents: maxEvents})
+	pub.run(ctx, publishPlan{Publishers: sc.Publishers, Batch: sc.Batch, Rate: sc.Rate, Duration: sc.Duration, MaxEvents: maxEvents})
 	pubEnd := time.Now()
 	if sc.Events > 0 {
 		if err := backlogUp(ctx, w, led, mon, res); err != nil {
@@ -168,6 +182,9 @@ func (r *Result) verdict(drained bool) error {
 	}
 	if r.Foreign > 0 {
 		errs = append(errs, fmt.Errorf("%d requests carried an unknown event or reached another tenant's listener", r.Foreign))
+	}
+	if r.ServerExited != "" {
+		errs = append(errs, errors.New("serve exited during the run: "+r.ServerExited))
 	}
 	if r.EventsAccepted == 0 {
 		errs = append(errs, errors.New("no event was accepted: "+r.PublishError))
