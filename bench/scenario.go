@@ -53,14 +53,15 @@ func (c *Config) plan() []scenario {
 	if c.Duration > 0 {
 		timed, steadyTime = c.Duration, c.Duration
 	}
+	backlog = min(backlog, c.maxEvents())
 	all := map[string]scenario{
 		"one":     {Title: "one tenant, one listener, max rate", Tenants: 1, PerTenant: 1, ModeOf: allOK, Duration: timed},
 		"fanout":  {Title: "one tenant, ten listeners subscribed to everything, max rate", Tenants: 1, PerTenant: 10, ModeOf: allOK, Duration: timed},
 		"tenants": {Title: fmt.Sprintf("%d tenants with 2 listeners each, max rate", tenants), Tenants: tenants, PerTenant: 2, ModeOf: allOK, Duration: timed},
-		"steady": {Title: fmt.Sprintf("%.0f events/s to ten listeners for %v: latency", steadyRate, steadyTime),
+		"steady": {Title: fmt.Sprintf("%s events/s to ten listeners for %v: latency", fmtRate(steadyRate), steadyTime),
 			Tenants: 1, PerTenant: 10, ModeOf: allOK, Rate: steadyRate, Duration: steadyTime},
 		"sick": {Title: "as fanout, but 2 listeners never answer and 1 answers 500", Tenants: 1, PerTenant: 10, ModeOf: sickModes, Duration: timed},
-		"backlog": {Title: fmt.Sprintf("listeners down while %d deliveries pile up, then up: the drain", backlog*10),
+		"backlog": {Title: fmt.Sprintf("listeners down while %s deliveries pile up, then up: the drain", fmtInt(backlog*10)),
 			Tenants: 1, PerTenant: 10, ModeOf: func(int) (string, bool) { return modeHang, true }, Events: backlog, Duration: backlogPileup,
 			// The attempt timeout outlasts the pile-up, so the few
 			// deliveries in flight to the hung listeners never fail into
