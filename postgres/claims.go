@@ -23,41 +23,59 @@ func scanDelivery(row pgx.CollectableRow) (*licensehooks.Delivery, error) {
 	return &d, err
 }
 
+// claimSQL leases due deliveries. FOR UPDATE SKIP LOCKED lets claimers on
+// any number of nodes run at once: each skips the rows another is taking
+// instead of waiting, and re-checks a row another committed meanwhile, so a
+// delivery has one live lease at a time. "id = ANY (ARRAY(...))" makes the
+// outer UPDATE fetch the chosen rows by primary key whatever the planner
+// guesses of the subquery's size.
+const claimSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
+	WHERE id = ANY (ARRAY(
+		SELECT id FROM deliveries
+		WHERE status = 'pending' AND next_attempt_at <= $3
+			AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+			AND listener_id <> ALL ($4::text[])
+		ORDER BY next_attempt_at, seq
+		LIMIT $5
+		FOR UPDATE SKIP LOCKED))
+	RETURNING ` + deliveryCols + `, seq`
+
+// asyncCommit makes the statements after it in a batch (one implicit
+// transaction) commit without waiting for the WAL flush. Only leases are
+// written that way: a lease lost in a server crash makes its delivery
+// claimable again, which at-least-once delivery already allows for, and the
+// next synchronous commit (the outcome's) flushes it anyway.
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
 // ClaimDeliveries leases up to p.Limit due deliveries to p.Owner, oldest
-// due first. FOR UPDATE SKIP LOCKED lets claimers on any number of nodes
-// run at once: each skips the rows another is taking instead of waiting,
-// and re-checks a row another committed meanwhile, so a delivery has one
-// live lease at a time.
+// due first, in two round trips: the lease, then the events and listeners.
 func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams) ([]*licensehooks.Claim, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
 	now := ts(p.Now)
-	rows, _ := s.pool.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
-		WHERE id IN (
-			SELECT id FROM deliveries
-			WHERE status = 'pending' AND next_attempt_at <= $3
-				AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
-				AND listener_id <> ALL ($4::text[])
-			ORDER BY next_attempt_at, seq
-			LIMIT $5
-			FOR UPDATE SKIP LOCKED)
-		RETURNING `+deliveryCols+`, seq`,
-		p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit)
 	type claimed struct {
 		d   *licensehooks.Delivery
 		seq int64
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
-		var d licensehooks.Delivery
-		var seq int64
-		err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
-			&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
-			&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt,
-			&d.UpdatedAt, &seq)
-		return claimed{&d, seq}, err
-	})
-	if err != nil || len(list) == 0 {
+	var list []claimed
+	batch := &pgx.Batch{}
+	batch.Queue(asyncCommit)
+	batch.Queue(claimSQL, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit).
+		Query(func(rows pgx.Rows) error {
+			var err error
+			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {
+				var d licensehooks.Delivery
+				var seq int64
+				err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
+					&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
+					&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt,
+					&d.UpdatedAt, &seq)
+				return claimed{&d, seq}, err
+			})
+			return err
+		})
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil || len(list) == 0 {
 		return nil, mapErr(err, "claim deliveries")
 	}
 	// RETURNING does not keep the subquery's order.
@@ -103,8 +121,9 @@ func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery)
 	return claims, nil
 }
 
-// loadClaimed reads the distinct events and listeners of ds.
-func (s *Store) loadClaimed(ctx context.Context, q querier, ds []*licensehooks.Delivery) (map[eventKey]*licensehooks.Event, map[string]*licensehooks.Listener, error) {
+// loadClaimed reads the distinct events and listeners of ds, in one round
+// trip.
+func (s *Store) loadClaimed(ctx context.Context, q batcher, ds []*licensehooks.Delivery) (map[eventKey]*licensehooks.Event, map[string]*licensehooks.Listener, error) {
 	var tenants, eventIDs, listenerIDs []string
 	seenE, seenL := map[eventKey]bool{}, map[string]bool{}
 	for _, d := range ds {
@@ -117,24 +136,28 @@ func (s *Store) loadClaimed(ctx context.Context, q querier, ds []*licensehooks.D
 			listenerIDs = append(listenerIDs, d.ListenerID)
 		}
 	}
-	rows, _ := q.Query(ctx, `SELECT `+eventCols+` FROM events
-		WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, eventIDs)
-	evs, err := pgx.CollectRows(rows, scanEvent)
-	if err != nil {
-		return nil, nil, mapErr(err, "load claimed events")
-	}
-	rows, _ = q.Query(ctx, `SELECT `+listenerCols+` FROM listeners WHERE id = ANY ($1)`, listenerIDs)
-	ls, err := pgx.CollectRows(rows, scanListener)
-	if err != nil {
-		return nil, nil, mapErr(err, "load claimed listeners")
-	}
-	events := make(map[eventKey]*licensehooks.Event, len(evs))
-	for _, e := range evs {
-		events[eventKey{e.TenantID, e.ID}] = e
-	}
-	listeners := make(map[string]*licensehooks.Listener, len(ls))
-	for _, l := range ls {
-		listeners[l.ID] = l
+	events := make(map[eventKey]*licensehooks.Event, len(eventIDs))
+	listeners := make(map[string]*licensehooks.Listener, len(listenerIDs))
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT `+eventCols+` FROM events
+		WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, eventIDs).
+		Query(func(rows pgx.Rows) error {
+			evs, err := pgx.CollectRows(rows, scanEvent)
+			for _, e := range evs {
+				events[eventKey{e.TenantID, e.ID}] = e
+			}
+			return err
+		})
+	batch.Queue(`SELECT `+listenerCols+` FROM listeners WHERE id = ANY ($1)`, listenerIDs).
+		Query(func(rows pgx.Rows) error {
+			ls, err := pgx.CollectRows(rows, scanListener)
+			for _, l := range ls {
+				listeners[l.ID] = l
+			}
+			return err
+		})
+	if err := q.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, nil, mapErr(err, "load claimed events and listeners")
 	}
 	return events, listeners, nil
 }
@@ -178,14 +201,22 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 	return claim, err
 }
 
-// ReleaseClaims gives back owner's leases on ids (every lease of owner when
-// ids is nil) and wakes the workers, which may claim them at once.
+// ReleaseClaims gives back owner's leases on ids and wakes the workers,
+// which may claim them at once. With nil ids it releases every lease owner
+// holds on a pending delivery, found through the pending index (a lease on
+// a finished delivery, from a manual attempt, ends with its outcome or
+// expires; no claim is waiting for it).
 func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
 	if owner == "" || (ids != nil && len(ids) == 0) {
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_expires_at = NULL
-		WHERE lease_owner = $1 AND ($2::text[] IS NULL OR id = ANY ($2))`, owner, ids)
+	sql, args := `UPDATE deliveries SET lease_owner = '', lease_expires_at = NULL
+		WHERE id = ANY ($2) AND lease_owner = $1`, []any{owner, ids}
+	if ids == nil {
+		sql, args = `UPDATE deliveries SET lease_owner = '', lease_expires_at = NULL
+			WHERE status = 'pending' AND lease_owner = $1`, []any{owner}
+	}
+	tag, err := s.pool.Exec(ctx, sql, args...)
 	if err != nil {
 		return mapErr(err, "release claims")
 	}

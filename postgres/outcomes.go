@@ -52,20 +52,33 @@ FROM (SELECT d.listener_id, max(o.started_at) AS at FROM o JOIN d ON d.id = o.de
 	WHERE o.succeeded GROUP BY d.listener_id) s
 WHERE l.id = s.listener_id AND (l.last_success_at IS NULL OR l.last_success_at < s.at)`
 
-// RecordOutcomes stores the attempts and applies the outcomes in one
-// transaction. One statement cannot update a row twice, so outcomes naming
-// the same delivery go in successive rounds, in the order given (after the
-// first, the lease is gone and the others are dropped, as they would be one
-// by one).
+// lockListenersSQL locks, in id order, the listeners whose LastSuccessAt a
+// batch may move. Every writer that locks a listener and its deliveries
+// (disabling cancels them) takes the listener first, and concurrent batches
+// take listeners in the same order, so they queue instead of deadlocking.
+const lockListenersSQL = `SELECT id FROM listeners
+	WHERE id IN (SELECT listener_id FROM deliveries WHERE id = ANY ($1))
+	ORDER BY id FOR UPDATE`
+
+// RecordOutcomes stores the attempts and applies the outcomes in one round
+// trip: one pipelined batch, which PostgreSQL runs as one transaction. One
+// statement cannot update a row twice, so outcomes naming the same
+// delivery go in successive rounds, in the order given (after the first,
+// the lease is gone and the others are dropped, as they would be one by
+// one).
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outcome) error {
 	var rounds [][]licensehooks.Outcome
 	seen := map[string]int{} // delivery id → outcomes of it so far
+	var succeeded []string
 	for _, o := range outcomes {
 		if o.Attempt == nil {
 			return licensehooks.Errorf(licensehooks.EINVALID, "An outcome has no attempt.")
 		}
 		if o.Attempt.ID == "" {
 			o.Attempt.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
+		}
+		if o.Attempt.Succeeded() {
+			succeeded = append(succeeded, o.Attempt.DeliveryID)
 		}
 		r := seen[o.Attempt.DeliveryID]
 		seen[o.Attempt.DeliveryID]++
@@ -77,18 +90,18 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	if len(rounds) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		for _, round := range rounds {
-			args, err := outcomeArgs(round)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, recordSQL, args...); err != nil {
-				return mapErr(err, "record outcomes")
-			}
+	batch := &pgx.Batch{}
+	if len(succeeded) > 0 {
+		batch.Queue(lockListenersSQL, succeeded)
+	}
+	for _, round := range rounds {
+		args, err := outcomeArgs(round)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		batch.Queue(recordSQL, args...)
+	}
+	return mapErr(s.pool.SendBatch(ctx, batch).Close(), "record outcomes")
 }
 
 // outcomeArgs turns a round of outcomes into the column arrays of recordSQL.

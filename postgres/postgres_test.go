@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"licensehooks"
 )
 
@@ -286,5 +288,30 @@ func TestErrorsMapped(t *testing.T) {
 	}
 	if _, err := f.s.RecoverDeliveries(f.ctx, licensehooks.RecoverParams{TenantID: f.tenant, ListenerID: "whl_x", Now: base}); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
 		t.Errorf("recover of a missing listener: %v", err)
+	}
+}
+
+// TestAsyncCommitIsLocal checks the claim's batch runs as one transaction
+// whose synchronous_commit is off, and that the setting ends with it.
+func TestAsyncCommitIsLocal(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	conn, err := s.pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var inBatch, after string
+	batch := &pgx.Batch{}
+	batch.Queue(asyncCommit)
+	batch.Queue(`SELECT current_setting('synchronous_commit')`).QueryRow(func(row pgx.Row) error { return row.Scan(&inBatch) })
+	if err := conn.SendBatch(t.Context(), batch).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(t.Context(), `SELECT current_setting('synchronous_commit')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inBatch != "off" || after != "on" {
+		t.Errorf("synchronous_commit %q in the batch and %q after, want off then on", inBatch, after)
 	}
 }

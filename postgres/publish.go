@@ -1,0 +1,285 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"licensehooks"
+)
+
+// eventKey identifies an event: ids are unique per tenant.
+type eventKey struct{ tenant, id string }
+
+// publishBatch is the state of one PublishEvents call.
+type publishBatch struct {
+	params   []licensehooks.PublishParams
+	results  []licensehooks.PublishResult
+	ok       []int             // indexes of params still in play, in order
+	matches  map[int][]string  // param index → listeners to deliver to, in creation order
+	first    map[eventKey]int  // the first param of each event id in play
+	inserted map[eventKey]bool // event ids this call inserted (by their first param)
+	made     int               // deliveries made
+}
+
+// PublishEvents stores the events and their deliveries in one transaction,
+// so one commit (one fsync) makes the whole batch durable. Each event stands
+// alone: a conflicting or invalid one gets its Err and the others commit.
+//
+// Whatever the batch's size it costs four round trips: begin; match the
+// listeners and insert the events; insert the deliveries, read back any
+// duplicates and queue the notification; commit.
+func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	b := &publishBatch{
+		params: params, results: make([]licensehooks.PublishResult, len(params)),
+		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
+	}
+	now := ts(s.now())
+	for i, p := range params {
+		if err := prepareEvent(p.Event, now); err != nil {
+			b.results[i].Err = err
+			continue
+		}
+		b.results[i].EventID = p.Event.ID
+		b.ok = append(b.ok, i)
+	}
+	if len(b.ok) == 0 {
+		return b.results, nil
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		first := &pgx.Batch{}
+		b.queueMatch(first)
+		b.queueInsertEvents(first)
+		if err := tx.SendBatch(ctx, first).Close(); err != nil {
+			return mapErr(err, "publish events")
+		}
+		b.refuseMissingTargets()
+		second := &pgx.Batch{}
+		b.queueDeliveries(second)
+		b.queueDuplicates(second)
+		if b.made > 0 {
+			second.Queue(`SELECT pg_notify($1, $2)`, Channel, s.schema)
+		}
+		return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if b.made > 0 {
+		s.notify.wake()
+	}
+	return b.results, nil
+}
+
+// prepareEvent fills what the caller left empty and rejects what PostgreSQL
+// text cannot hold (NUL, invalid UTF-8) before the batch's statements, which
+// would otherwise fail as a whole.
+func prepareEvent(e *licensehooks.Event, now time.Time) error {
+	if e == nil {
+		return licensehooks.Errorf(licensehooks.EINVALID, "The event is missing.")
+	}
+	if e.ID == "" {
+		e.ID = licensehooks.NewID(licensehooks.PrefixEvent)
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = now
+	}
+	e.CreatedAt, e.OccurredAt = ts(e.CreatedAt), ts(e.OccurredAt)
+	for _, f := range []struct{ name, v string }{
+		{"eventId", e.ID}, {"tenantId", e.TenantID}, {"eventCode", e.Code}, {"resourceId", e.ResourceID},
+	} {
+		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
+			return licensehooks.Invalid(licensehooks.FieldError{
+				Field: f.name, Message: f.name + " must be UTF-8 text without NUL characters.", Code: "invalid_text",
+			})
+		}
+	}
+	return nil
+}
+
+// queueMatch finds, for each event in play, the listeners to deliver to, in
+// their creation order: the one named by ListenerID (whatever its
+// subscriptions), or every enabled listener of the tenant subscribed to the
+// code.
+func (b *publishBatch) queueMatch(batch *pgx.Batch) {
+	n := len(b.ok)
+	tenants, codes, named, idx := make([]string, n), make([]string, n), make([]string, n), make([]int32, n)
+	for j, i := range b.ok {
+		p := b.params[i]
+		tenants[j], codes[j], named[j], idx[j] = p.Event.TenantID, p.Event.Code, p.ListenerID, int32(i)
+	}
+	batch.Queue(`SELECT e.i, l.id
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS e(tenant_id, code, listener_id, i)
+		JOIN listeners l ON l.tenant_id = e.tenant_id AND CASE WHEN e.listener_id <> ''
+			THEN l.id = e.listener_id ELSE l.enabled AND e.code = ANY (l.subscriptions) END
+		ORDER BY e.i, l.created_at, l.seq`, tenants, codes, named, idx,
+	).Query(func(rows pgx.Rows) error {
+		var i int32
+		var id string
+		_, err := pgx.ForEachRow(rows, []any{&i, &id}, func() error {
+			b.matches[int(i)] = append(b.matches[int(i)], id)
+			return nil
+		})
+		return err
+	})
+}
+
+// queueInsertEvents inserts the events in play, skipping ids already taken
+// and events whose named listener does not exist. Rows go in key order, so
+// two batches naming the same ids wait for each other instead of
+// deadlocking; an id repeated in the batch is inserted once, by its first
+// occurrence, and the others become duplicates of it.
+func (b *publishBatch) queueInsertEvents(batch *pgx.Batch) {
+	var tenants, ids, codes, resources, named []string
+	var payloads, hashes [][]byte
+	var occurred, created []time.Time
+	for _, i := range b.ok {
+		p := b.params[i]
+		e := p.Event
+		k := eventKey{e.TenantID, e.ID}
+		if _, dup := b.first[k]; dup {
+			continue
+		}
+		b.first[k] = i
+		tenants, ids, codes, resources = append(tenants, e.TenantID), append(ids, e.ID), append(codes, e.Code), append(resources, e.ResourceID)
+		payloads, hashes, named = append(payloads, e.Payload), append(hashes, e.Hash), append(named, p.ListenerID)
+		occurred, created = append(occurred, e.OccurredAt), append(created, e.CreatedAt)
+	}
+	batch.Queue(`INSERT INTO events
+		(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at)
+		SELECT e.tenant_id, e.id, e.code, e.resource_id, e.payload, e.hash, e.occurred_at, e.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[],
+			$7::timestamptz[], $8::timestamptz[], $9::text[])
+			AS e(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at, listener_id)
+		WHERE e.listener_id = '' OR EXISTS (SELECT 1 FROM listeners l
+			WHERE l.id = e.listener_id AND l.tenant_id = e.tenant_id)
+		ORDER BY 1, 2
+		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id`,
+		tenants, ids, codes, resources, payloads, hashes, occurred, created, named,
+	).Query(func(rows pgx.Rows) error {
+		var k eventKey
+		_, err := pgx.ForEachRow(rows, []any{&k.tenant, &k.id}, func() error {
+			b.inserted[k] = true
+			return nil
+		})
+		return err
+	})
+}
+
+// refuseMissingTargets fails the events whose named listener was not found
+// (another tenant's, or none): nothing of them was stored.
+func (b *publishBatch) refuseMissingTargets() {
+	kept := b.ok[:0]
+	for _, i := range b.ok {
+		if b.params[i].ListenerID != "" && len(b.matches[i]) == 0 {
+			b.results[i].Err = notFound("listener")
+			continue
+		}
+		kept = append(kept, i)
+	}
+	b.ok = kept
+}
+
+// insertedHere reports whether param i is the one that inserted its event.
+func (b *publishBatch) insertedHere(i int) bool {
+	e := b.params[i].Event
+	k := eventKey{e.TenantID, e.ID}
+	return b.inserted[k] && b.first[k] == i
+}
+
+// queueDeliveries makes one pending delivery per matched listener of each
+// inserted event, in one statement; their ids are made here so they have
+// the domain's form.
+func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
+	var ids, tenants, events, codes, listeners []string
+	var once []bool
+	var due, created []time.Time
+	for _, i := range b.ok {
+		if !b.insertedHere(i) {
+			continue
+		}
+		p := b.params[i]
+		e := p.Event
+		next := e.CreatedAt
+		if !p.NotBefore.IsZero() {
+			next = ts(p.NotBefore)
+		}
+		dids := make([]string, 0, len(b.matches[i]))
+		for _, l := range b.matches[i] {
+			id := licensehooks.NewID(licensehooks.PrefixDelivery)
+			dids = append(dids, id)
+			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
+			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
+		}
+		b.results[i].DeliveryIDs = dids
+	}
+	if b.made = len(ids); b.made == 0 {
+		return
+	}
+	batch.Queue(`INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
+		status, once, next_attempt_at, created_at, updated_at)
+		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, 'pending', d.once,
+			d.next_attempt_at, d.created_at, d.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
+			$7::timestamptz[], $8::timestamptz[])
+			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, created_at)`,
+		ids, tenants, events, codes, listeners, once, due, created)
+}
+
+// queueDuplicates answers the events that were not inserted: the same Hash
+// is a duplicate (with the deliveries made the first time, in the order
+// made), another Hash is ECONFLICT. It runs after queueDeliveries in the
+// same transaction, so a repeat within the batch sees its first's rows.
+func (b *publishBatch) queueDuplicates(batch *pgx.Batch) {
+	var tenants, ids []string
+	for _, i := range b.ok {
+		if !b.insertedHere(i) {
+			e := b.params[i].Event
+			tenants, ids = append(tenants, e.TenantID), append(ids, e.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	type existing struct {
+		hash []byte
+		dids []string
+	}
+	found := map[eventKey]existing{}
+	batch.Queue(`SELECT e.tenant_id, e.id, e.hash, array_remove(array_agg(d.id ORDER BY d.seq), NULL)
+		FROM events e LEFT JOIN deliveries d ON d.tenant_id = e.tenant_id AND d.event_id = e.id
+		WHERE (e.tenant_id, e.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		GROUP BY e.tenant_id, e.id, e.hash`, tenants, ids,
+	).Query(func(rows pgx.Rows) error {
+		var k eventKey
+		var x existing
+		_, err := pgx.ForEachRow(rows, []any{&k.tenant, &k.id, &x.hash, &x.dids}, func() error {
+			found[k] = existing{hash: bytes.Clone(x.hash), dids: slices.Clone(x.dids)}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range b.ok {
+			if b.insertedHere(i) {
+				continue
+			}
+			e := b.params[i].Event
+			switch x, ok := found[eventKey{e.TenantID, e.ID}]; {
+			case !ok: // purged since the insert skipped it, or its first lost its target
+				b.results[i].Err = licensehooks.Errorf(licensehooks.EUNAVAILABLE, "Event %s changed meanwhile; publish it again.", e.ID)
+			case bytes.Equal(x.hash, e.Hash):
+				b.results[i].Duplicate, b.results[i].DeliveryIDs = true, x.dids
+			default:
+				b.results[i].Err = licensehooks.Errorf(licensehooks.ECONFLICT,
+					"Event %s was already published with another body.", e.ID)
+			}
+		}
+		return nil
+	})
+}
