@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"licensehooks"
+	"licensehooks/service"
+)
+
+// decodeEvent decodes one published event. A bad eventDate is EINVALID; the
+// service validates the rest.
+func decodeEvent(b []byte) (service.PublishInput, error) {
+	var req publishRequest
+	if err := unmarshal(b, &req); err != nil {
+		return service.PublishInput{}, err
+	}
+	in := service.PublishInput{EventID: req.EventID, EventCode: req.EventCode, ResourceID: req.ResourceID, Payload: req.Payload}
+	if req.EventDate != "" {
+		t, ferr := timeField("eventDate", req.EventDate)
+		if ferr != nil {
+			return in, licensehooks.Invalid(*ferr)
+		}
+		in.EventDate = &t
+	}
+	return in, nil
+}
+
+func toPublishResponse(r licensehooks.PublishResult) publishResponse {
+	ids := r.DeliveryIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return publishResponse{EventID: r.EventID, Deliveries: ids, Duplicate: r.Duplicate}
+}
+
+// publish accepts one event: 202 once it and its deliveries are durable.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, c *call) error {
+	b, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	in, err := decodeEvent(b)
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Service.Publish(r.Context(), c.TenantID, []service.PublishInput{in})
+	if err != nil {
+		return err
+	}
+	if res[0].Err != nil {
+		return res[0].Err
+	}
+	writeJSON(w, http.StatusAccepted, toPublishResponse(res[0]))
+	return nil
+}
+
+// publishBatch accepts up to 1,000 events in one call. Each event succeeds
+// or fails on its own: the answer is 202 with one item per event, in order,
+// either its result or its ApiError.
+func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	b, err := readBody(w, r, maxBatchBytes)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := unmarshal(b, &req); err != nil {
+		return err
+	}
+	switch {
+	case len(req.Events) == 0:
+		return licensehooks.Invalid(licensehooks.FieldError{Field: "events", Code: "required", Message: "events must hold at least one event."})
+	case len(req.Events) > service.MaxPublishBatch:
+		return licensehooks.Invalid(licensehooks.FieldError{Field: "events", Code: "too_many",
+			Message: fmt.Sprintf("events may hold at most %d events; split the batch.", service.MaxPublishBatch)})
+	}
+	items := make([]any, len(req.Events))
+	var inputs []service.PublishInput
+	var index []int
+	for i, raw := range req.Events {
+		in, err := decodeEvent(raw)
+		if err != nil {
+			items[i] = failure(in.EventID, err)
+			continue
+		}
+		inputs = append(inputs, in)
+		index = append(index, i)
+	}
+	res, err := s.cfg.Service.Publish(r.Context(), c.TenantID, inputs)
+	if err != nil {
+		return err
+	}
+	for j, pr := range res {
+		if pr.Err != nil {
+			items[index[j]] = failure(pr.EventID, pr.Err)
+		} else {
+			items[index[j]] = toPublishResponse(pr)
+		}
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Items []any `json:"items"`
+	}{items})
+	return nil
+}
+
+func failure(eventID string, err error) publishFailure {
+	_, body := toAPIError(err)
+	return publishFailure{EventID: eventID, Error: body}
+}

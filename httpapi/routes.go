@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"licensehooks"
+	"licensehooks/auth"
+)
+
+// call is what an authenticated operation knows of its caller.
+type call struct {
+	TenantID string
+	Claims   *auth.Claims
+}
+
+// handlerFunc serves one operation; an error it returns is answered as an
+// ApiError by one function.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// route is one operation: its method and path (Go ServeMux pattern, spelled
+// as the OpenAPI document spells the path), operationId, and the scope it
+// needs ("" for a public endpoint, which also needs no N-TenantId).
+type route struct {
+	method, pattern string
+	operationID     string
+	scope           string
+	h               handlerFunc
+}
+
+const (
+	webhooksPath  = "/api/v1/account/webhooks"
+	listenerPath  = webhooksPath + "/{webhookListenerId}"
+	deliveriesDir = "/api/v1/account/deliveries"
+)
+
+func (s *Server) routeTable() []route {
+	admin, key, pub := licensehooks.ScopeWebhooksAdmin, licensehooks.ScopeAPIAdmin, licensehooks.ScopeEventsPublish
+	return []route{
+		{"POST", "/oauth/token", "OAuth_Token", "", s.token},
+		{"POST", "/protocol/openid-connect/token", "OAuth_TokenOpenIDConnect", "", s.token},
+		{"GET", "/healthz", "Health_Get", "", s.health},
+		{"GET", "/openapi.json", "OpenAPI_Get", "", s.openAPI},
+		{"GET", "/docs", "Docs_Get", "", s.docs},
+
+		{"POST", webhooksPath, "Webhooks_Create", admin, s.createWebhook},
+		{"GET", webhooksPath, "Webhooks_GetList", admin, s.listWebhooks},
+		{"GET", listenerPath, "Webhooks_Get", admin, s.getWebhook},
+		{"PUT", listenerPath, "Webhooks_Update", admin, s.updateWebhook},
+		{"DELETE", listenerPath, "Webhooks_Delete", admin, s.deleteWebhook},
+		{"POST", listenerPath + "/test", "Webhooks_Test", admin, s.testWebhook},
+		{"GET", webhooksPath + "/events", "Webhooks_GetEventList", admin, s.eventTypes},
+		{"GET", "/api/v1/account/key", "Keys_Get", key, s.accountKey},
+
+		{"GET", listenerPath + "/secret", "Webhooks_GetSecret", admin, s.getSecret},
+		{"POST", listenerPath + "/secret/rotate", "Webhooks_RotateSecret", admin, s.rotateSecret},
+		{"GET", listenerPath + "/deliveries", "Webhooks_GetDeliveries", admin, s.listenerDeliveries},
+		{"POST", listenerPath + "/recover", "Webhooks_Recover", admin, s.recoverWebhook},
+		{"GET", deliveriesDir, "Deliveries_GetList", admin, s.listDeliveries},
+		{"GET", deliveriesDir + "/{deliveryId}", "Deliveries_Get", admin, s.getDelivery},
+		{"POST", deliveriesDir + "/{deliveryId}/resend", "Deliveries_Resend", admin, s.resend},
+		{"GET", "/api/v1/account/events", "Events_GetList", admin, s.listEvents},
+		{"GET", "/api/v1/account/events/{eventId}", "Events_Get", admin, s.getEvent},
+		{"POST", "/api/v1/events", "Events_Publish", pub, s.publish},
+		{"POST", "/api/v1/events/batch", "Events_PublishBatch", pub, s.publishBatch},
+	}
+}
+
+// TenantHeader names the account an API call acts on.
+const TenantHeader = "N-TenantId"
+
+// wrap adds authentication, the tenant and scope checks, and error writing.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{}
+		if rt.scope != "" {
+			var err error
+			if c, err = s.authorize(w, r, rt.scope); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := rt.h(w, r, c); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authorize checks, in order: a valid Bearer token (401), the N-TenantId
+// header (400), that the token may act for that tenant (403), that it holds
+// scope (403), and, for an operator token, that the tenant exists (404).
+// Only the last reads the store; a tenant token is trusted as issued.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string) (*call, error) {
+	token, ok := bearerToken(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks"`)
+		return nil, licensehooks.Errorf(licensehooks.EUNAUTHORIZED, "An access token is required: send Authorization: Bearer <token> from POST /oauth/token.")
+	}
+	claims, err := s.cfg.Auth.Verify(token)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks", error="invalid_token", error_description="The access token is invalid or expired."`)
+		return nil, err
+	}
+	tenantID := strings.TrimSpace(r.Header.Get(TenantHeader))
+	if tenantID == "" {
+		return nil, &licensehooks.Error{Code: licensehooks.EBADREQUEST, Message: "The N-TenantId header is required: it names the account the call acts on.",
+			Fields: []licensehooks.FieldError{{Field: TenantHeader, Message: "The N-TenantId header is required.", Code: "required"}}}
+	}
+	if !claims.MayActFor(tenantID) {
+		return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "The access token may not act for the account %s.", tenantID)
+	}
+	if !claims.HasScope(scope) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks", error="insufficient_scope", scope="`+scope+`"`)
+		return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "This operation needs the scope %s, which the access token does not hold.", scope)
+	}
+	if claims.Operator() {
+		if err := s.tenantExists(r.Context(), tenantID); err != nil {
+			return nil, err
+		}
+	}
+	return &call{TenantID: tenantID, Claims: claims}, nil
+}
+
+func (s *Server) tenantExists(ctx context.Context, tenantID string) error {
+	_, err := s.cfg.Store.GetTenant(ctx, tenantID)
+	if licensehooks.ErrorCode(err) == licensehooks.ENOTFOUND {
+		return licensehooks.Errorf(licensehooks.ENOTFOUND, "The account %s does not exist.", tenantID)
+	}
+	return err
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header (the
+// scheme is case-insensitive, RFC 9110 §11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"math/big"
+	"net/http"
+
+	"licensehooks"
+	"licensehooks/service"
+)
+
+// listenerInput decodes a create or update request.
+func listenerInput(w http.ResponseWriter, r *http.Request) (service.ListenerInput, error) {
+	var req webhookRequest
+	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
+		return service.ListenerInput{}, err
+	}
+	return service.ListenerInput{
+		URI: req.URI, Subscriptions: req.Subscriptions, Name: req.Name,
+		Description: req.Description, Enabled: req.Enabled, Headers: req.Headers,
+	}, nil
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	in, err := listenerInput(w, r)
+	if err != nil {
+		return err
+	}
+	l, err := s.cfg.Service.CreateListener(r.Context(), c.TenantID, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", webhooksPath+"/"+l.ID)
+	writeJSON(w, http.StatusCreated, toWebhook(l))
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := parsePage(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ls, total, err := s.cfg.Store.ListListeners(r.Context(), licensehooks.ListenerFilter{TenantID: c.TenantID, Page: p})
+	if err != nil {
+		return err
+	}
+	items := make([]webhookModel, len(ls))
+	for i, l := range ls {
+		items[i] = toWebhook(l)
+	}
+	writeJSON(w, http.StatusOK, newPage(items, p, total))
+	return nil
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	l, err := s.cfg.Store.GetListener(r.Context(), c.TenantID, r.PathValue("webhookListenerId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toWebhook(l))
+	return nil
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	in, err := listenerInput(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Service.UpdateListener(r.Context(), c.TenantID, r.PathValue("webhookListenerId"), in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.cfg.Service.DeleteListener(r.Context(), c.TenantID, r.PathValue("webhookListenerId")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// testWebhook answers once the test call has been made, whatever the
+// listener answered: the attempt is in the log.
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	if _, _, err := s.cfg.Service.TestListener(r.Context(), c.TenantID, r.PathValue("webhookListenerId")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request, _ *call) error {
+	all := s.cfg.Catalog.All()
+	items := make([]eventTypeModel, len(all))
+	for i, t := range all {
+		items[i] = eventTypeModel{Type: t.ResourceType, Code: t.Code, Description: t.Description}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Items         []eventTypeModel `json:"items"`
+		ElementsTotal int              `json:"elementsTotal"`
+	}{items, len(items)})
+	return nil
+}
+
+// accountKey serves the public half of the account's N-Signature key as a
+// JWK (base64url without padding), from which receivers verify.
+func (s *Server) accountKey(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, err := s.cfg.Store.GetTenant(r.Context(), c.TenantID)
+	if err != nil {
+		return err
+	}
+	pub, err := t.RSAPublicKey()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jwkModel{
+		Kty: "RSA",
+		N:   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		E:   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	})
+	return nil
+}
+
+func toSecret(sec service.Secret) secretModel {
+	return secretModel{Secret: sec.Current, PreviousSecret: sec.Previous, PreviousSecretExpiresAt: sec.PreviousExpiresAt}
+}
+
+func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, c *call) error {
+	sec, err := s.cfg.Service.ListenerSecret(r.Context(), c.TenantID, r.PathValue("webhookListenerId"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, toSecret(sec))
+	return nil
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, c *call) error {
+	sec, err := s.cfg.Service.RotateSecret(r.Context(), c.TenantID, r.PathValue("webhookListenerId"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, toSecret(sec))
+	return nil
+}
+
+func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Since string `json:"since"`
+	}
+	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	since, ferr := timeField("since", req.Since)
+	if ferr != nil {
+		return licensehooks.Invalid(*ferr)
+	}
+	n, err := s.cfg.Service.Recover(r.Context(), c.TenantID, r.PathValue("webhookListenerId"), since)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Recovered int `json:"recovered"`
+	}{n})
+	return nil
+}
