@@ -87,7 +87,7 @@ func BenchmarkDrain(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			d := bd.dispatcher(Config{Client: egress.New(egress.Config{AllowPrivate: true})})
-			for d.Stats().Succeeded < uint64(want) || d.Stats().Claimed > 0 {
+			for d.Stats().Succeeded < uint64(want) || d.Stats().Claimed+d.Stats().Recording > 0 {
 				time.Sleep(time.Millisecond)
 			}
 			elapsed := time.Since(start)

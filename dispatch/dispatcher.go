@@ -47,8 +47,9 @@ type Config struct {
 	// Jitter spreads retry delays by ±Jitter of themselves: 0 means
 	// DefaultJitter, a negative value none.
 	Jitter float64
-	// Client sends the requests. Default: egress.New with a 15 s timeout and
-	// the SSRF guard on.
+	// Client sends the requests. Default: egress.New with a 15 s timeout,
+	// the SSRF guard on and Workers idle connections per host (give a
+	// client of your own as many, or connections churn under load).
 	Client *http.Client
 	// UserAgent is sent with every request, e.g. "licensehooks/1.2.0".
 	UserAgent string
@@ -85,7 +86,10 @@ func (c *Config) setDefaults() {
 		c.UserAgent = DefaultUserAgent
 	}
 	if c.Client == nil {
-		c.Client = egress.New(egress.Config{Timeout: DefaultTimeout, UserAgent: c.UserAgent, MaxIdleConnsPerHost: c.PerListener})
+		// Keep as many idle connections per host as can be busy at once:
+		// listeners often share a host, and a smaller pool would close and
+		// reopen connections under load.
+		c.Client = egress.New(egress.Config{Timeout: DefaultTimeout, UserAgent: c.UserAgent, MaxIdleConnsPerHost: c.Workers})
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -133,7 +137,8 @@ type Dispatcher struct {
 	disabledMu sync.Mutex
 	disabled   map[string]time.Time // listeners disabled lately, to disable once
 
-	stats counters
+	stats     counters
+	recording atomic.Int64 // outcomes waiting for the recorder
 }
 
 type counters struct {
@@ -147,7 +152,8 @@ type Stats struct {
 	Succeeded uint64 // attempts answered 2xx
 	Failed    uint64 // attempts that failed
 	InFlight  int    // attempts being sent now
-	Claimed   int    // deliveries leased to this dispatcher and not yet recorded
+	Claimed   int    // deliveries leased to this dispatcher and not yet sent
+	Recording int    // outcomes waiting to be stored
 }
 
 // New returns a Dispatcher over store; mk opens tenants' keys and
@@ -186,6 +192,7 @@ func (d *Dispatcher) Stats() Stats {
 		Failed:    d.stats.failed.Load(),
 		InFlight:  int(d.stats.inFlight.Load()),
 		Claimed:   held,
+		Recording: int(d.recording.Load()),
 	}
 }
 

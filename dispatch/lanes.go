@@ -8,19 +8,22 @@ import (
 	"licensehooks"
 )
 
-// A listener whose last failingAfter attempts all failed is failing: it
-// keeps only 1/failingShare of PerListener, so a dead endpoint that holds
-// every attempt until the timeout ties up few of the global Workers.
+// A listener whose last failingAfter attempts all failed slowly (timed out,
+// or took slowFailure or more) is failing: it keeps only 1/failingShare of
+// PerListener, so an endpoint that holds every attempt until the timeout
+// ties up few of the global Workers. A quick answer of any kind, success or
+// not, gives it its full share back: a fast failure costs the others nothing.
 const (
 	failingAfter = 3
 	failingShare = 8
+	slowFailure  = time.Second
 )
 
 // job is a claimed delivery waiting in its listener's lane.
 type job struct {
 	claim *licensehooks.Claim
-	// deadline is on the wall clock (whatever Config.Now says): the attempt
-	// must be over by then, before the lease lapses.
+	// deadline is on the process's own clock (time.Now, not Config.Now):
+	// the attempt must be over by then, before the lease lapses.
 	deadline time.Time
 }
 
@@ -28,7 +31,7 @@ type job struct {
 type lane struct {
 	queue   []job
 	running int // goroutines sending from this lane
-	held    int // claimed and not yet recorded: queued, in flight or with the recorder
+	held    int // claimed and not yet sent: queued or in flight
 }
 
 // maxFailing bounds the map of failing listeners; past it the map starts
@@ -73,18 +76,31 @@ func (d *Dispatcher) claimLoop(ctx context.Context, done chan struct{}) {
 	fails := 0
 	for {
 		more, err := d.claim(ctx)
-		wait := d.idleWait()
-		switch {
-		case err != nil && ctx.Err() == nil:
+		if err != nil && ctx.Err() == nil {
+			// Back off whatever wakes us: the store is failing.
 			fails++
-			wait = min(30*time.Second, d.cfg.PollInterval<<min(fails, 7))
+			wait := min(30*time.Second, d.cfg.PollInterval<<min(fails, 7))
 			d.log.Error("cannot claim deliveries", "err", err, "retry_in", wait)
-		case more:
-			wait = 0
-		default:
-			fails = 0
+			timer.Reset(wait)
+			select {
+			case <-d.stopReq:
+				return
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			continue
 		}
-		timer.Reset(wait)
+		fails = 0
+		if more {
+			select {
+			case <-d.stopReq:
+				return
+			default:
+				continue
+			}
+		}
+		timer.Reset(d.idleWait())
 		select {
 		case <-d.stopReq:
 			return
@@ -199,15 +215,17 @@ func (d *Dispatcher) runLane(id string, l *lane) {
 // run makes the attempt of one job and hands its outcome to the recorder.
 func (d *Dispatcher) run(id string, l *lane, j job) {
 	ctx := d.sendCtx
-	if time.Until(j.deadline) < d.startWindow() {
-		// Waited too long behind a slow endpoint: let the lease lapse and
-		// the delivery be claimed afresh rather than risk a double send.
-		d.forget(id, 1)
-		return
-	}
 	select {
 	case d.sem <- struct{}{}:
 	case <-ctx.Done():
+		d.forget(id, 1)
+		return
+	}
+	if d.isStopping() || time.Until(j.deadline) < d.startWindow() {
+		// Stopping, or waited too long behind slow endpoints: leave the
+		// delivery to be released at Stop or claimed afresh when its lease
+		// lapses, rather than risk a send the lease no longer covers.
+		<-d.sem
 		d.forget(id, 1)
 		return
 	}
@@ -226,15 +244,26 @@ func (d *Dispatcher) run(id string, l *lane, j job) {
 		return
 	}
 	d.count(s.attempt)
-	d.noteResult(id, l, s.attempt.Succeeded())
+	d.noteResult(id, l, s.attempt)
 	status, due := d.policy.next(d.resultOf(j.claim, s, false))
+	// The delivery leaves its lane now, before its outcome is stored: it
+	// stays leased until then, so no claim can take it again, and the next
+	// claim need not wait for the commit (the recorder's queue, bounded,
+	// holds back the senders if the store falls behind).
+	d.forget(id, 1)
+	d.recording.Add(1)
 	d.records <- record{
 		claim: j.claim,
-		lane:  true,
 		outcome: licensehooks.Outcome{
 			Attempt: s.attempt, Owner: d.cfg.Owner, Status: status, NextAttemptAt: due, CountsAsTry: true,
 		},
 	}
+}
+
+func (d *Dispatcher) isStopping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopping
 }
 
 func (d *Dispatcher) resultOf(c *licensehooks.Claim, s sent, manual bool) result {
@@ -260,12 +289,13 @@ func (d *Dispatcher) count(a *licensehooks.Attempt) {
 	}
 }
 
-// noteResult tracks a listener's run of failures, which outlives its lane;
-// a success restores its full concurrency at once.
-func (d *Dispatcher) noteResult(id string, l *lane, ok bool) {
+// noteResult tracks a listener's run of slow failures, which outlives its
+// lane.
+func (d *Dispatcher) noteResult(id string, l *lane, a *licensehooks.Attempt) {
+	slow := !a.Succeeded() && (a.ErrorKind == licensehooks.KindTimeout || a.Duration >= slowFailure)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !ok {
+	if slow {
 		if len(d.failures) >= maxFailing {
 			clear(d.failures)
 		}

@@ -19,7 +19,6 @@ const disableMemory = 10 * time.Second
 type record struct {
 	outcome licensehooks.Outcome
 	claim   *licensehooks.Claim
-	lane    bool // counted in its listener's lane (an automatic attempt)
 }
 
 // recordLoop stores outcomes in batches: it takes what has arrived, stores
@@ -47,7 +46,7 @@ func (d *Dispatcher) recordLoop(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// flush stores a batch, settles the lanes and applies the disabling rules.
+// flush stores a batch, notes its retries and applies the disabling rules.
 // A batch the store keeps refusing is dropped: its deliveries are still
 // leased to this dispatcher, so they are sent again once the leases lapse
 // (delivery is at least once).
@@ -71,18 +70,24 @@ func (d *Dispatcher) flush(ctx context.Context, batch []record) {
 	}
 }
 
-// settle accounts the batch's deliveries as done and remembers the earliest
-// retry it scheduled, for the claimer to wake up then.
+// settle remembers the earliest retry the batch scheduled, for the claimer
+// to wake up then.
 func (d *Dispatcher) settle(batch []record) {
+	d.recording.Add(-int64(len(batch)))
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	kick := false
 	for _, r := range batch {
 		o := r.outcome
 		if o.Status == licensehooks.StatusPending && (d.nextDue.IsZero() || o.NextAttemptAt.Before(d.nextDue)) {
 			d.nextDue = o.NextAttemptAt
+			kick = true
 		}
-		if r.lane {
-			d.settleLocked(r.claim.Delivery.ListenerID, 1)
+	}
+	if kick {
+		select {
+		case d.kick <- struct{}{}:
+		default:
 		}
 	}
 }

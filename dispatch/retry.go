@@ -10,9 +10,11 @@ import (
 )
 
 // DefaultSchedule is the retry schedule of Standard Webhooks' example:
-// Schedule[0] is the delay of the first attempt (at once), and after the
-// k-th automatic attempt fails the next is due Schedule[k] later. Ten
-// attempts over about three days; after the tenth the delivery fails.
+// after the k-th automatic attempt fails, the next is due Schedule[k] later
+// (±Jitter); after the len(Schedule)-th the delivery fails. Schedule[0]
+// stands for the first attempt, which is due when the delivery is made (the
+// store decides it), so its value is not read. Ten attempts over about
+// three days.
 var DefaultSchedule = []time.Duration{
 	0,
 	5 * time.Second,
