@@ -22,9 +22,11 @@ const (
 )
 
 // bodyKey names one distinct body: the same event and attempt number always
-// give the same bytes (licensehooks.AppendEnvelope).
+// give the same bytes (licensehooks.AppendEnvelope). The event's creation
+// time tells apart an event id published again after the first was purged.
 type bodyKey struct {
 	tenantID, eventID string
+	created           int64 // Event.CreatedAt in microseconds
 	callAttempt       int
 }
 
@@ -64,7 +66,7 @@ func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey) *signer {
 // body returns the bytes of attempt callAttempt of e and their N-Signature.
 // The returned slice must not be modified.
 func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt int) ([]byte, string, error) {
-	k := bodyKey{e.TenantID, e.ID, callAttempt}
+	k := bodyKey{e.TenantID, e.ID, e.CreatedAt.UnixMicro(), callAttempt}
 	sb, err := s.bodies.get(k, func() (signedBody, error) {
 		key, err := s.tenantKey(ctx, e.TenantID)
 		if err != nil {
