@@ -8,40 +8,62 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// buildBinary builds cmd/licensehooks into a temporary directory. Outside
-// CI a tree whose command does not build yet skips the smoke test; in CI
-// (LICENSEHOOKS_CI=1) it fails.
+// binDir holds the binary the smoke tests build once.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var build struct {
+	once sync.Once
+	bin  string
+	out  []byte
+	err  error
+}
+
+// buildBinary builds cmd/licensehooks once per test binary. Outside CI a
+// tree whose command does not build yet skips the smoke tests; in CI
+// (LICENSEHOOKS_CI=1) it fails them.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	ci := os.Getenv("LICENSEHOOKS_CI") == "1"
 	if testing.Short() && !ci {
 		t.Skip("the smoke run builds and runs the real binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "licensehooks")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/licensehooks")
-	cmd.Dir = ".." // the module root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		if !ci {
-			t.Skipf("cmd/licensehooks does not build: %v\n%s", err, out)
+	build.once.Do(func() {
+		if binDir, build.err = os.MkdirTemp("", "licensehooks-bench-test-"); build.err != nil {
+			return
 		}
-		t.Fatalf("build cmd/licensehooks: %v\n%s", err, out)
+		build.bin = filepath.Join(binDir, "licensehooks")
+		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/licensehooks")
+		cmd.Dir = ".." // the module root
+		build.out, build.err = cmd.CombinedOutput()
+	})
+	if build.err != nil {
+		if !ci {
+			t.Skipf("cmd/licensehooks does not build: %v\n%s", build.err, build.out)
+		}
+		t.Fatalf("build cmd/licensehooks: %v\n%s", build.err, build.out)
 	}
-	return bin
+	return build.bin
 }
 
-// TestSmoke runs the benchmark as a user would, against the real binary,
-// for a few seconds, and checks only that it tells the truth: every
-// delivery arrived, every signature checked was valid, every figure is
-// there. Timings are never asserted.
-func TestSmoke(t *testing.T) {
+// smokeRun runs the benchmark with args against the built binary.
+func smokeRun(t *testing.T, args ...string) (*Report, string) {
+	t.Helper()
 	bin := buildBinary(t)
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
-	cfg, err := ParseFlags([]string{"-scenario", "one,fanout", "-small", "-binary", bin, "-json", jsonPath, "-drain-timeout", "20s"}, &stdout, &stderr)
+	cfg, err := ParseFlags(append([]string{"-small", "-binary", bin, "-drain-timeout", "20s"}, args...), &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +81,24 @@ func TestSmoke(t *testing.T) {
 	if rep.Bounds.RSASignaturesPerSecPerCore <= 0 || rep.Bounds.POSTsPerSec <= 0 {
 		t.Errorf("bounds missing: %+v", rep.Bounds)
 	}
-	if len(rep.Scenarios) != 2 {
-		t.Fatalf("%d scenario results, want 2", len(rep.Scenarios))
-	}
 	for _, r := range rep.Scenarios {
 		checkSmokeResult(t, r)
 	}
+	return rep, stdout.String()
+}
+
+// TestSmoke runs the benchmark as a user would, against the real binary,
+// for a few seconds, and checks only that it tells the truth: every
+// delivery arrived, every signature checked was valid, every figure is
+// there. Timings are never asserted.
+func TestSmoke(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	rep, stdout := smokeRun(t, "-scenario", "one,fanout", "-json", jsonPath)
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("%d scenario results, want 2", len(rep.Scenarios))
+	}
 	for _, want := range []string{"scenario one:", "scenario fanout:", "summary"} {
-		if !strings.Contains(stdout.String(), want) {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q", want)
 		}
 	}
@@ -77,6 +109,21 @@ func TestSmoke(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Scenarios) != 2 {
 		t.Fatalf("-json file: %v, %d scenarios", err, len(back.Scenarios))
+	}
+}
+
+// TestSmokePostgres runs a scenario on PostgreSQL when a server is given.
+func TestSmokePostgres(t *testing.T) {
+	url := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("LICENSEHOOKS_CI") == "1" {
+			t.Fatal("LICENSEHOOKS_TEST_POSTGRES_URL is not set in CI")
+		}
+		t.Skip("set LICENSEHOOKS_TEST_POSTGRES_URL to run against PostgreSQL")
+	}
+	rep, _ := smokeRun(t, "-scenario", "fanout", "-db", url)
+	if len(rep.Scenarios) != 1 || !strings.HasPrefix(rep.Store, "postgres") {
+		t.Fatalf("store %q, %d results", rep.Store, len(rep.Scenarios))
 	}
 }
 

@@ -43,6 +43,11 @@ func newWorld(ctx context.Context, cfg *Config, name string, extraServe []string
 	// From here on the caller must Close the world, even on error.
 	_, mk := licensehooks.GenerateMasterKey()
 	w := &world{cfg: cfg, dir: dir, env: append(os.Environ(), "LICENSEHOOKS_MASTER_KEY="+mk)}
+	// serve --dev keeps its bootstrap credentials in the data dir, which
+	// only SQLite would create.
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return w, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return w, err
