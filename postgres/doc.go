@@ -27,24 +27,34 @@
 //     stamped with the same time, so lists keep the order rows were written
 //     in, and a repeated publish answers its deliveries in the order made.
 //   - Deliveries keep their listener_id without a foreign key: a deleted
-//     listener's deliveries stay in the log, cancelled. They reference their
-//     event, and attempts cascade with their delivery when it is purged.
+//     listener's deliveries stay in the log, cancelled. Nor do they have one
+//     to their event: the check per row more than doubled the cost of a
+//     fan-out, and the code keeps the rule (deliveries are made in their
+//     event's transaction; purge deletes only events nothing refers to).
+//     Attempts likewise: purge deletes them in the statement that deletes
+//     their delivery.
 //   - The partial index deliveries_due (next_attempt_at, seq) WHERE status
 //     = 'pending' is what claiming reads: it holds only the backlog, however
-//     long the log grows.
+//     long the log grows. deliveries has fillfactor 80 and no index on the
+//     lease columns, so a claim updates its rows in place (HOT).
 //
 // # Sharing the work
 //
-// PublishEvents writes a whole batch in one transaction, with a fixed number
-// of statements whatever its size (the events, then every delivery, with
-// unnest arrays); each event stands alone (an id taken with another hash
-// fails that event only), and rows go in key order so concurrent batches do
-// not deadlock. ClaimDeliveries leases due rows with UPDATE ... WHERE id IN
-// (SELECT ... FOR UPDATE SKIP LOCKED): claimers on every node run at once
-// without waiting on each other, and a lease that expires (its node died)
-// makes the row claimable again. RecordOutcomes applies a batch in one
-// statement guarded by lease_owner, so a worker that lost its lease changes
-// nothing.
+// PublishEvents writes a whole batch in one transaction of four round
+// trips whatever its size (statements pipelined with pgx.Batch, rows passed
+// as unnest arrays); each event stands alone (an id taken with another
+// hash fails that event only), and rows go in key order so concurrent
+// batches do not deadlock. ClaimDeliveries leases due rows with UPDATE ...
+// WHERE id = ANY (ARRAY(SELECT ... FOR UPDATE SKIP LOCKED)): claimers on
+// every node run at once without waiting on each other, and a lease that
+// expires (its node died) makes the row claimable again. Leases commit
+// without waiting for the WAL flush (synchronous_commit off for that
+// transaction alone): a lease lost in a server crash only makes its
+// delivery claimable again, which at-least-once delivery allows.
+// RecordOutcomes applies a batch in one pipelined transaction guarded by
+// lease_owner, so a worker that lost its lease changes nothing; it locks
+// the listeners whose LastSuccessAt it moves first, in id order, so
+// concurrent batches and listener updates queue instead of deadlocking.
 //
 // Work that becomes due (a publish, a recover, a released lease) is
 // announced with NOTIFY on the channel licensehooks_work, the schema's name
@@ -52,4 +62,12 @@
 // dedicated connection (started by the first Wakeups call, reconnected with
 // backoff) and wakes its subscribers; the dispatcher still polls, so a
 // notification lost while reconnecting delays work, never loses it.
+//
+// # Settings
+//
+// The pool's size is Options.MaxConns or pool_max_conns in the URL (pgx's
+// default is the larger of 4 and the number of CPUs); give each node about
+// as many connections as it runs concurrent claim/record loops, plus a few
+// for the API. PostgreSQL's max_connections must cover every node's pool
+// plus one wakeup connection per node.
 package postgres

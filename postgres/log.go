@@ -114,29 +114,34 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 }
 
 // PurgeFinished deletes up to p.Limit finished deliveries last changed
-// before p.Before (their attempts go with them, ON DELETE CASCADE), then
-// the events accepted before p.Before that no delivery refers to any more.
-// A Limit of 0 or less means no limit.
+// before p.Before with their attempts, then the events accepted before
+// p.Before that no delivery refers to any more. A Limit of 0 or less means
+// no limit.
 func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (int, error) {
 	before := ts(p.Before)
 	var limit *int
 	if p.Limit > 0 {
 		limit = &p.Limit
 	}
-	var n int64
+	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE id IN (
-			SELECT id FROM deliveries WHERE status <> 'pending' AND updated_at < $1
-			ORDER BY updated_at LIMIT $2)`, before, limit)
+		err := tx.QueryRow(ctx, `WITH d AS (
+				DELETE FROM deliveries WHERE id IN (
+					SELECT id FROM deliveries WHERE status <> 'pending' AND updated_at < $1
+					ORDER BY updated_at LIMIT $2)
+				RETURNING id
+			), a AS (
+				DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM d)
+			)
+			SELECT count(*) FROM d`, before, limit).Scan(&n)
 		if err != nil {
 			return mapErr(err, "purge deliveries")
 		}
-		n = tag.RowsAffected()
 		_, err = tx.Exec(ctx, `DELETE FROM events e WHERE e.created_at < $1 AND NOT EXISTS (
 			SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)`, before)
 		return mapErr(err, "purge events")
 	})
-	return int(n), err
+	return n, err
 }
 
 // SampleAttempts returns a tenant's (or one listener's) attempts since

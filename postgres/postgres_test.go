@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -313,5 +314,64 @@ func TestAsyncCommitIsLocal(t *testing.T) {
 	}
 	if inBatch != "off" || after != "on" {
 		t.Errorf("synchronous_commit %q in the batch and %q after, want off then on", inBatch, after)
+	}
+}
+
+// TestConcurrentWorkersNoDeadlock runs workers that claim and record
+// successes for deliveries spread over a few listeners, while listeners are
+// disabled and updated, as two nodes under load would: no statement may
+// fail (a deadlock would), and every delivery ends succeeded or cancelled.
+func TestConcurrentWorkersNoDeadlock(t *testing.T) {
+	f := setup(t)
+	var ls []*licensehooks.Listener
+	for range 3 {
+		ls = append(ls, f.addListener("a.code"))
+	}
+	var ps []licensehooks.PublishParams
+	for i := range 100 {
+		e := f.event(`{}`)
+		e.CreatedAt = base.Add(time.Duration(i) * time.Millisecond)
+		ps = append(ps, licensehooks.PublishParams{Event: e})
+	}
+	f.publish(ps...)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 4 {
+		wg.Go(func() {
+			owner := fmt.Sprintf("w%d", w)
+			for {
+				cs, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{Owner: owner, Now: base.Add(time.Second), Lease: time.Hour, Limit: 7})
+				if err != nil || len(cs) == 0 {
+					errs <- err
+					return
+				}
+				var os []licensehooks.Outcome
+				for _, c := range cs {
+					os = append(os, licensehooks.Outcome{Owner: owner, Status: licensehooks.StatusSucceeded, CountsAsTry: true,
+						Attempt: &licensehooks.Attempt{DeliveryID: c.Delivery.ID, Number: 1, StartedAt: base.Add(time.Second), StatusCode: 200}})
+				}
+				if err := f.s.RecordOutcomes(f.ctx, os); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		upd := *ls[0]
+		upd.Enabled = false
+		errs <- f.s.UpdateListener(f.ctx, &upd)
+		errs <- f.s.DisableListener(f.ctx, f.tenant, ls[1].ID, "gone", base)
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent work: %v", err)
+		}
+	}
+	list, _, err := f.s.ListDeliveries(f.ctx, licensehooks.DeliveryFilter{TenantID: f.tenant, Status: licensehooks.StatusPending})
+	if err != nil || len(list) != 0 {
+		t.Errorf("%d deliveries left pending (%v)", len(list), err)
 	}
 }
