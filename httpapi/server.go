@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"licensehooks"
 	"licensehooks/auth"
@@ -39,17 +38,13 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []route
-	now    func() time.Time
 }
 
 // New returns the API server for cfg.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
-	}
-	if cfg.Service != nil && cfg.Service.Now != nil {
-		s.now = cfg.Service.Now
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
