@@ -49,7 +49,8 @@ type notifier struct {
 	started bool
 	closed  bool
 	stop    context.CancelFunc
-	done    chan struct{}
+	done    chan struct{} // closed by close: subscribers' goroutines end
+	ended   chan struct{} // closed when run has returned
 }
 
 // newNotifier names its connection in pg_stat_activity, so an operator
@@ -60,7 +61,8 @@ func newNotifier(cfg *pgx.ConnConfig, payload string) *notifier {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = name[:min(len(name), 63)]
-	return &notifier{cfg: cfg, payload: payload, subs: map[chan struct{}]struct{}{}, done: make(chan struct{})}
+	return &notifier{cfg: cfg, payload: payload, subs: map[chan struct{}]struct{}{},
+		done: make(chan struct{}), ended: make(chan struct{})}
 }
 
 func (n *notifier) subscribe(ctx context.Context) <-chan struct{} {
@@ -106,8 +108,8 @@ func (n *notifier) wake() {
 	}
 }
 
-// close stops the listening connection and closes every subscriber's
-// channel. It may be called more than once.
+// close stops the listening connection, waits for it to be closed, and
+// closes every subscriber's channel. It may be called more than once.
 func (n *notifier) close() {
 	n.mu.Lock()
 	if n.closed {
@@ -124,6 +126,7 @@ func (n *notifier) close() {
 	n.mu.Unlock()
 	if started {
 		stop()
+		<-n.ended
 	}
 }
 
@@ -131,6 +134,7 @@ func (n *notifier) close() {
 // error. After each (re)connection it wakes everyone: notifications sent
 // while the connection was down are lost, so work may be waiting.
 func (n *notifier) run(ctx context.Context) {
+	defer close(n.ended)
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		if err := n.listen(ctx, func() { backoff = minBackoff }); err != nil && ctx.Err() == nil {
