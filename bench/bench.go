@@ -219,7 +219,8 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 			fmt.Fprintf(cfg.Stderr, "\nscenario %s: %v\n", sc.Name, err)
 		}
 	}
-	rep.compare()
+	rep.finish()
 	printSummary(cfg.Stdout, rep)
+	printTargets(cfg.Stdout, rep.Targets, cfg.Small)
 	return rep, errors.Join(append(errs, ctx.Err())...)
 }

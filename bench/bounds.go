@@ -21,9 +21,9 @@ import (
 	"licensehooks/signature"
 )
 
-// postConcurrency is how many keep-alive clients the POST bound uses: about
-// what the dispatcher keeps in flight to ten listeners.
-const postConcurrency = 64
+// postConcurrency is how many keep-alive clients the POST bound uses: as
+// many deliveries as serve keeps in flight by default (--workers 128).
+const postConcurrency = 128
 
 // measureBounds measures the RSA signing rate and the loopback POST rate.
 func measureBounds(ctx context.Context, cfg *Config) (Bounds, error) {

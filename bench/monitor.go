@@ -71,7 +71,8 @@ func (m *monitor) loop(ctx context.Context) {
 	defer close(m.done)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for n := 1; ; n++ {
+	const maxTicks = 4 * 3600 * 6 // six hours: far beyond any scenario
+	for n := 1; n <= maxTicks; n++ {
 		select {
 		case <-ctx.Done():
 			return

@@ -32,7 +32,7 @@ func sampleReport() *Report {
 	for _, r := range []*Result{fanout, sick, backlog} {
 		rep.add(r)
 	}
-	rep.compare()
+	rep.finish()
 	return rep
 }
 
@@ -97,6 +97,33 @@ func TestWriteJSON(t *testing.T) {
 	var stdout bytes.Buffer
 	if err := writeJSON(&Config{JSONPath: "-", Stdout: &stdout}, rep); err != nil || !json.Valid(stdout.Bytes()) {
 		t.Fatalf("-json on stdout: %v", err)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	t.Parallel()
+	rep := sampleReport()
+	got := map[string]bool{}
+	for _, tg := range rep.Targets {
+		got[tg.Scenario+": "+tg.Goal] = tg.Met
+	}
+	want := map[string]bool{
+		"fanout: ≥ 8,000 deliveries/s": true,
+		"fanout: 0 lost":               true,
+		"sick: healthy listeners keep ≥ 80 % of their fanout rate": true,
+		"sick: healthy p99 within 2× fanout's":                     true,
+		"backlog: peak RSS ≤ 200 MB":                               true,
+		"backlog: drain ≥ 5,000 deliveries/s":                      true,
+	}
+	for k, met := range want {
+		if m, ok := got[k]; !ok || m != met {
+			t.Errorf("target %q: met %v (present %v), want %v", k, m, ok, met)
+		}
+	}
+	var out bytes.Buffer
+	printTargets(&out, rep.Targets, true)
+	if !strings.Contains(out.String(), "smoke mode") || !strings.Contains(out.String(), "met") {
+		t.Errorf("targets output:\n%s", out.String())
 	}
 }
 

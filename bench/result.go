@@ -18,6 +18,7 @@ type Report struct {
 	Store     string    `json:"store"`
 	Bounds    Bounds    `json:"bounds"`
 	Scenarios []*Result `json:"scenarios"`
+	Targets   []Target  `json:"targets"`
 	Method    []string  `json:"method"`
 }
 
@@ -206,6 +207,12 @@ func newReport(cfg *Config) *Report {
 func (rep *Report) add(r *Result) {
 	r.rates(rep.Bounds)
 	rep.Scenarios = append(rep.Scenarios, r)
+}
+
+// finish sets the figures that compare scenarios, and checks the targets.
+func (rep *Report) finish() {
+	rep.compare()
+	rep.Targets = targets(rep)
 }
 
 // compare sets sick's figures against fanout's when both ran.
