@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"licensehooks"
+	"licensehooks/auth"
+)
+
+// adminEnv is what an administration command needs: the store and the key.
+type adminEnv struct {
+	store licensehooks.Store
+	mk    *licensehooks.MasterKey
+	out   io.Writer
+	json  bool
+}
+
+func openAdmin(ctx context.Context, sf *storeFlags, asJSON bool) (*adminEnv, error) {
+	mk, err := loadMasterKey(sf.Data, true)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sf.openStore(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &adminEnv{store: st, mk: mk, out: os.Stdout, json: asJSON}, nil
+}
+
+func (e *adminEnv) printJSON(v any) error {
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// tenantJSON is how the CLI prints a tenant.
+type tenantJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func runTenant(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: licensehooks tenant create --name NAME | tenant list")
+	}
+	fs := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
+	var sf storeFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	name := fs.String("name", "", "tenant name (create)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	env, err := openAdmin(ctx, &sf, *asJSON)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	switch args[0] {
+	case "create":
+		return env.createTenant(ctx, *name)
+	case "list":
+		return env.listTenants(ctx)
+	}
+	return fmt.Errorf("unknown tenant command %q (create, list)", args[0])
+}
+
+func (e *adminEnv) createTenant(ctx context.Context, name string) error {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return errors.New("tenant create: --name is required")
+	}
+	t, err := licensehooks.NewTenant(name, e.mk, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := e.store.CreateTenant(ctx, t); err != nil {
+		return fmt.Errorf("create tenant: %w", err)
+	}
+	if e.json {
+		return e.printJSON(tenantJSON{t.ID, t.Name, t.CreatedAt})
+	}
+	fmt.Fprintf(e.out, "Created tenant %s (%s)\n", t.ID, t.Name)
+	return nil
+}
+
+func (e *adminEnv) listTenants(ctx context.Context) error {
+	ts, err := e.store.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		out := make([]tenantJSON, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, tenantJSON{t.ID, t.Name, t.CreatedAt})
+		}
+		return e.printJSON(out)
+	}
+	w := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tCREATED")
+	for _, t := range ts {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+// credentialJSON is how the CLI prints a credential; the secret only once,
+// at creation.
+type credentialJSON struct {
+	ClientID     string     `json:"clientId"`
+	ClientSecret string     `json:"clientSecret,omitempty"`
+	TenantID     string     `json:"tenantId,omitempty"`
+	Operator     bool       `json:"operator"`
+	Name         string     `json:"name,omitempty"`
+	Scopes       []string   `json:"scopes"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
+}
+
+func credJSON(c *licensehooks.Credential, secret string) credentialJSON {
+	return credentialJSON{c.ClientID, secret, c.TenantID, c.Operator(), c.Name, c.Scopes, c.CreatedAt, c.RevokedAt}
+}
+
+func runCredential(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: licensehooks credential create|list|revoke")
+	}
+	fs := flag.NewFlagSet("credential "+args[0], flag.ContinueOnError)
+	var sf storeFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	tenant := fs.String("tenant", "", "tenant id (create: the tenant the credential acts for; list: filter)")
+	operator := fs.Bool("operator", false, "create an operator credential, which acts on any tenant named by N-TenantId")
+	scopes := fs.String("scopes", strings.Join(licensehooks.AllScopes, ","), "comma-separated scopes")
+	name := fs.String("name", "", "a name to recognise the credential by")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	env, err := openAdmin(ctx, &sf, *asJSON)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	switch args[0] {
+	case "create":
+		return env.createCredential(ctx, *tenant, *operator, *scopes, *name)
+	case "list":
+		return env.listCredentials(ctx, *tenant)
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: licensehooks credential revoke CLIENT_ID")
+		}
+		if err := env.store.RevokeCredential(ctx, fs.Arg(0), time.Now()); err != nil {
+			return fmt.Errorf("revoke %s: %s", fs.Arg(0), licensehooks.ErrorMessage(err))
+		}
+		fmt.Fprintf(env.out, "Revoked %s: it gets no new tokens; tokens already issued expire within %s.\n", fs.Arg(0), auth.DefaultTTL)
+		return nil
+	}
+	return fmt.Errorf("unknown credential command %q (create, list, revoke)", args[0])
+}
+
+func (e *adminEnv) createCredential(ctx context.Context, tenantID string, operator bool, scopeList, name string) error {
+	if operator == (tenantID != "") {
+		return errors.New("credential create: give exactly one of --tenant ID or --operator")
+	}
+	scopes, err := auth.ParseScopes(scopeList)
+	if err != nil {
+		return fmt.Errorf("credential create: %w", err)
+	}
+	if len(scopes) == 0 {
+		return errors.New("credential create: --scopes is empty")
+	}
+	if !operator {
+		if _, err := e.store.GetTenant(ctx, tenantID); err != nil {
+			return fmt.Errorf("credential create: tenant %s: %s", tenantID, licensehooks.ErrorMessage(err))
+		}
+	}
+	c, secret := auth.NewCredential(tenantID, name, scopes, time.Now())
+	if err := e.store.CreateCredential(ctx, c); err != nil {
+		return fmt.Errorf("create credential: %w", err)
+	}
+	if e.json {
+		return e.printJSON(credJSON(c, secret))
+	}
+	fmt.Fprintf(e.out, "Client ID:     %s\nClient secret: %s   (shown once: keep it safe)\nScopes:        %s\n",
+		c.ClientID, secret, strings.Join(c.Scopes, " "))
+	return nil
+}
+
+func (e *adminEnv) listCredentials(ctx context.Context, tenantID string) error {
+	cs, err := e.store.ListCredentials(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		out := make([]credentialJSON, 0, len(cs))
+		for _, c := range cs {
+			out = append(out, credJSON(c, ""))
+		}
+		return e.printJSON(out)
+	}
+	w := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CLIENT ID\tTENANT\tSCOPES\tCREATED\tREVOKED")
+	for _, c := range cs {
+		tenant, revoked := c.TenantID, ""
+		if c.Operator() {
+			tenant = "(operator)"
+		}
+		if c.RevokedAt != nil {
+			revoked = c.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, tenant, strings.Join(c.Scopes, ","), c.CreatedAt.Format(time.RFC3339), revoked)
+	}
+	return w.Flush()
+}

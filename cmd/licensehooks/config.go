@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"licensehooks"
+	"licensehooks/postgres"
+	"licensehooks/sqlite"
+)
+
+// storeFlags are the flags every command that opens the store takes.
+type storeFlags struct {
+	Data string
+	DB   string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Data, "data", "./licensehooks-data", "data directory (SQLite database and master key file)")
+	fs.StringVar(&f.DB, "db", "", "database URL: sqlite:///path/to/file.db or postgres://user@host/db (default: SQLite in --data)")
+}
+
+// openStore opens the store that --db names, SQLite in --data by default.
+func (f *storeFlags) openStore(ctx context.Context) (licensehooks.Store, error) {
+	return openStoreURL(ctx, f.DB, f.Data)
+}
+
+func openStoreURL(ctx context.Context, dbURL, dataDir string) (licensehooks.Store, error) {
+	switch {
+	case dbURL == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		return sqlite.Open(filepath.Join(dataDir, "licensehooks.db"))
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path, err := sqlitePath(dbURL)
+		if err != nil {
+			return nil, err
+		}
+		return sqlite.Open(path)
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return postgres.Open(ctx, dbURL)
+	}
+	return nil, fmt.Errorf("unsupported --db %q: use sqlite:///path/to/file.db or postgres://…", dbURL)
+}
+
+// sqlitePath reads sqlite:///abs/path, sqlite://rel/path and sqlite:path.
+func sqlitePath(dbURL string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", fmt.Errorf("parse --db: %w", err)
+	}
+	path := u.Host + u.Path
+	if u.Opaque != "" {
+		path = u.Opaque
+	}
+	if path == "" {
+		return "", fmt.Errorf("--db %q names no file", dbURL)
+	}
+	return path, nil
+}
+
+// masterKeyEnv names the environment variable that holds the master key.
+const masterKeyEnv = "LICENSEHOOKS_MASTER_KEY"
+
+// loadMasterKey reads the master key from LICENSEHOOKS_MASTER_KEY or from
+// the key file in the data dir, which it creates (mode 0600) when create is
+// true and neither exists. Every node sharing a database must share the key.
+func loadMasterKey(dataDir string, create bool) (*licensehooks.MasterKey, error) {
+	if s := strings.TrimSpace(os.Getenv(masterKeyEnv)); s != "" {
+		k, err := licensehooks.ParseMasterKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", masterKeyEnv, err)
+		}
+		return k, nil
+	}
+	path := filepath.Join(dataDir, "master.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := licensehooks.ParseMasterKey(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read master key: %w", err)
+	}
+	if !create {
+		return nil, fmt.Errorf("no master key: set %s or run in the data dir that holds master.key (%s)", masterKeyEnv, path)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	k, encoded := licensehooks.GenerateMasterKey()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process won the race: use its key
+		return loadMasterKey(dataDir, false)
+	} else if err != nil {
+		return nil, fmt.Errorf("write master key: %w", err)
+	}
+	if _, err := f.WriteString(encoded + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write master key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write master key: %w", err)
+	}
+	return k, f.Close()
+}

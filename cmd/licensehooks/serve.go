@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"licensehooks"
+	"licensehooks/auth"
+	"licensehooks/catalog"
+	"licensehooks/console"
+	"licensehooks/dispatch"
+	"licensehooks/egress"
+	"licensehooks/httpapi"
+	"licensehooks/service"
+)
+
+// serveConfig is the parsed and validated configuration of `serve`.
+type serveConfig struct {
+	store       storeFlags
+	Addr        string
+	Dev         bool
+	AllowCIDRs  string
+	Workers     int
+	PerListener int
+	Batch       int
+	Lease       time.Duration
+	Timeout     time.Duration
+	Schedule    string
+	Retention   string
+	NodeID      string
+	TokenTTL    time.Duration
+	LogFormat   string
+	Verbose     bool
+	retention   time.Duration
+	schedule    []time.Duration
+}
+
+func parseServeFlags(args []string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.store.register(fs)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: allow deliveries to private and loopback addresses; on a fresh store, create a tenant and a credential and print them")
+	fs.StringVar(&c.AllowCIDRs, "allow-cidr", "", "comma-separated address ranges deliveries may reach although not public (e.g. 10.0.0.0/8)")
+	fs.IntVar(&c.Workers, "workers", 128, "concurrent deliveries per node")
+	fs.IntVar(&c.PerListener, "per-listener", 32, "concurrent deliveries per listener per node")
+	fs.IntVar(&c.Batch, "batch", 200, "deliveries claimed per store round trip")
+	fs.DurationVar(&c.Lease, "lease", 60*time.Second, "how long a claimed delivery stays leased before another node may take it")
+	fs.DurationVar(&c.Timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.StringVar(&c.Schedule, "retry-schedule", "", "comma-separated delays after each failed attempt (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
+	fs.StringVar(&c.Retention, "retention", "30d", "how long finished deliveries and their events are kept (e.g. 30d, 72h)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in leases (default host-pid)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", auth.DefaultTTL, "lifetime of issued access tokens")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&c.Verbose, "v", false, "log every request and delivery (debug level)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	var err error
+	if c.retention, err = parseDays(c.Retention); err != nil || c.retention <= 0 {
+		return fmt.Errorf("--retention %q: want a positive duration like 30d or 72h", c.Retention)
+	}
+	if c.Schedule != "" {
+		if c.schedule, err = parseSchedule(c.Schedule); err != nil {
+			return fmt.Errorf("--retry-schedule: %w", err)
+		}
+	}
+	if _, err := egress.ParseCIDRs(c.AllowCIDRs); err != nil {
+		return fmt.Errorf("--allow-cidr: %w", err)
+	}
+	if c.Workers < 1 || c.PerListener < 1 || c.Batch < 1 {
+		return errors.New("--workers, --per-listener and --batch must be at least 1")
+	}
+	if c.Lease < time.Second || c.Lease < c.Timeout {
+		return fmt.Errorf("--lease %s must be at least 1s and at least --timeout %s", c.Lease, c.Timeout)
+	}
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		c.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return nil
+}
+
+// parseDays reads a Go duration or a number of days ("30d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.Atoi(n)
+		return time.Duration(d) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(s)
+}
+
+// parseSchedule reads the delays after each failed attempt; the first
+// attempt is always immediate.
+func parseSchedule(s string) ([]time.Duration, error) {
+	out := []time.Duration{0}
+	for _, f := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("bad delay %q (want e.g. 5s,5m,30m)", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	cfg, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, os.Stderr)
+	srv, err := startServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Close(shutdownCtx)
+}
+
+func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.Verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// server is a running licensehooks node.
+type server struct {
+	store      licensehooks.Store
+	dispatcher *dispatch.Dispatcher
+	janitor    *dispatch.Janitor
+	http       *http.Server
+	logger     *slog.Logger
+	Addr       string // the address actually bound
+}
+
+func startServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (*server, error) {
+	mk, err := loadMasterKey(cfg.store.Data, true)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cfg.store.openStore(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &server{store: st, logger: logger}
+	if err := s.wire(ctx, cfg, mk); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.MasterKey) error {
+	cidrs, _ := egress.ParseCIDRs(cfg.AllowCIDRs)
+	ua := "licensehooks/" + Version
+	client := egress.New(egress.Config{Timeout: cfg.Timeout, AllowPrivate: cfg.Dev, AllowCIDRs: cidrs, UserAgent: ua})
+	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
+		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
+		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
+	})
+	cat := catalog.New()
+	authSvc := auth.NewService(s.store, mk)
+	authSvc.TTL = cfg.TokenTTL
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Now: time.Now}
+	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, Now: time.Now})
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	// The API serves its own paths and hands every other one to the console.
+	api := httpapi.New(httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler()})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.Addr = ln.Addr().String()
+	if cfg.Dev {
+		s.logger.Warn("development mode: deliveries may reach loopback and private addresses; never use --dev in production")
+		if err := bootstrapDev(ctx, s.store, mk, cfg.store.Data, "http://"+s.Addr, os.Stdout); err != nil {
+			ln.Close()
+			return fmt.Errorf("dev bootstrap: %w", err)
+		}
+	}
+	if err := s.dispatcher.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start dispatcher: %w", err)
+	}
+	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
+	s.janitor.Start(ctx)
+	s.http = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("http server", "err", err)
+		}
+	}()
+	s.logger.Info("licensehooks listening", "addr", "http://"+s.Addr, "version", Version, "node", cfg.NodeID)
+	return nil
+}
+
+// Close stops accepting requests, lets in-flight deliveries finish within
+// ctx, releases the rest and closes the store.
+func (s *server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.janitor.Stop()
+	if e := s.dispatcher.Stop(ctx); e != nil && err == nil {
+		err = e
+	}
+	if e := s.store.Close(); e != nil && err == nil {
+		err = e
+	}
+	return err
+}
+
+// devCredentials is what --dev prints, kept in the data dir (mode 0600) so a
+// restart prints it again.
+type devCredentials struct {
+	TenantID     string `json:"tenantId"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// bootstrapDev creates a tenant and an all-scopes credential on a store that
+// has no tenant yet, and prints how to call the API.
+func bootstrapDev(ctx context.Context, st licensehooks.Store, mk *licensehooks.MasterKey, dataDir, baseURL string, out io.Writer) error {
+	path := filepath.Join(dataDir, "dev-credentials.json")
+	var dc devCredentials
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &dc) == nil {
+		printDev(out, dc, baseURL)
+		return nil
+	}
+	tenants, err := st.ListTenants(ctx)
+	if err != nil || len(tenants) > 0 {
+		return err
+	}
+	t, err := licensehooks.NewTenant("Development", mk, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := st.CreateTenant(ctx, t); err != nil {
+		return err
+	}
+	c, secret := auth.NewCredential(t.ID, "development", licensehooks.AllScopes, time.Now())
+	if err := st.CreateCredential(ctx, c); err != nil {
+		return err
+	}
+	dc = devCredentials{t.ID, c.ClientID, secret}
+	b, _ := json.MarshalIndent(dc, "", "  ")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	printDev(out, dc, baseURL)
+	return nil
+}
+
+func printDev(out io.Writer, dc devCredentials, baseURL string) {
+	fmt.Fprintf(out, `
+licensehooks development tenant
+  Tenant ID (N-TenantId): %s
+  Client ID:              %s
+  Client secret:          %s
+  Token URL:              %s/oauth/token
+  Console:                %s/
+  API docs:               %s/docs
+
+`, dc.TenantID, dc.ClientID, dc.ClientSecret, baseURL, baseURL, baseURL)
+}
