@@ -1,0 +1,152 @@
+// Package console serves licensehooks' web console: server-rendered pages
+// where a person signs in with an API credential and manages the tenant's
+// webhook listeners, reads the delivery log, resends and recovers
+// deliveries, browses the event catalog and copies the signing key.
+//
+// Every page is rendered on the server with html/template; the templates,
+// the one stylesheet and the one small script are embedded in the binary,
+// so the console works offline and the Content-Security-Policy can forbid
+// everything but the server itself. The script only enhances: every action
+// works as a plain form without it.
+//
+// The console calls the same service layer as the HTTP API, so it applies
+// the same validation and shows the same messages, and every store call is
+// made with the tenant of the signed-in session: another tenant's listener
+// or delivery is "not found", never revealed.
+package console
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"licensehooks"
+	"licensehooks/auth"
+	"licensehooks/catalog"
+	"licensehooks/service"
+)
+
+// Config is what the console needs. Every field but Logger, SecureCookies
+// and Now is required.
+type Config struct {
+	Service   *service.Service
+	Auth      *auth.Service
+	Store     licensehooks.Store
+	Catalog   *catalog.Catalog
+	MasterKey *licensehooks.MasterKey
+	Logger    *slog.Logger
+	// SecureCookies marks the session cookie Secure even on plain HTTP
+	// requests: set it when TLS ends at a proxy in front of the server.
+	// Requests that arrive over TLS always get a Secure cookie.
+	SecureCookies bool
+	Now           func() time.Time
+}
+
+// Console serves the web console.
+type Console struct {
+	cfg     Config
+	log     *slog.Logger
+	key     []byte // signs session cookies
+	pages   pageSet
+	handler http.Handler
+}
+
+// New checks the configuration, parses the embedded templates and returns
+// the console.
+func New(cfg Config) (*Console, error) {
+	switch {
+	case cfg.Service == nil:
+		return nil, errors.New("console: Config.Service is required")
+	case cfg.Auth == nil:
+		return nil, errors.New("console: Config.Auth is required")
+	case cfg.Store == nil:
+		return nil, errors.New("console: Config.Store is required")
+	case cfg.Catalog == nil:
+		return nil, errors.New("console: Config.Catalog is required")
+	case cfg.MasterKey == nil:
+		return nil, errors.New("console: Config.MasterKey is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{cfg: cfg, log: cfg.Logger, key: cfg.MasterKey.Derive("console-session"), pages: pages}
+	c.handler = c.routes()
+	return c, nil
+}
+
+// Handler returns the console's handler, meant to be mounted at "/" beside
+// the API (which owns /api/, /oauth/, /openapi.json, /docs and /healthz).
+func (c *Console) Handler() http.Handler { return c.handler }
+
+func (c *Console) now() time.Time { return c.cfg.Now().UTC() }
+
+// routes builds the console's mux behind the security middleware.
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", staticHandler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/webhooks", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /signin", c.signinPage)
+	mux.HandleFunc("POST /signin", c.signin)
+	mux.HandleFunc("GET /tenant", c.session(false, c.tenantPage))
+	mux.HandleFunc("POST /tenant", c.session(false, c.chooseTenant))
+	mux.HandleFunc("POST /signout", c.session(false, c.signout))
+
+	mux.HandleFunc("GET /webhooks", c.session(true, c.webhooksPage))
+	mux.HandleFunc("GET /webhooks/new", c.session(true, c.newListenerPage))
+	mux.HandleFunc("POST /webhooks/new", c.session(true, c.createListener))
+	mux.HandleFunc("GET /webhooks/{id}", c.session(true, c.listenerPage))
+	mux.HandleFunc("GET /webhooks/{id}/edit", c.session(true, c.editListenerPage))
+	mux.HandleFunc("POST /webhooks/{id}/edit", c.session(true, c.updateListener))
+	mux.HandleFunc("GET /webhooks/{id}/delete", c.session(true, c.deleteListenerPage))
+	mux.HandleFunc("POST /webhooks/{id}/delete", c.session(true, c.deleteListener))
+	mux.HandleFunc("POST /webhooks/{id}/test", c.session(true, c.testListener))
+	mux.HandleFunc("POST /webhooks/{id}/secret", c.session(true, c.revealSecret))
+	mux.HandleFunc("POST /webhooks/{id}/rotate", c.session(true, c.rotateSecret))
+	mux.HandleFunc("POST /webhooks/{id}/recover", c.session(true, c.recoverListener))
+
+	mux.HandleFunc("GET /logs", c.session(true, c.logsPage))
+	mux.HandleFunc("GET /logs/{id}", c.session(true, c.deliveryPage))
+	mux.HandleFunc("POST /logs/{id}/resend", c.session(true, c.resend))
+
+	mux.HandleFunc("GET /events", c.session(true, c.eventsPage))
+	mux.HandleFunc("GET /keys", c.session(true, c.keysPage))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		c.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")
+	})
+
+	// Cross-origin POSTs are refused before any handler runs (Fetch
+	// metadata and Origin); the session's CSRF token is checked besides, so
+	// old browsers that send neither are covered too.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.errorPage(w, r, nil, http.StatusForbidden, "Request refused", "The request came from another site.")
+	}))
+	return securityHeaders(cop.Handler(mux))
+}
+
+// contentSecurityPolicy lets pages load only the server's own script,
+// stylesheet and images, and nothing frame them.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the headers every console response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,180 @@
+package console
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"licensehooks"
+	"licensehooks/catalog"
+	"licensehooks/service"
+)
+
+// formData is the Add and Edit form of a listener, as the person filled it:
+// on a validation error the form comes back with every input kept.
+type formData struct {
+	Edit        bool
+	ID          string
+	URI         string
+	Name        string
+	Description string
+	Enabled     bool
+	Selected    map[string]bool
+	Groups      []eventGroup
+	Headers     []header
+	Errors      map[string]string // by field: uri, name, description, subscriptions, headers
+	Problem     string            // an error that belongs to no field
+}
+
+// eventGroup is the events of one resource type, for the picker.
+type eventGroup struct {
+	ResourceType string
+	Types        []catalog.EventType
+}
+
+// groups groups the catalog by resource type, in catalog order.
+func (c *Console) groups() []eventGroup {
+	var out []eventGroup
+	for _, t := range c.cfg.Catalog.All() {
+		i := slices.IndexFunc(out, func(g eventGroup) bool { return g.ResourceType == t.ResourceType })
+		if i < 0 {
+			out = append(out, eventGroup{ResourceType: t.ResourceType})
+			i = len(out) - 1
+		}
+		out[i].Types = append(out[i].Types, t)
+	}
+	return out
+}
+
+// blankHeaderRows is how many empty header rows the form offers, so custom
+// headers can be added without the script.
+const blankHeaderRows = 2
+
+func (c *Console) newListenerPage(q *request) error {
+	f := formData{Enabled: true, Selected: map[string]bool{}, Groups: c.groups(),
+		Headers: make([]header, blankHeaderRows)}
+	c.render(q.w, http.StatusOK, "form", q.view("Add listener", "webhooks", f))
+	return nil
+}
+
+func (c *Console) editListenerPage(q *request) error {
+	l, err := c.cfg.Store.GetListener(q.r.Context(), q.tenantID(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	f := formData{Edit: true, ID: l.ID, URI: l.URI, Name: l.Name, Description: l.Description,
+		Enabled: l.Enabled, Selected: map[string]bool{}, Groups: c.groups()}
+	for _, s := range l.Subscriptions {
+		f.Selected[s] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.Headers)) {
+		f.Headers = append(f.Headers, header{name, l.Headers[name]})
+	}
+	f.Headers = append(f.Headers, header{})
+	c.render(q.w, http.StatusOK, "form", q.view("Edit listener", "webhooks", f))
+	return nil
+}
+
+func (c *Console) createListener(q *request) error {
+	f, in := c.readForm(q.r)
+	if len(f.Errors) == 0 {
+		l, err := c.cfg.Service.CreateListener(q.r.Context(), q.tenantID(), in)
+		if err == nil {
+			http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(l.ID)+"?done=created", http.StatusSeeOther)
+			return nil
+		}
+		if !f.setErrors(err) {
+			return err
+		}
+	}
+	c.render(q.w, http.StatusUnprocessableEntity, "form", q.view("Add listener", "webhooks", f))
+	return nil
+}
+
+func (c *Console) updateListener(q *request) error {
+	f, in := c.readForm(q.r)
+	f.Edit, f.ID = true, q.r.PathValue("id")
+	if len(f.Errors) == 0 {
+		_, err := c.cfg.Service.UpdateListener(q.r.Context(), q.tenantID(), f.ID, in)
+		if err == nil {
+			http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(f.ID)+"?done=updated", http.StatusSeeOther)
+			return nil
+		}
+		if !f.setErrors(err) {
+			return err
+		}
+	}
+	c.render(q.w, http.StatusUnprocessableEntity, "form", q.view("Edit listener", "webhooks", f))
+	return nil
+}
+
+// readForm reads the posted form into what the page shows again and what
+// the service validates. The form always carries every field, so on edit
+// it replaces the listener's name, description, flag and headers whole.
+func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
+	r.ParseForm()
+	pf := r.PostForm
+	f := formData{
+		URI: strings.TrimSpace(pf.Get("uri")), Name: strings.TrimSpace(pf.Get("name")),
+		Description: strings.TrimSpace(pf.Get("description")), Enabled: pf.Get("enabled") != "",
+		Selected: map[string]bool{}, Groups: c.groups(), Errors: map[string]string{},
+	}
+	subs := pf["subscriptions"]
+	for _, s := range subs {
+		f.Selected[s] = true
+	}
+	headers := map[string]string{}
+	names, values := pf["header_name"], pf["header_value"]
+	for i, name := range names {
+		name = strings.TrimSpace(name)
+		var value string
+		if i < len(values) {
+			value = values[i]
+		}
+		if name == "" && value == "" {
+			continue
+		}
+		f.Headers = append(f.Headers, header{name, value})
+		switch _, dup := headers[http.CanonicalHeaderKey(name)]; {
+		case name == "":
+			f.Errors["headers"] = "Every header with a value needs a name."
+		case dup:
+			f.Errors["headers"] = "The header " + http.CanonicalHeaderKey(name) + " is given twice."
+		}
+		headers[http.CanonicalHeaderKey(name)] = value
+	}
+	f.Headers = append(f.Headers, header{})
+	in := service.ListenerInput{URI: f.URI, Subscriptions: subs, Name: &f.Name, Description: &f.Description,
+		Enabled: &f.Enabled, Headers: headers}
+	return f, in
+}
+
+// setErrors places the service's validation problems next to their fields
+// and reports whether err was a validation error at all.
+func (f *formData) setErrors(err error) bool {
+	var e *licensehooks.Error
+	if !errors.As(err, &e) || e.Code != licensehooks.EINVALID {
+		return false
+	}
+	if len(e.Fields) == 0 {
+		f.Problem = e.Message
+	}
+	for _, fe := range e.Fields {
+		key := fe.Field
+		switch {
+		case strings.HasPrefix(key, "subscriptions"):
+			key = "subscriptions"
+		case strings.HasPrefix(key, "headers"):
+			key = "headers"
+		case key == "uri" || key == "name" || key == "description":
+		default:
+			f.Problem = strings.TrimSpace(f.Problem + " " + fe.Message)
+			continue
+		}
+		f.Errors[key] = strings.TrimSpace(f.Errors[key] + " " + fe.Message)
+	}
+	return true
+}

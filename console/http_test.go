@@ -1,0 +1,206 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"licensehooks"
+	"licensehooks/auth"
+	"licensehooks/console"
+	"licensehooks/service"
+)
+
+// TestConsoleHTTP checks the console's security rules over plain HTTP, so
+// they are tested even where no browser is installed.
+func TestConsoleHTTP(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ctx := context.Background()
+	lb := s.listener(s.b.ID, s.recv.URL+"/b", "customer.created")
+	res, err := s.svc.Publish(ctx, s.b.ID, []service.PublishInput{{EventCode: "customer.created", ResourceID: "cust_b",
+		Payload: []byte(`{"customerId":"cust_b","name":"Globex"}`)}})
+	if err != nil || res[0].Err != nil || len(res[0].DeliveryIDs) != 1 {
+		t.Fatalf("publish to tenant B: %v %+v", err, res)
+	}
+	deliveryB := res[0].DeliveryIDs[0]
+
+	t.Run("signed out", func(t *testing.T) {
+		c := newClient(t, s.url)
+		r, _ := c.do("GET", "/webhooks", nil)
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin?next=%2Fwebhooks" {
+			t.Errorf("GET /webhooks signed out: %s → %q", r.Status, r.Header.Get("Location"))
+		}
+		r, body := c.do("GET", "/signin", nil)
+		checkSecurityHeaders(t, r)
+		if r.StatusCode != 200 || !strings.Contains(body, `<label for="client_id">`) {
+			t.Errorf("sign-in page: %s", r.Status)
+		}
+		r, body = c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {"wrong"}})
+		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong") {
+			t.Errorf("wrong secret: %s", r.Status)
+		}
+		pub := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeEventsPublish}, time.Now())
+		r, body = c.do("POST", "/signin", url.Values{"client_id": {pub.ID}, "client_secret": {pub.Secret}})
+		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "webhooks:admin") {
+			t.Errorf("credential without webhooks:admin: %s", r.Status)
+		}
+		for _, asset := range []string{"/static/console.css", "/static/console.js", "/static/favicon.svg"} {
+			r, _ := c.do("GET", asset, nil)
+			checkSecurityHeaders(t, r)
+			if r.StatusCode != 200 {
+				t.Errorf("GET %s: %s", asset, r.Status)
+			}
+		}
+		r, body = c.do("GET", "/no/such/page", nil)
+		if r.StatusCode != 404 || !strings.Contains(body, "Page not found") {
+			t.Errorf("unknown path: %s", r.Status)
+		}
+	})
+
+	t.Run("session cookie and CSRF", func(t *testing.T) {
+		c := newClient(t, s.url)
+		r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}})
+		ck := r.Cookies()
+		if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Secure || ck[0].Path != "/" {
+			t.Fatalf("session cookie %+v", ck)
+		}
+		if ck[0].MaxAge != int((8 * time.Hour).Seconds()) {
+			t.Errorf("session lasts %d s, want 8 h", ck[0].MaxAge)
+		}
+		token := c.signIn(s.credA)
+		form := url.Values{"uri": {s.recv.URL + "/a"}, "subscriptions": {"customer.created"}}
+		for name, f := range map[string]url.Values{"no token": form, "wrong token": withCSRF(form, "x"+token)} {
+			r, body := c.do("POST", "/webhooks/new", f)
+			if r.StatusCode != http.StatusForbidden || !strings.Contains(body, "security token") {
+				t.Errorf("%s: %s", name, r.Status)
+			}
+		}
+		req, _ := http.NewRequest("POST", s.url+"/webhooks/new", strings.NewReader(withCSRF(form, token).Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if r, err := c.http.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST with the token: %v %v", r.Status, err)
+		}
+		if _, n, _ := s.store.ListListeners(ctx, licensehooks.ListenerFilter{TenantID: s.a.ID, Page: licensehooks.Page{Number: 1, Size: 10}}); n != 0 {
+			t.Fatalf("%d listeners made by refused requests", n)
+		}
+		r, _ = c.do("POST", "/webhooks/new", withCSRF(form, token))
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/webhooks/whl_") {
+			t.Errorf("create with token: %s %q", r.Status, r.Header.Get("Location"))
+		}
+	})
+
+	t.Run("tenant isolation", func(t *testing.T) {
+		c := newClient(t, s.url)
+		token := c.signIn(s.credA)
+		for _, p := range []string{"/webhooks/" + lb.ID, "/webhooks/" + lb.ID + "/edit", "/webhooks/" + lb.ID + "/delete", "/logs/" + deliveryB} {
+			if r, _ := c.do("GET", p, nil); r.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s of another tenant: %s", p, r.Status)
+			}
+		}
+		for _, p := range []string{"/webhooks/" + lb.ID + "/delete", "/webhooks/" + lb.ID + "/secret", "/webhooks/" + lb.ID + "/rotate",
+			"/webhooks/" + lb.ID + "/test", "/logs/" + deliveryB + "/resend"} {
+			if r, _ := c.do("POST", p, withCSRF(nil, token)); r.StatusCode != http.StatusNotFound {
+				t.Errorf("POST %s of another tenant: %s", p, r.Status)
+			}
+		}
+		if _, err := s.store.GetListener(ctx, s.b.ID, lb.ID); err != nil {
+			t.Errorf("tenant B's listener after tenant A's attempts: %v", err)
+		}
+		if _, body := c.do("GET", "/logs?listener="+lb.ID, nil); strings.Contains(body, deliveryB) {
+			t.Errorf("tenant A's log lists tenant B's delivery")
+		}
+	})
+
+	t.Run("revoked credential", func(t *testing.T) {
+		c := newClient(t, s.url)
+		cred := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeWebhooksAdmin}, time.Now())
+		c.signIn(cred)
+		if err := s.store.RevokeCredential(ctx, cred.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := c.do("GET", "/webhooks", nil)
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/signin") {
+			t.Errorf("revoked credential keeps its session: %s", r.Status)
+		}
+	})
+
+	t.Run("operator chooses a tenant", func(t *testing.T) {
+		c := newClient(t, s.url)
+		r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.op.ID}, "client_secret": {s.op.Secret}})
+		if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/tenant") {
+			t.Fatalf("operator sign-in goes to %q", loc)
+		}
+		if r, _ := c.do("GET", "/webhooks", nil); r.Header.Get("Location") != "/tenant" {
+			t.Errorf("operator without a tenant: %s %q", r.Status, r.Header.Get("Location"))
+		}
+		token := c.signIn(s.op)
+		r, _ = c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {s.b.ID}}, token))
+		if r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("choose tenant: %s", r.Status)
+		}
+		if _, body := c.do("GET", "/webhooks", nil); !strings.Contains(body, lb.URI) || !strings.Contains(body, "Globex") {
+			t.Errorf("operator on tenant B does not see its listener")
+		}
+		if r, _ := c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {"t_nope"}}, token)); r.StatusCode != http.StatusNotFound {
+			t.Errorf("unknown tenant: %s", r.Status)
+		}
+	})
+
+	t.Run("secure cookies", func(t *testing.T) {
+		con, err := console.New(console.Config{Service: s.svc, Auth: auth.NewService(s.store, mustKey(t)), Store: s.store,
+			Catalog: s.cat, MasterKey: mustKey(t), SecureCookies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("POST", "/signin", strings.NewReader(url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		con.Handler().ServeHTTP(w, req)
+		if ck := w.Result().Cookies(); len(ck) != 1 || !ck[0].Secure {
+			t.Errorf("SecureCookies: cookie %+v", ck)
+		}
+	})
+}
+
+func mustKey(t *testing.T) *licensehooks.MasterKey {
+	k, _ := licensehooks.GenerateMasterKey()
+	return k
+}
+
+func withCSRF(form url.Values, token string) url.Values {
+	out := url.Values{"csrf": {token}}
+	for k, v := range form {
+		out[k] = v
+	}
+	return out
+}
+
+func checkSecurityHeaders(t *testing.T, r *http.Response) {
+	t.Helper()
+	want := map[string]string{
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "same-origin",
+		"X-Content-Type-Options": "nosniff",
+	}
+	for k, v := range want {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("%s %s: %s = %q, want %q", r.Request.Method, r.Request.URL.Path, k, got, v)
+		}
+	}
+	csp := r.Header.Get("Content-Security-Policy")
+	for _, part := range []string{"default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, part) {
+			t.Errorf("%s: CSP %q lacks %q", r.Request.URL.Path, csp, part)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP allows inline code: %q", csp)
+	}
+}

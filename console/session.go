@@ -1,0 +1,105 @@
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"licensehooks"
+)
+
+// Session cookie settings.
+const (
+	cookieName = "lh_console"
+	sessionTTL = 8 * time.Hour
+	csrfField  = "csrf"
+	csrfHeader = "X-CSRF-Token"
+)
+
+// session is what the console's cookie holds. It is signed, not encrypted:
+// it carries no secret but the CSRF token, which the page shows anyway.
+type session struct {
+	ClientID string `json:"c"`
+	TenantID string `json:"t,omitempty"` // "" while an operator has not chosen a tenant
+	Expires  int64  `json:"e"`           // Unix seconds
+	CSRF     string `json:"x"`
+}
+
+// newSession starts a session for a credential that just signed in.
+func newSession(clientID, tenantID string, now time.Time) session {
+	return session{ClientID: clientID, TenantID: tenantID, Expires: now.Add(sessionTTL).Unix(),
+		CSRF: licensehooks.RandomToken(24)}
+}
+
+// encode returns the cookie value: base64url(JSON) "." base64url(HMAC).
+func (s session) encode(key []byte) string {
+	payload, _ := json.Marshal(s)
+	body := base64.RawURLEncoding.EncodeToString(payload)
+	return body + "." + sign(key, body)
+}
+
+// decodeSession checks a cookie value's signature and expiry.
+func decodeSession(key []byte, value string, now time.Time) (session, bool) {
+	body, sig, ok := strings.Cut(value, ".")
+	if !ok || !hmac.Equal([]byte(sig), []byte(sign(key, body))) {
+		return session{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return session{}, false
+	}
+	var s session
+	if err := json.Unmarshal(payload, &s); err != nil || s.ClientID == "" || s.CSRF == "" {
+		return session{}, false
+	}
+	if now.Unix() >= s.Expires {
+		return session{}, false
+	}
+	return s, true
+}
+
+func sign(key []byte, body string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(body))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// secure reports whether cookies must be Secure: the request came over TLS,
+// or the server is configured to say so (TLS ends at a proxy in front).
+func (c *Console) secure(r *http.Request) bool { return c.cfg.SecureCookies || r.TLS != nil }
+
+func (c *Console) setSession(w http.ResponseWriter, r *http.Request, s session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: s.encode(c.key), Path: "/",
+		Expires: time.Unix(s.Expires, 0), MaxAge: int(s.Expires - c.now().Unix()),
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode})
+}
+
+// readSession returns the request's valid session, if any.
+func (c *Console) readSession(r *http.Request) (session, bool) {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return session{}, false
+	}
+	return decodeSession(c.key, ck.Value, c.now())
+}
+
+// csrfOK reports whether a POST carries the session's CSRF token, in the
+// form field or (for fetch) the header.
+func csrfOK(r *http.Request, s session) bool {
+	token := r.Header.Get(csrfHeader)
+	if token == "" {
+		token = r.PostFormValue(csrfField)
+	}
+	return token != "" && hmac.Equal([]byte(token), []byte(s.CSRF))
+}

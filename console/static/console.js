@@ -1,0 +1,221 @@
+// licensehooks console: small enhancements over pages that work without
+// script. Loaded from the server itself (the CSP allows no inline script).
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // postJSON posts a form with the CSRF header and parses the JSON answer.
+  function postJSON(form) {
+    return fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrfToken() },
+      body: new URLSearchParams(new FormData(form))
+    }).then(function (res) {
+      return res.json().catch(function () {
+        return { error: "The server answered " + res.status + "." };
+      }).then(function (body) {
+        if (!res.ok && !body.error) body.error = "The server answered " + res.status + ".";
+        return body;
+      });
+    });
+  }
+
+  // Copy buttons: data-copy names the element whose text is copied.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "offscreen";
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(area);
+      if (ok) { resolve(); } else { reject(new Error("copy failed")); }
+    });
+  }
+
+  function initCopy() {
+    document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+      if (btn.id !== "copy-secret") btn.hidden = false;
+      btn.addEventListener("click", function () {
+        var target = document.getElementById(btn.getAttribute("data-copy"));
+        if (!target) return;
+        var label = btn.textContent;
+        copyText(target.textContent.trim()).then(function () {
+          btn.textContent = "Copied";
+        }, function () {
+          btn.textContent = "Press Ctrl+C";
+          var range = document.createRange();
+          range.selectNodeContents(target);
+          var sel = window.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(range);
+        }).then(function () {
+          setTimeout(function () { btn.textContent = label; }, 1600);
+        });
+      });
+    });
+  }
+
+  // Event picker: a "Select all" box per resource type.
+  function initSelectAll() {
+    document.querySelectorAll(".js-select-all").forEach(function (all) {
+      var group = all.getAttribute("data-group");
+      var boxes = Array.prototype.filter.call(
+        document.querySelectorAll('input[name="subscriptions"]'),
+        function (b) { return b.getAttribute("data-group") === group; });
+      function sync() {
+        var n = boxes.filter(function (b) { return b.checked; }).length;
+        all.checked = n === boxes.length && n > 0;
+        all.indeterminate = n > 0 && n < boxes.length;
+      }
+      all.closest("label").hidden = false;
+      all.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = all.checked; });
+        sync();
+      });
+      boxes.forEach(function (b) { b.addEventListener("change", sync); });
+      sync();
+    });
+  }
+
+  // Custom headers: "Add header" appends an empty row.
+  function initHeaders() {
+    document.querySelectorAll(".js-add-header").forEach(function (btn) {
+      var rows = document.getElementById(btn.getAttribute("data-target"));
+      if (!rows) return;
+      btn.hidden = false;
+      btn.addEventListener("click", function () {
+        var last = rows.querySelector(".header-row:last-child");
+        if (!last) return;
+        var row = last.cloneNode(true);
+        var n = rows.querySelectorAll(".header-row").length;
+        row.querySelectorAll("input").forEach(function (input, i) {
+          var kind = i === 0 ? "name" : "value";
+          input.value = "";
+          input.id = "header-" + kind + "-" + n;
+        });
+        row.querySelectorAll("label").forEach(function (label, i) {
+          var kind = i === 0 ? "name" : "value";
+          label.setAttribute("for", "header-" + kind + "-" + n);
+          label.textContent = "Header " + kind + " " + (n + 1);
+        });
+        rows.appendChild(row);
+        row.querySelector("input").focus();
+      });
+    });
+  }
+
+  // Test: send the test event and show the result in place.
+  function showTestResult(box, r) {
+    box.textContent = "";
+    box.hidden = false;
+    box.className = "test-result " + (r.ok ? "test-ok" : "test-fail");
+    var head = el("p", "test-head");
+    if (r.error && !r.deliveryUrl) {
+      head.appendChild(el("strong", "", "The test could not be sent: "));
+      head.appendChild(document.createTextNode(r.error));
+      box.appendChild(head);
+      return;
+    }
+    var what = r.ok ? "Delivered" : "Failed";
+    var status = r.statusCode ? "HTTP " + r.statusCode + (r.statusText ? " " + r.statusText : "") : (r.errorKind || "no answer");
+    head.appendChild(el("strong", "test-status", what + ": " + status));
+    head.appendChild(document.createTextNode(" in " + r.duration + " · "));
+    var link = el("a", "", "Open the delivery");
+    link.href = r.deliveryUrl;
+    head.appendChild(link);
+    box.appendChild(head);
+    if (r.error) box.appendChild(el("p", "test-error", r.errorKind + ": " + r.error));
+    if (r.body) {
+      box.appendChild(el("p", "small muted", "Response body"));
+      box.appendChild(el("pre", "code test-body", r.body));
+    }
+  }
+
+  function initTest() {
+    document.querySelectorAll("form.js-test").forEach(function (form) {
+      var box = document.getElementById(form.getAttribute("data-result"));
+      var btn = form.querySelector("button");
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var label = btn.textContent;
+        btn.disabled = true;
+        btn.textContent = "Sending…";
+        postJSON(form).then(function (r) {
+          showTestResult(box, r);
+        }, function () {
+          showTestResult(box, { error: "The console could not reach the server." });
+        }).then(function () {
+          btn.disabled = false;
+          btn.textContent = label;
+        });
+      });
+    });
+  }
+
+  // Secret: revealed on demand, hidden again with the same button.
+  function initReveal() {
+    document.querySelectorAll("form.js-reveal").forEach(function (form) {
+      var target = document.getElementById(form.getAttribute("data-target"));
+      var btn = form.querySelector("button");
+      var copy = document.getElementById("copy-secret");
+      var prev = document.getElementById("secret-previous");
+      var masked = target.getAttribute("data-masked");
+      var shown = false;
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        if (shown) {
+          target.textContent = masked;
+          btn.textContent = "Reveal";
+          if (copy) copy.hidden = true;
+          if (prev) prev.hidden = true;
+          shown = false;
+          return;
+        }
+        postJSON(form).then(function (r) {
+          if (r.error) { target.textContent = r.error; return; }
+          target.textContent = r.current;
+          btn.textContent = "Hide";
+          if (copy) copy.hidden = false;
+          if (prev && r.previous) {
+            prev.textContent = "Previous secret, signing until " + r.previousExpiresAt + ": " + r.previous;
+            prev.hidden = false;
+          }
+          shown = true;
+        });
+      });
+    });
+  }
+
+  function init() {
+    initCopy();
+    initSelectAll();
+    initHeaders();
+    initTest();
+    initReveal();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
