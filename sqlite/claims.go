@@ -28,7 +28,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 		return nil, nil
 	}
 	var claims []*licensehooks.Claim
-	err := s.write(ctx, func(w *writer) error {
+	err := s.writeRelaxed(ctx, func(w *writer) error {
+		claims = nil
 		now := micros(p.Now)
 		rows, err := w.query(claimQuery, p.Owner, micros(p.Now.Add(p.Lease)), now, now,
 			jsonText(p.ExcludeListeners), p.Limit)
@@ -68,7 +69,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 // live lease is ECONFLICT.
 func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams) (*licensehooks.Claim, error) {
 	var claim *licensehooks.Claim
-	err := s.write(ctx, func(w *writer) error {
+	err := s.writeRelaxed(ctx, func(w *writer) error {
+		claim = nil
 		d, err := scanDelivery(w.queryRow(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND tenant_id = ?`,
 			p.DeliveryID, p.TenantID))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -79,13 +81,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 		if leaseLive(d, p.Now) && d.LeaseOwner != p.Owner {
 			return licensehooks.Errorf(licensehooks.ECONFLICT, "The delivery is being sent; try again in a moment.")
 		}
-		exp := p.Now.Add(p.Lease)
-		if _, err := w.exec(`UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
-			p.Owner, micros(exp), d.ID); err != nil {
-			return err
-		}
-		exp = fromMicros(micros(exp))
-		d.LeaseOwner, d.LeaseExpiresAt = p.Owner, &exp
+		// Read before writing: a refusal must leave nothing written.
 		claims, orphans, err := attach(w, []*licensehooks.Delivery{d})
 		if err != nil {
 			return err
@@ -93,6 +89,13 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 		if len(orphans) > 0 {
 			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The listener of this delivery no longer exists.")
 		}
+		exp := p.Now.Add(p.Lease)
+		if _, err := w.exec(`UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
+			p.Owner, micros(exp), d.ID); err != nil {
+			return err
+		}
+		exp = fromMicros(micros(exp))
+		d.LeaseOwner, d.LeaseExpiresAt = p.Owner, &exp
 		claim = claims[0]
 		return nil
 	})
@@ -142,8 +145,9 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 	if ids != nil && len(ids) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(w *writer) error {
-		q := `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ?`
+	err := s.writeRelaxed(ctx, func(w *writer) error {
+		// lease_owner <> '' lets SQLite use the partial index deliveries_leased.
+		q := `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ? AND lease_owner <> ''`
 		args := []any{owner}
 		if ids != nil {
 			q += ` AND id IN (SELECT value FROM json_each(?))`

@@ -150,28 +150,23 @@ func (w *writer) enabledListeners(tenantID string) ([]fanoutListener, error) {
 	return ls, nil
 }
 
-// insertChunk bounds the rows of one multi-row INSERT, so the statement
-// cache holds at most insertChunk delivery inserts.
-const insertChunk = 16
+// insertDelivery inserts one new pending delivery. One row per statement
+// on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
+// statement journal of every page it touches, which costs more than the
+// extra statements.
+const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
+	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, '', 0, 0, '', '', NULL, ?, ?)`
 
-const insertDeliveryRow = `(?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, '', 0, 0, '', '', NULL, ?, ?)`
-
-// insertDeliveries inserts one pending delivery per listener with multi-row
-// INSERTs and returns their ids.
+// insertDeliveries inserts one pending delivery per listener and returns
+// their ids.
 func insertDeliveries(w *writer, e *licensehooks.Event, listeners []string, once bool, due time.Time) ([]string, error) {
 	ids := make([]string, len(listeners))
-	for start := 0; start < len(listeners); start += insertChunk {
-		chunk := listeners[start:min(start+insertChunk, len(listeners))]
-		args := make([]any, 0, 9*len(chunk))
-		for i, lid := range chunk {
-			id := licensehooks.NewID(licensehooks.PrefixDelivery)
-			ids[start+i] = id
-			args = append(args, id, e.TenantID, e.ID, e.Code, lid, boolInt(once), micros(due),
-				micros(e.CreatedAt), micros(e.CreatedAt))
-		}
-		q := `INSERT INTO deliveries (` + deliveryCols + `) VALUES ` +
-			strings.Repeat(insertDeliveryRow+",", len(chunk)-1) + insertDeliveryRow
-		if _, err := w.exec(q, args...); err != nil {
+	now := time.Now()
+	for i, lid := range listeners {
+		ids[i] = newSortableID(licensehooks.PrefixDelivery, now)
+		_, err := w.exec(insertDelivery, ids[i], e.TenantID, e.ID, e.Code, lid, boolInt(once), micros(due),
+			micros(e.CreatedAt), micros(e.CreatedAt))
+		if err != nil {
 			return nil, err
 		}
 	}

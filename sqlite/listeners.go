@@ -17,7 +17,7 @@ func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) er
 			l.ID, l.TenantID, l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled),
 			l.DisabledReason, microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret,
 			microsPtr(l.PrevSecretExpiresAt), microsPtr(l.LastSuccessAt), micros(l.CreatedAt), micros(l.UpdatedAt))
-		return err
+		return mapErr(err, "listener")
 	})
 	return mapErr(err, "listener")
 }

@@ -23,32 +23,42 @@ const insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecordOutcomes stores each attempt and applies its outcome, all in the
-// writer's shared transaction. An outcome whose lease was lost is dropped;
-// one that fails is rolled back alone and reported, and the others commit.
+// writer's shared transaction. An outcome whose lease was lost is dropped
+// and the others apply; a storage error fails the whole call (the leases
+// then expire and the deliveries are tried again).
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	var failed []error
 	err := s.write(ctx, func(w *writer) error {
-		failed = failed[:0]
+		// One listener update per listener, not per success.
+		lastSuccess := map[string]int64{}
 		for _, o := range outcomes {
-			if err := w.savepoint("outcome", func() error { return recordOutcome(w, o) }); err != nil {
-				failed = append(failed, err)
+			applied, err := recordOutcome(w, o)
+			if err != nil {
+				return err
+			}
+			if a := o.Attempt; applied && a.Succeeded() {
+				lastSuccess[a.ListenerID] = max(lastSuccess[a.ListenerID], micros(a.StartedAt))
+			}
+		}
+		for id, at := range lastSuccess {
+			if _, err := w.exec(`UPDATE listeners SET last_success_at = max(coalesce(last_success_at, 0), ?)
+				WHERE id = ?`, at, id); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return mapErr(err, "outcomes")
-	}
-	return errors.Join(failed...)
+	return mapErr(err, "outcomes")
 }
 
-func recordOutcome(w *writer, o licensehooks.Outcome) error {
+// recordOutcome applies one outcome and reports whether it did (the lease
+// was still the owner's).
+func recordOutcome(w *writer, o licensehooks.Outcome) (bool, error) {
 	a := o.Attempt
 	if a == nil {
-		return errors.New("sqlite: outcome without attempt")
+		return false, errors.New("an outcome has no attempt")
 	}
 	if a.ID == "" {
 		a.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
@@ -59,10 +69,10 @@ func recordOutcome(w *writer, o licensehooks.Outcome) error {
 		boolInt(o.CountsAsTry), a.StatusCode, a.ErrorKind, a.Error, started, end,
 		a.DeliveryID, a.TenantID, o.Owner)
 	if err != nil {
-		return fmt.Errorf("outcome of %s: %w", a.DeliveryID, err)
+		return false, fmt.Errorf("outcome of %s: %w", a.DeliveryID, err)
 	}
 	if n == 0 {
-		return nil // the lease went to another worker: its result wins
+		return false, nil // the lease went to another worker: its result wins
 	}
 	body := a.ResponseBody
 	if len(body) > licensehooks.ResponseBodyLimit {
@@ -72,13 +82,9 @@ func recordOutcome(w *writer, o licensehooks.Outcome) error {
 		started, int64(a.Duration), a.URI, jsonText(a.RequestHeaders), a.StatusCode,
 		jsonText(a.ResponseHeaders), body, a.ErrorKind, a.Error)
 	if err != nil {
-		return fmt.Errorf("attempt of %s: %w", a.DeliveryID, err)
+		return false, fmt.Errorf("attempt of %s: %w", a.DeliveryID, err)
 	}
-	if a.Succeeded() {
-		_, err = w.exec(`UPDATE listeners SET last_success_at = max(coalesce(last_success_at, 0), ?) WHERE id = ?`,
-			started, a.ListenerID)
-	}
-	return err
+	return true, nil
 }
 
 // RecoverDeliveries re-queues a listener's failed deliveries created since
@@ -113,8 +119,9 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 	before := micros(p.Before)
 	var n int64
 	err := s.write(ctx, func(w *writer) error {
+		// status <> 'pending' lets SQLite use the partial index deliveries_finished.
 		rows, err := w.query(`SELECT id FROM deliveries
-			WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated_at < ? LIMIT ?`, before, limit)
+			WHERE status IN ('succeeded', 'failed', 'cancelled') AND status <> 'pending' AND updated_at < ? LIMIT ?`, before, limit)
 		if err != nil {
 			return err
 		}

@@ -1,23 +1,128 @@
 package sqlite_test
 
 import (
+	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"licensehooks"
 	"licensehooks/sqlite"
 	"licensehooks/storetest"
 )
 
-func open(t *testing.T) *sqlite.Store {
+func open(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "licensehooks.db"))
+	s, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
+func tempPath(t testing.TB) string {
+	return filepath.Join(t.TempDir(), "data", "licensehooks.db")
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) licensehooks.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T) licensehooks.Store { return open(t, tempPath(t)) })
+}
+
+// TestReopen checks that migrations apply once and that committed data
+// (tenant, listener, event, delivery) survives closing the file.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	path := tempPath(t)
+	s := open(t, path)
+	f := &storetest.Fixture{T: t, S: s, Ctx: t.Context()}
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{"entitlement.created"})
+	e, res := f.Publish(tn.ID, "entitlement.created", storetest.Base)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.GetListener(ctx, tn.ID, l.ID); err != nil {
+		t.Errorf("listener after reopen: %v", err)
+	}
+	if got, err := s.GetEvent(ctx, tn.ID, e.ID); err != nil || string(got.Payload) != string(e.Payload) {
+		t.Errorf("event after reopen: %v", err)
+	}
+	if d, err := s.GetDelivery(ctx, tn.ID, res.DeliveryIDs[0]); err != nil || d.Status != licensehooks.StatusPending {
+		t.Errorf("delivery after reopen: %+v, %v", d, err)
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations has %d rows (%v), want 1", n, err)
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q (%v), want wal", mode, err)
+	}
+}
+
+// TestClaimsShareRows checks that claims of one event and one listener share
+// their *Event and *Listener, so a worker signs a body once per event.
+func TestClaimsShareRows(t *testing.T) {
+	t.Parallel()
+	s := open(t, tempPath(t))
+	defer s.Close()
+	f := &storetest.Fixture{T: t, S: s, Ctx: t.Context()}
+	tn := f.Tenant()
+	f.Listener(tn.ID, []string{"entitlement.created"})
+	f.Listener(tn.ID, []string{"entitlement.created"})
+	f.Publish(tn.ID, "entitlement.created", storetest.Base)
+	f.Publish(tn.ID, "entitlement.created", storetest.Base)
+	cs := f.Claim("w", storetest.Base, 10)
+	if len(cs) != 4 {
+		t.Fatalf("claimed %d, want 4", len(cs))
+	}
+	events := map[*licensehooks.Event]int{}
+	listeners := map[*licensehooks.Listener]int{}
+	for _, c := range cs {
+		events[c.Event]++
+		listeners[c.Listener]++
+	}
+	if len(events) != 2 || len(listeners) != 2 {
+		t.Errorf("%d event and %d listener values for 2 of each", len(events), len(listeners))
+	}
+}
+
+// TestClosed checks that a closed store refuses writes as unavailable and
+// closes its wakeup channels.
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	s := open(t, tempPath(t))
+	ch := s.Wakeups(context.Background())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateTenant(t.Context(), &licensehooks.Tenant{ID: "t_x", CreatedAt: time.Now()})
+	if licensehooks.ErrorCode(err) != licensehooks.EUNAVAILABLE {
+		t.Errorf("write after Close: %v, want unavailable", err)
+	}
+	select {
+	case _, ok := <-ch:
+		if ok {
+			t.Error("wakeup after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("wakeup channel open after Close")
+	}
+	if _, err := sqlite.Open(""); err == nil {
+		t.Error("Open of an empty path succeeded")
+	}
 }

@@ -12,7 +12,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *licensehooks.Tenant) error 
 	err := s.write(ctx, func(w *writer) error {
 		_, err := w.exec(`INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?)`,
 			t.ID, t.Name, t.PublicKey, t.PrivateKey, micros(t.CreatedAt))
-		return err
+		return mapErr(err, "tenant")
 	})
 	return mapErr(err, "tenant")
 }
@@ -38,7 +38,7 @@ func (s *Store) CreateCredential(ctx context.Context, c *licensehooks.Credential
 	err := s.write(ctx, func(w *writer) error {
 		_, err := w.exec(`INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			c.ClientID, c.TenantID, c.Name, jsonText(c.Scopes), c.SecretHash, micros(c.CreatedAt), microsPtr(c.RevokedAt))
-		return err
+		return mapErr(err, "credential")
 	})
 	return mapErr(err, "credential")
 }

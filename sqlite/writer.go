@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"licensehooks"
 )
@@ -14,10 +15,14 @@ var errClosed = licensehooks.Errorf(licensehooks.EUNAVAILABLE, "The store is clo
 
 // writeReq is one caller's share of a group commit.
 type writeReq struct {
-	ctx  context.Context
-	fn   func(w *writer) error
-	err  error
-	done chan error
+	ctx context.Context
+	fn  func(w *writer) error
+	// relaxed marks a request whose loss in a power failure harms nothing:
+	// a lease lost that way expires, and the delivery is claimed again.
+	// A batch of relaxed requests only commits without waiting for fsync.
+	relaxed bool
+	err     error
+	done    chan error
 }
 
 // writer owns the single write connection and its prepared statements. Only
@@ -31,6 +36,8 @@ type writer struct {
 	// fanout caches each tenant's enabled listeners for the current
 	// transaction; any listener write clears it.
 	fanout map[string][]fanoutListener
+	// relaxedSync is true while the connection runs synchronous=NORMAL.
+	relaxedSync bool
 }
 
 func newWriter(db *sql.DB) (*writer, error) {
@@ -116,7 +123,15 @@ func (w *writer) savepoint(name string, fn func() error) error {
 // holding it has committed (or failed). fn's error, if any, is returned, and
 // only fn's own changes are rolled back.
 func (s *Store) write(ctx context.Context, fn func(w *writer) error) error {
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.send(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeRelaxed is write for leases only (see writeReq.relaxed).
+func (s *Store) writeRelaxed(ctx context.Context, fn func(w *writer) error) error {
+	return s.send(ctx, &writeReq{ctx: ctx, fn: fn, relaxed: true, done: make(chan error, 1)})
+}
+
+func (s *Store) send(ctx context.Context, r *writeReq) error {
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
@@ -154,19 +169,21 @@ func (s *Store) writeLoop(w *writer) {
 }
 
 // commit runs a batch in one transaction and answers each request.
+//
+// Requests run without savepoints: a SAVEPOINT copies every page it touches
+// to a statement journal, which costs more than the work of a small request.
+// That is safe because of a rule every request function keeps: a
+// *licensehooks.Error return means it wrote nothing (the check failed before
+// any write, or its only statement failed and SQLite undid it). Any other
+// error may leave partial writes; then the whole transaction is rolled back
+// and the batch runs again with a savepoint around each request, so the
+// failing one rolls back alone.
 func (s *Store) commit(w *writer, batch []*writeReq) {
-	w.wake, w.fanout = false, nil
-	err := w.raw("BEGIN IMMEDIATE")
-	if err == nil {
-		for _, r := range batch {
-			if r.err = r.ctx.Err(); r.err != nil {
-				continue
-			}
-			r.err = w.savepoint("req", func() error { return r.fn(w) })
-		}
-		if err = w.raw("COMMIT"); err != nil {
-			_ = w.raw("ROLLBACK") // SQLite may have rolled back already
-		}
+	s.commits.Add(1)
+	s.requests.Add(int64(len(batch)))
+	err := s.runBatch(w, batch, false)
+	if errors.Is(err, errDirty) {
+		err = s.runBatch(w, batch, true)
 	}
 	if err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
@@ -180,6 +197,66 @@ func (s *Store) commit(w *writer, batch []*writeReq) {
 			r.done <- r.err
 		}
 	}
+}
+
+// errDirty reports that a request failed after writing, without savepoints.
+var errDirty = errors.New("a request failed after writing")
+
+// runBatch runs the batch in one transaction, each request under a
+// savepoint when isolate is set, and commits.
+func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
+	w.wake, w.fanout = false, nil
+	if err := w.setSync(batch); err != nil {
+		return err
+	}
+	if err := w.raw("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err != nil {
+			continue
+		}
+		if isolate {
+			r.err = w.savepoint("req", func() error { return r.fn(w) })
+			continue
+		}
+		r.err = r.fn(w)
+		var le *licensehooks.Error
+		if r.err != nil && !errors.As(r.err, &le) {
+			_ = w.raw("ROLLBACK")
+			return errDirty
+		}
+	}
+	start := time.Now()
+	defer func() { s.syncNanos.Add(int64(time.Since(start))) }()
+	if err := w.raw("COMMIT"); err != nil {
+		_ = w.raw("ROLLBACK") // SQLite may have rolled back already
+		return err
+	}
+	s.walDirty.Store(true)
+	return nil
+}
+
+// setSync picks the batch's durability: FULL (fsync before COMMIT returns)
+// unless every request is relaxed. In WAL mode the next FULL commit syncs
+// the frames of earlier relaxed ones too, so durability keeps commit order.
+func (w *writer) setSync(batch []*writeReq) error {
+	relaxed := true
+	for _, r := range batch {
+		relaxed = relaxed && r.relaxed
+	}
+	if relaxed == w.relaxedSync {
+		return nil
+	}
+	mode := "FULL"
+	if relaxed {
+		mode = "NORMAL"
+	}
+	if err := w.raw("PRAGMA synchronous = " + mode); err != nil {
+		return err
+	}
+	w.relaxedSync = relaxed
+	return nil
 }
 
 func (w *writer) close() {

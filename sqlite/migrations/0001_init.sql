@@ -95,10 +95,12 @@ CREATE INDEX deliveries_pending_listener ON deliveries (listener_id) WHERE statu
 CREATE INDEX deliveries_tenant ON deliveries (tenant_id, created_at);
 CREATE INDEX deliveries_listener ON deliveries (listener_id, created_at);
 CREATE INDEX deliveries_event ON deliveries (tenant_id, event_id);
-CREATE INDEX deliveries_finished ON deliveries (status, updated_at);
+CREATE INDEX deliveries_finished ON deliveries (status, updated_at) WHERE status <> 'pending';
 
+-- Attempts are only ever read by delivery, so their id needs no index (an
+-- index of random ids would cost a random page write per attempt).
 CREATE TABLE attempts (
-	id               TEXT PRIMARY KEY,
+	id               TEXT NOT NULL,
 	delivery_id      TEXT NOT NULL,
 	tenant_id        TEXT NOT NULL,
 	listener_id      TEXT NOT NULL,

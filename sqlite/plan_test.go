@@ -1,0 +1,65 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlans checks that the hot and large-table queries use their
+// indexes: a full scan of deliveries or attempts would grow with the log.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "plan.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cases := []struct {
+		name, query string
+		args        []any
+	}{
+		{"claim", claimQuery, []any{"o", 1, 1, 1, "[]", 10}},
+		{"deliveries of a listener", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND listener_id = ?
+			ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "l"}},
+		{"deliveries of a tenant", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND status = ?
+			ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "failed"}},
+		{"deliveries of an event", `SELECT id FROM deliveries WHERE tenant_id = ? AND event_id = ? ORDER BY rowid`, []any{"t", "e"}},
+		{"cancel", `UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE listener_id = ? AND status = 'pending'`, []any{1, "l"}},
+		{"release", `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ? AND lease_owner <> ''`, []any{"o"}},
+		{"purge", `SELECT id FROM deliveries WHERE status IN ('succeeded', 'failed', 'cancelled') AND status <> 'pending' AND updated_at < ? LIMIT ?`, []any{1, 10}},
+		{"attempts", `SELECT ` + attemptCols + ` FROM attempts WHERE delivery_id = ? ORDER BY started_at, number`, []any{"d"}},
+		{"samples", `SELECT listener_id FROM attempts WHERE tenant_id = ? AND started_at >= ? ORDER BY started_at DESC LIMIT 10`, []any{"t", 1}},
+		{"events", `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ? AND code = ? ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "c"}},
+	}
+	for _, c := range cases {
+		rows, err := db.Query(`EXPLAIN QUERY PLAN `+c.query, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if (strings.HasPrefix(step, "SCAN deliveries") || strings.HasPrefix(step, "SCAN attempts") ||
+				strings.HasPrefix(step, "SCAN events")) && !strings.Contains(step, "INDEX") {
+				t.Errorf("%s: full scan in plan %q", c.name, plan)
+			}
+		}
+		t.Logf("%s: %s", c.name, strings.Join(plan, " | "))
+	}
+}
