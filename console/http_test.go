@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,146 +28,236 @@ func TestConsoleHTTP(t *testing.T) {
 	if err != nil || res[0].Err != nil || len(res[0].DeliveryIDs) != 1 {
 		t.Fatalf("publish to tenant B: %v %+v", err, res)
 	}
-	deliveryB := res[0].DeliveryIDs[0]
+	f := &httpFixture{s: s, lb: lb, deliveryB: res[0].DeliveryIDs[0]}
 
-	t.Run("signed out", func(t *testing.T) {
-		c := newClient(t, s.url)
-		r, _ := c.do("GET", "/webhooks", nil)
-		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin?next=%2Fwebhooks" {
-			t.Errorf("GET /webhooks signed out: %s → %q", r.Status, r.Header.Get("Location"))
-		}
-		r, body := c.do("GET", "/signin", nil)
+	t.Run("signed out", func(t *testing.T) { testSignedOut(t, f) })
+	t.Run("session cookie and CSRF", func(t *testing.T) { testSessionAndCSRF(t, f) })
+	t.Run("tenant isolation", func(t *testing.T) { testIsolation(t, f) })
+	t.Run("logs filters and pages", func(t *testing.T) { testLogsFilters(t, f) })
+	t.Run("disabled listener", func(t *testing.T) { testDisabledListener(t, f) })
+	t.Run("revoked credential", func(t *testing.T) { testRevoked(t, f) })
+	t.Run("operator chooses a tenant", func(t *testing.T) { testOperator(t, f) })
+	t.Run("secure cookies", func(t *testing.T) { testSecureCookies(t, f) })
+}
+
+// httpFixture is what the subtests share: the stack and tenant B's listener
+// and delivery, which tenant A must never reach.
+type httpFixture struct {
+	s         *stack
+	lb        *licensehooks.Listener
+	deliveryB string
+}
+
+func testSignedOut(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	r, _ := c.do("GET", "/webhooks", nil)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin?next=%2Fwebhooks" {
+		t.Errorf("GET /webhooks signed out: %s → %q", r.Status, r.Header.Get("Location"))
+	}
+	r, body := c.do("GET", "/signin", nil)
+	checkSecurityHeaders(t, r)
+	if r.StatusCode != 200 || !strings.Contains(body, `<label for="client_id">`) {
+		t.Errorf("sign-in page: %s", r.Status)
+	}
+	r, body = c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {"wrong"}})
+	if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong") {
+		t.Errorf("wrong secret: %s", r.Status)
+	}
+	pub := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeEventsPublish}, time.Now())
+	r, body = c.do("POST", "/signin", url.Values{"client_id": {pub.ID}, "client_secret": {pub.Secret}})
+	if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "webhooks:admin") {
+		t.Errorf("credential without webhooks:admin: %s", r.Status)
+	}
+	for _, asset := range []string{"/static/console.css", "/static/console.js", "/static/favicon.svg"} {
+		r, _ := c.do("GET", asset, nil)
 		checkSecurityHeaders(t, r)
-		if r.StatusCode != 200 || !strings.Contains(body, `<label for="client_id">`) {
-			t.Errorf("sign-in page: %s", r.Status)
+		if r.StatusCode != 200 {
+			t.Errorf("GET %s: %s", asset, r.Status)
 		}
-		r, body = c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {"wrong"}})
-		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong") {
-			t.Errorf("wrong secret: %s", r.Status)
-		}
-		pub := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeEventsPublish}, time.Now())
-		r, body = c.do("POST", "/signin", url.Values{"client_id": {pub.ID}, "client_secret": {pub.Secret}})
-		if r.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "webhooks:admin") {
-			t.Errorf("credential without webhooks:admin: %s", r.Status)
-		}
-		for _, asset := range []string{"/static/console.css", "/static/console.js", "/static/favicon.svg"} {
-			r, _ := c.do("GET", asset, nil)
-			checkSecurityHeaders(t, r)
-			if r.StatusCode != 200 {
-				t.Errorf("GET %s: %s", asset, r.Status)
-			}
-		}
-		r, body = c.do("GET", "/no/such/page", nil)
-		if r.StatusCode != 404 || !strings.Contains(body, "Page not found") {
-			t.Errorf("unknown path: %s", r.Status)
-		}
-	})
+	}
+	r, body = c.do("GET", "/no/such/page", nil)
+	if r.StatusCode != 404 || !strings.Contains(body, "Page not found") {
+		t.Errorf("unknown path: %s", r.Status)
+	}
 
-	t.Run("session cookie and CSRF", func(t *testing.T) {
-		c := newClient(t, s.url)
-		r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}})
-		ck := r.Cookies()
-		if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Secure || ck[0].Path != "/" {
-			t.Fatalf("session cookie %+v", ck)
-		}
-		if ck[0].MaxAge != int((8 * time.Hour).Seconds()) {
-			t.Errorf("session lasts %d s, want 8 h", ck[0].MaxAge)
-		}
-		token := c.signIn(s.credA)
-		form := url.Values{"uri": {s.recv.URL + "/a"}, "subscriptions": {"customer.created"}}
-		for name, f := range map[string]url.Values{"no token": form, "wrong token": withCSRF(form, "x"+token)} {
-			r, body := c.do("POST", "/webhooks/new", f)
-			if r.StatusCode != http.StatusForbidden || !strings.Contains(body, "security token") {
-				t.Errorf("%s: %s", name, r.Status)
-			}
-		}
-		req, _ := http.NewRequest("POST", s.url+"/webhooks/new", strings.NewReader(withCSRF(form, token).Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "https://evil.example")
-		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		if r, err := c.http.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
-			t.Errorf("cross-site POST with the token: %v %v", r.Status, err)
-		}
-		if _, n, _ := s.store.ListListeners(ctx, licensehooks.ListenerFilter{TenantID: s.a.ID, Page: licensehooks.Page{Number: 1, Size: 10}}); n != 0 {
-			t.Fatalf("%d listeners made by refused requests", n)
-		}
-		r, _ = c.do("POST", "/webhooks/new", withCSRF(form, token))
-		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/webhooks/whl_") {
-			t.Errorf("create with token: %s %q", r.Status, r.Header.Get("Location"))
-		}
-	})
+}
 
-	t.Run("tenant isolation", func(t *testing.T) {
-		c := newClient(t, s.url)
-		token := c.signIn(s.credA)
-		for _, p := range []string{"/webhooks/" + lb.ID, "/webhooks/" + lb.ID + "/edit", "/webhooks/" + lb.ID + "/delete", "/logs/" + deliveryB} {
-			if r, _ := c.do("GET", p, nil); r.StatusCode != http.StatusNotFound {
-				t.Errorf("GET %s of another tenant: %s", p, r.Status)
-			}
+func testSessionAndCSRF(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}})
+	ck := r.Cookies()
+	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteLaxMode || ck[0].Secure || ck[0].Path != "/" {
+		t.Fatalf("session cookie %+v", ck)
+	}
+	if ck[0].MaxAge != int((8 * time.Hour).Seconds()) {
+		t.Errorf("session lasts %d s, want 8 h", ck[0].MaxAge)
+	}
+	token := c.signIn(s.credA)
+	form := url.Values{"uri": {s.recv.URL + "/a"}, "subscriptions": {"customer.created"}}
+	for name, f := range map[string]url.Values{"no token": form, "wrong token": withCSRF(form, "x"+token)} {
+		r, body := c.do("POST", "/webhooks/new", f)
+		if r.StatusCode != http.StatusForbidden || !strings.Contains(body, "security token") {
+			t.Errorf("%s: %s", name, r.Status)
 		}
-		for _, p := range []string{"/webhooks/" + lb.ID + "/delete", "/webhooks/" + lb.ID + "/secret", "/webhooks/" + lb.ID + "/rotate",
-			"/webhooks/" + lb.ID + "/test", "/logs/" + deliveryB + "/resend"} {
-			if r, _ := c.do("POST", p, withCSRF(nil, token)); r.StatusCode != http.StatusNotFound {
-				t.Errorf("POST %s of another tenant: %s", p, r.Status)
-			}
-		}
-		if _, err := s.store.GetListener(ctx, s.b.ID, lb.ID); err != nil {
-			t.Errorf("tenant B's listener after tenant A's attempts: %v", err)
-		}
-		if _, body := c.do("GET", "/logs?listener="+lb.ID, nil); strings.Contains(body, deliveryB) {
-			t.Errorf("tenant A's log lists tenant B's delivery")
-		}
-	})
+	}
+	req, _ := http.NewRequest("POST", s.url+"/webhooks/new", strings.NewReader(withCSRF(form, token).Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if r, err := c.http.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST with the token: %v %v", r.Status, err)
+	}
+	if _, n, _ := s.store.ListListeners(ctx, licensehooks.ListenerFilter{TenantID: s.a.ID, Page: licensehooks.Page{Number: 1, Size: 10}}); n != 0 {
+		t.Fatalf("%d listeners made by refused requests", n)
+	}
+	r, _ = c.do("POST", "/webhooks/new", withCSRF(form, token))
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/webhooks/whl_") {
+		t.Errorf("create with token: %s %q", r.Status, r.Header.Get("Location"))
+	}
 
-	t.Run("revoked credential", func(t *testing.T) {
-		c := newClient(t, s.url)
-		cred := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeWebhooksAdmin}, time.Now())
-		c.signIn(cred)
-		if err := s.store.RevokeCredential(ctx, cred.ID, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		r, _ := c.do("GET", "/webhooks", nil)
-		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/signin") {
-			t.Errorf("revoked credential keeps its session: %s", r.Status)
-		}
-	})
+}
 
-	t.Run("operator chooses a tenant", func(t *testing.T) {
-		c := newClient(t, s.url)
-		r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.op.ID}, "client_secret": {s.op.Secret}})
-		if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/tenant") {
-			t.Fatalf("operator sign-in goes to %q", loc)
+func testIsolation(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	token := c.signIn(s.credA)
+	for _, p := range []string{"/webhooks/" + f.lb.ID, "/webhooks/" + f.lb.ID + "/edit", "/webhooks/" + f.lb.ID + "/delete", "/logs/" + f.deliveryB} {
+		if r, _ := c.do("GET", p, nil); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s of another tenant: %s", p, r.Status)
 		}
-		if r, _ := c.do("GET", "/webhooks", nil); r.Header.Get("Location") != "/tenant" {
-			t.Errorf("operator without a tenant: %s %q", r.Status, r.Header.Get("Location"))
+	}
+	for _, p := range []string{"/webhooks/" + f.lb.ID + "/delete", "/webhooks/" + f.lb.ID + "/secret", "/webhooks/" + f.lb.ID + "/rotate",
+		"/webhooks/" + f.lb.ID + "/test", "/logs/" + f.deliveryB + "/resend"} {
+		if r, _ := c.do("POST", p, withCSRF(nil, token)); r.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s of another tenant: %s", p, r.Status)
 		}
-		token := c.signIn(s.op)
-		r, _ = c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {s.b.ID}}, token))
-		if r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("choose tenant: %s", r.Status)
-		}
-		if _, body := c.do("GET", "/webhooks", nil); !strings.Contains(body, lb.URI) || !strings.Contains(body, "Globex") {
-			t.Errorf("operator on tenant B does not see its listener")
-		}
-		if r, _ := c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {"t_nope"}}, token)); r.StatusCode != http.StatusNotFound {
-			t.Errorf("unknown tenant: %s", r.Status)
-		}
-	})
+	}
+	if _, err := s.store.GetListener(ctx, s.b.ID, f.lb.ID); err != nil {
+		t.Errorf("tenant B's listener after tenant A's attempts: %v", err)
+	}
+	if _, body := c.do("GET", "/logs?listener="+f.lb.ID, nil); strings.Contains(body, f.deliveryB) {
+		t.Errorf("tenant A's log lists tenant B's delivery")
+	}
 
-	t.Run("secure cookies", func(t *testing.T) {
-		con, err := console.New(console.Config{Service: s.svc, Auth: auth.NewService(s.store, mustKey(t)), Store: s.store,
-			Catalog: s.cat, MasterKey: mustKey(t), SecureCookies: true})
-		if err != nil {
-			t.Fatal(err)
+}
+
+func testLogsFilters(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	c.signIn(s.credA)
+	l := s.listener(s.a.ID, s.recv.URL+"/paged", "entitlement.created", "entitlement.updated")
+	in := make([]service.PublishInput, 0, 30)
+	for i := range 30 {
+		code := "entitlement.created"
+		if i%10 == 0 {
+			code = "entitlement.updated"
 		}
-		req := httptest.NewRequest("POST", "/signin", strings.NewReader(url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w := httptest.NewRecorder()
-		con.Handler().ServeHTTP(w, req)
-		if ck := w.Result().Cookies(); len(ck) != 1 || !ck[0].Secure {
-			t.Errorf("SecureCookies: cookie %+v", ck)
+		et, _ := s.cat.Lookup(code)
+		in = append(in, service.PublishInput{EventCode: code, ResourceID: "ent_" + strconv.Itoa(i), Payload: et.Sample})
+	}
+	if _, err := s.svc.Publish(ctx, s.a.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(body string) int { return strings.Count(body, "<tr data-delivery=") }
+	_, body := c.do("GET", "/logs?listener="+l.ID, nil)
+	if rows(body) != 25 || !strings.Contains(body, "1–25 of 30") {
+		t.Errorf("page 1 shows %d rows", rows(body))
+	}
+	next := "/logs?listener=" + l.ID + "&amp;page=2"
+	if !strings.Contains(body, `href="`+next+`"`) {
+		t.Errorf("page 1 has no link to page 2 that keeps the filter")
+	}
+	if _, body = c.do("GET", "/logs?listener="+l.ID+"&page=2", nil); rows(body) != 5 {
+		t.Errorf("page 2 shows %d rows, want 5", rows(body))
+	}
+	if _, body = c.do("GET", "/logs?listener="+l.ID+"&code=entitlement.updated", nil); rows(body) != 3 {
+		t.Errorf("filter on event code shows %d rows, want 3", rows(body))
+	}
+	if _, body = c.do("GET", "/logs?listener="+l.ID+"&until=2000-01-01T00:00", nil); rows(body) != 0 {
+		t.Errorf("filter until 2000 shows %d rows", rows(body))
+	}
+	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	if _, body = c.do("GET", "/logs?listener="+l.ID+"&since="+since, nil); rows(body) != 25 {
+		t.Errorf("filter since an hour ago shows %d rows", rows(body))
+	}
+	if r, body := c.do("GET", "/logs?since=yesterday", nil); r.StatusCode != 200 || !strings.Contains(body, `id="since-error"`) {
+		t.Errorf("a bad time filter is not shown next to its field: %s", r.Status)
+	}
+
+}
+
+func testDisabledListener(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	c.signIn(s.credA)
+	l := s.listener(s.a.ID, s.recv.URL+"/gone", "customer.created")
+	if err := s.store.DisableListener(ctx, s.a.ID, l.ID, "the endpoint answered 410 Gone", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/webhooks", "/webhooks/" + l.ID} {
+		if _, body := c.do("GET", p, nil); !strings.Contains(body, "the endpoint answered 410 Gone") {
+			t.Errorf("%s does not show why the listener was disabled", p)
 		}
-	})
+	}
+
+}
+
+func testRevoked(t *testing.T, f *httpFixture) {
+	s, ctx := f.s, context.Background()
+	c := newClient(t, s.url)
+	cred := s.credential(ctx, s.a.ID, []string{licensehooks.ScopeWebhooksAdmin}, time.Now())
+	c.signIn(cred)
+	if err := s.store.RevokeCredential(ctx, cred.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.do("GET", "/webhooks", nil)
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/signin") {
+		t.Errorf("revoked credential keeps its session: %s", r.Status)
+	}
+
+}
+
+func testOperator(t *testing.T, f *httpFixture) {
+	s := f.s
+	c := newClient(t, s.url)
+	r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.op.ID}, "client_secret": {s.op.Secret}})
+	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/tenant") {
+		t.Fatalf("operator sign-in goes to %q", loc)
+	}
+	if r, _ := c.do("GET", "/webhooks", nil); r.Header.Get("Location") != "/tenant" {
+		t.Errorf("operator without a tenant: %s %q", r.Status, r.Header.Get("Location"))
+	}
+	token := c.signIn(s.op)
+	r, _ = c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {s.b.ID}}, token))
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choose tenant: %s", r.Status)
+	}
+	if _, body := c.do("GET", "/webhooks", nil); !strings.Contains(body, f.lb.URI) || !strings.Contains(body, "Globex") {
+		t.Errorf("operator on tenant B does not see its listener")
+	}
+	if r, _ := c.do("POST", "/tenant", withCSRF(url.Values{"tenant": {"t_nope"}}, token)); r.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown tenant: %s", r.Status)
+	}
+
+}
+
+func testSecureCookies(t *testing.T, f *httpFixture) {
+	s := f.s
+	con, err := console.New(console.Config{Service: s.svc, Auth: auth.NewService(s.store, mustKey(t)), Store: s.store,
+		Catalog: s.cat, MasterKey: mustKey(t), SecureCookies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/signin", strings.NewReader(url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	con.Handler().ServeHTTP(w, req)
+	if ck := w.Result().Cookies(); len(ck) != 1 || !ck[0].Secure {
+		t.Errorf("SecureCookies: cookie %+v", ck)
+	}
+
 }
 
 func mustKey(t *testing.T) *licensehooks.MasterKey {
