@@ -74,7 +74,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 		d, err := scanDelivery(w.queryRow(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND tenant_id = ?`,
 			p.DeliveryID, p.TenantID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("Delivery")
+			return notFound("delivery")
 		} else if err != nil {
 			return err
 		}

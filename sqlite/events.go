@@ -25,6 +25,9 @@ type fanoutListener struct {
 // detected before anything is written, so it needs no rollback and the rest
 // of the batch commits. An event with no ID or CreatedAt gets them here.
 func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	if len(params) == 0 {
+		return nil, nil
+	}
 	now := s.Now()
 	for _, p := range params {
 		if p.Event == nil {
@@ -104,7 +107,7 @@ func fanout(w *writer, p licensehooks.PublishParams) ([]string, error) {
 		var id string
 		err := w.queryRow(`SELECT id FROM listeners WHERE id = ? AND tenant_id = ?`, p.ListenerID, e.TenantID).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, notFound("Listener")
+			return nil, notFound("listener")
 		}
 		return []string{id}, err
 	}

@@ -71,32 +71,34 @@ func boolInt(b bool) int {
 
 // mapErr turns driver errors into the domain's codes at the adapter's edge:
 // a missing row is ENOTFOUND, a taken unique key ECONFLICT, a missing parent
-// (foreign key) ENOTFOUND. what names the thing, for the message.
+// (foreign key) ENOTFOUND. what names the thing in lower case, for the
+// message; errors that are already the domain's pass through.
 func mapErr(err error, what string) error {
 	if err == nil {
 		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return licensehooks.Errorf(licensehooks.ECONFLICT, "%s already exists.", what)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The tenant of this %s was not found.", what)
-		}
 	}
 	var le *licensehooks.Error
 	if errors.As(err, &le) {
 		return err
 	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(what)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return licensehooks.Errorf(licensehooks.ECONFLICT, "A %s with this id already exists.", what)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The tenant of this %s was not found.", what)
+		}
+	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
 
+// notFound is the ENOTFOUND of a thing named in lower case.
 func notFound(what string) error {
-	return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
+	return licensehooks.Errorf(licensehooks.ENOTFOUND, "The %s was not found.", what)
 }
 
 const tenantCols = `id, name, public_key, private_key, created_at`

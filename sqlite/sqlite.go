@@ -52,6 +52,7 @@ type Store struct {
 	// commits and requests count group commits and the requests they
 	// carried, for benchmarks.
 	commits, requests atomic.Int64
+	queued            atomic.Int64 // write requests waiting or running
 	syncNanos         atomic.Int64 // time spent in COMMIT (writing and syncing the WAL)
 
 	walDirty atomic.Bool // a commit happened since the last checkpoint

@@ -92,7 +92,8 @@ func (w *writer) query(query string, args ...any) (*sql.Rows, error) {
 func (w *writer) queryRow(query string, args ...any) *sql.Row {
 	st, err := w.stmt(query)
 	if err != nil {
-		// A Row carrying the error: QueryRow on a closed statement reports it.
+		// database/sql cannot make a Row from an error: run the query
+		// unprepared, and the Row carries the same failure.
 		return w.conn.QueryRowContext(context.Background(), query, args...)
 	}
 	return st.QueryRowContext(context.Background(), args...)
@@ -114,7 +115,10 @@ func (w *writer) savepoint(name string, fn func() error) error {
 		if rbErr := w.raw("ROLLBACK TO " + name); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
-		return errors.Join(err, w.raw("RELEASE "+name))
+		if relErr := w.raw("RELEASE " + name); relErr != nil {
+			return errors.Join(err, relErr)
+		}
+		return err
 	}
 	return w.raw("RELEASE " + name)
 }
@@ -132,6 +136,8 @@ func (s *Store) writeRelaxed(ctx context.Context, fn func(w *writer) error) erro
 }
 
 func (s *Store) send(ctx context.Context, r *writeReq) error {
+	s.queued.Add(1)
+	defer s.queued.Add(-1)
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 
 var logTests = map[string]func(t *testing.T, f *Fixture){
 	"ListDeliveriesFilters": testListDeliveries,
+	"ListDeliveriesPaging":  testListDeliveriesPaging,
 	"GetDeliveryTenant": func(t *testing.T, f *Fixture) {
 		tn, other := f.Tenant(), f.Tenant()
 		f.Listener(tn.ID, []string{codeA})
@@ -100,59 +101,72 @@ var logTests = map[string]func(t *testing.T, f *Fixture){
 	},
 }
 
-// testListDeliveries builds a small log and checks every filter, paging,
-// totals and the newest-first order.
-func testListDeliveries(t *testing.T, f *Fixture) {
+// deliveryLog is a small log: four events a minute apart (codes A, B, A,
+// A) to listener la (subscribed to A and B, 4 deliveries) and lb (A only,
+// 3), la's delivery of the newest event failed, and another tenant's
+// delivery beside them.
+type deliveryLog struct {
+	tenant string
+	la, lb string
+	events []*licensehooks.Event
+	failed string
+}
+
+func buildDeliveryLog(f *Fixture) deliveryLog {
+	f.T.Helper()
 	tn, other := f.Tenant(), f.Tenant()
-	la := f.Listener(tn.ID, []string{codeA, codeB})
-	lb := f.Listener(tn.ID, []string{codeA})
+	lg := deliveryLog{tenant: tn.ID}
+	lg.la = f.Listener(tn.ID, []string{codeA, codeB}).ID
+	lg.lb = f.Listener(tn.ID, []string{codeA}).ID
 	f.Listener(other.ID, []string{codeA})
 	f.Publish(other.ID, codeA, Base.Add(time.Minute))
-	// Four events a minute apart: A, B, A, A. la gets 4 deliveries, lb 3.
-	var events []*licensehooks.Event
-	var byEvent [][]string
+	var newest []string
 	for i, code := range []string{codeA, codeB, codeA, codeA} {
 		e, res := f.Publish(tn.ID, code, Base.Add(time.Duration(i)*time.Minute))
-		events = append(events, e)
-		byEvent = append(byEvent, res.DeliveryIDs)
+		lg.events = append(lg.events, e)
+		newest = res.DeliveryIDs
 	}
-	// la's delivery of the newest event fails for good.
-	var failed string
-	for _, id := range byEvent[3] {
-		if f.Delivery(tn.ID, id).ListenerID == la.ID {
-			failed = id
+	for _, id := range newest {
+		if f.Delivery(tn.ID, id).ListenerID == lg.la {
+			lg.failed = id
 		}
 	}
-	f.Finish(tn.ID, failed, licensehooks.StatusFailed, Base.Add(time.Hour))
+	f.Finish(tn.ID, lg.failed, licensehooks.StatusFailed, Base.Add(time.Hour))
+	return lg
+}
 
-	page := licensehooks.Page{Number: 1, Size: 100}
+// testListDeliveries checks every filter of the delivery log, the totals
+// and the newest-first order.
+func testListDeliveries(t *testing.T, f *Fixture) {
+	lg := buildDeliveryLog(f)
+	type D = licensehooks.DeliveryFilter
 	cases := []struct {
 		name   string
-		filter licensehooks.DeliveryFilter
+		filter D
 		want   int
 		check  func(d *licensehooks.Delivery) bool
 	}{
-		{"tenant", licensehooks.DeliveryFilter{}, 7, nil},
-		{"listener", licensehooks.DeliveryFilter{ListenerID: lb.ID}, 3, func(d *licensehooks.Delivery) bool { return d.ListenerID == lb.ID }},
-		{"status", licensehooks.DeliveryFilter{Status: licensehooks.StatusFailed}, 1, func(d *licensehooks.Delivery) bool { return d.ID == failed }},
-		{"status pending", licensehooks.DeliveryFilter{Status: licensehooks.StatusPending}, 6, nil},
-		{"code", licensehooks.DeliveryFilter{EventCode: codeB}, 1, func(d *licensehooks.Delivery) bool { return d.ListenerID == la.ID }},
-		{"event", licensehooks.DeliveryFilter{EventID: events[2].ID}, 2, func(d *licensehooks.Delivery) bool { return d.EventID == events[2].ID }},
-		{"since inclusive", licensehooks.DeliveryFilter{Since: Base.Add(2 * time.Minute)}, 4, nil},
-		{"until exclusive", licensehooks.DeliveryFilter{Until: Base.Add(2 * time.Minute)}, 3, nil},
-		{"range", licensehooks.DeliveryFilter{Since: Base.Add(time.Minute), Until: Base.Add(3 * time.Minute)}, 3, nil},
-		{"combined", licensehooks.DeliveryFilter{ListenerID: la.ID, EventCode: codeA, Status: licensehooks.StatusPending}, 2, nil},
-		{"none", licensehooks.DeliveryFilter{ListenerID: "whl_missing"}, 0, nil},
+		{"tenant", D{}, 7, nil},
+		{"listener", D{ListenerID: lg.lb}, 3, func(d *licensehooks.Delivery) bool { return d.ListenerID == lg.lb }},
+		{"status", D{Status: licensehooks.StatusFailed}, 1, func(d *licensehooks.Delivery) bool { return d.ID == lg.failed }},
+		{"status pending", D{Status: licensehooks.StatusPending}, 6, nil},
+		{"code", D{EventCode: codeB}, 1, func(d *licensehooks.Delivery) bool { return d.ListenerID == lg.la }},
+		{"event", D{EventID: lg.events[2].ID}, 2, func(d *licensehooks.Delivery) bool { return d.EventID == lg.events[2].ID }},
+		{"since inclusive", D{Since: Base.Add(2 * time.Minute)}, 4, nil},
+		{"until exclusive", D{Until: Base.Add(2 * time.Minute)}, 3, nil},
+		{"range", D{Since: Base.Add(time.Minute), Until: Base.Add(3 * time.Minute)}, 3, nil},
+		{"combined", D{ListenerID: lg.la, EventCode: codeA, Status: licensehooks.StatusPending}, 2, nil},
+		{"none", D{ListenerID: "whl_missing"}, 0, nil},
 	}
 	for _, c := range cases {
-		c.filter.TenantID, c.filter.Page = tn.ID, page
+		c.filter.TenantID, c.filter.Page = lg.tenant, licensehooks.Page{Number: 1, Size: 100}
 		list, total, err := f.S.ListDeliveries(f.Ctx, c.filter)
 		must(t, err, "ListDeliveries "+c.name)
 		if total != c.want || len(list) != c.want {
 			t.Errorf("%s: %d rows, total %d, want %d", c.name, len(list), total, c.want)
 		}
 		for i, d := range list {
-			if d.TenantID != tn.ID || (c.check != nil && !c.check(d)) {
+			if d.TenantID != lg.tenant || (c.check != nil && !c.check(d)) {
 				t.Errorf("%s: unexpected delivery %+v", c.name, d)
 			}
 			if i > 0 && d.CreatedAt.After(list[i-1].CreatedAt) {
@@ -160,12 +174,15 @@ func testListDeliveries(t *testing.T, f *Fixture) {
 			}
 		}
 	}
+}
 
-	// Paging over la's four, newest first, one event per minute.
+// testListDeliveriesPaging pages over one listener's deliveries.
+func testListDeliveriesPaging(t *testing.T, f *Fixture) {
+	lg := buildDeliveryLog(f)
 	var got []string
 	for n := 1; n <= 3; n++ {
 		list, total, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{
-			TenantID: tn.ID, ListenerID: la.ID, Page: licensehooks.Page{Number: n, Size: 3},
+			TenantID: lg.tenant, ListenerID: lg.la, Page: licensehooks.Page{Number: n, Size: 3},
 		})
 		must(t, err, "ListDeliveries page")
 		if total != 4 {
@@ -175,7 +192,7 @@ func testListDeliveries(t *testing.T, f *Fixture) {
 			got = append(got, d.EventID)
 		}
 	}
-	want := []string{events[3].ID, events[2].ID, events[1].ID, events[0].ID}
+	want := []string{lg.events[3].ID, lg.events[2].ID, lg.events[1].ID, lg.events[0].ID}
 	if !slices.Equal(got, want) {
 		t.Errorf("paged events %v, want newest first %v", got, want)
 	}

@@ -125,6 +125,7 @@ var publishTests = map[string]func(t *testing.T, f *Fixture){
 		checkEvent(t, got, e)
 	},
 	"ConcurrentPublishers": testConcurrentPublishers,
+	"RacingSameID":         testRacingSameID,
 }
 
 // testIdempotency checks that a repeated event answers the first result, a
@@ -167,8 +168,8 @@ func testIdempotency(t *testing.T, f *Fixture) {
 }
 
 // testConcurrentPublishers publishes from many goroutines at once (the
-// adapter may merge them into shared commits) and races several publishers
-// of one event id: exactly one wins, the others see its deliveries.
+// adapter may merge them into shared commits): every event gets its
+// deliveries, none is lost.
 func testConcurrentPublishers(t *testing.T, f *Fixture) {
 	tn := f.Tenant()
 	for range 3 {
@@ -181,10 +182,8 @@ func testConcurrentPublishers(t *testing.T, f *Fixture) {
 			events[g] = append(events[g], f.Event(tn.ID, codeA, Base.Add(time.Duration(g*each+i)*time.Millisecond)))
 		}
 	}
-	shared := f.Event(tn.ID, codeA, Base)
 	var wg sync.WaitGroup
-	errs := make(chan error, goroutines*(each+1))
-	results := make(chan licensehooks.PublishResult, goroutines)
+	errs := make(chan error, goroutines*each)
 	for g := range goroutines {
 		wg.Go(func() {
 			for _, e := range events[g] {
@@ -199,43 +198,57 @@ func testConcurrentPublishers(t *testing.T, f *Fixture) {
 					errs <- err
 				}
 			}
-			cp := *shared
-			res, err := f.S.PublishEvents(f.Ctx, []licensehooks.PublishParams{{Event: &cp}})
-			if err != nil {
-				errs <- err
-				return
-			}
-			results <- res[0]
 		})
 	}
 	wg.Wait()
 	close(errs)
-	close(results)
 	for err := range errs {
 		t.Errorf("concurrent publish: %v", err)
 	}
+	_, total, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{TenantID: tn.ID, Page: licensehooks.Page{Number: 1, Size: 1}})
+	must(t, err, "ListDeliveries")
+	if want := 3 * goroutines * each; total != want {
+		t.Errorf("%d deliveries, want %d", total, want)
+	}
+}
+
+// testRacingSameID races publishers of one event id: exactly one makes the
+// deliveries, the others answer Duplicate with the same ids.
+func testRacingSameID(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	for range 3 {
+		f.Listener(tn.ID, []string{codeA})
+	}
+	shared := f.Event(tn.ID, codeA, Base)
+	const racers = 8
+	results := make([]licensehooks.PublishResult, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			cp := *shared
+			res, err := f.S.PublishEvents(f.Ctx, []licensehooks.PublishParams{{Event: &cp}})
+			if err == nil {
+				results[i], err = res[0], res[0].Err
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
 	winners := 0
-	var first []string
-	for r := range results {
-		if r.Err != nil {
-			t.Errorf("racing publishers of one id: %v", r.Err)
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Errorf("racing publisher: %v", errs[i])
 			continue
 		}
 		if !r.Duplicate {
 			winners++
 		}
-		if first == nil {
-			first = r.DeliveryIDs
-		} else if !sameIDs(first, r.DeliveryIDs) {
-			t.Errorf("racing publishers saw different deliveries: %v and %v", first, r.DeliveryIDs)
+		if len(r.DeliveryIDs) != 3 || !sameIDs(r.DeliveryIDs, results[0].DeliveryIDs) {
+			t.Errorf("racing publishers saw different deliveries: %v and %v", results[0].DeliveryIDs, r.DeliveryIDs)
 		}
 	}
 	if winners != 1 {
 		t.Errorf("%d publishers of one id were not duplicates, want 1", winners)
-	}
-	_, total, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{TenantID: tn.ID, Page: licensehooks.Page{Number: 1, Size: 1}})
-	must(t, err, "ListDeliveries")
-	if want := 3 * (goroutines*each + 1); total != want {
-		t.Errorf("%d deliveries, want %d", total, want)
 	}
 }
