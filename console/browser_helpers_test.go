@@ -3,9 +3,11 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,9 @@ type browser struct {
 	ctx       context.Context
 	base      string
 	artifacts string
+
+	mu       sync.Mutex
+	problems []string // script errors and CSP violations the pages caused
 }
 
 // newBrowser starts Chromium, or skips when it is not installed, unless
@@ -54,7 +59,36 @@ func newBrowser(t *testing.T, base string) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return &browser{t: t, ctx: ctx, base: base, artifacts: artifactsDir(t)}
+	b := &browser{t: t, ctx: ctx, base: base, artifacts: artifactsDir(t)}
+	go b.watchConsole(chromedp.Console(ctx))
+	return b
+}
+
+// watchConsole keeps the errors pages write to the console: uncaught script
+// errors and browser errors such as a Content-Security-Policy violation.
+// Failed loads (the 403 and 404 pages the test opens on purpose) are not
+// problems.
+func (b *browser) watchConsole(messages iter.Seq2[chromedp.ConsoleMessage, error]) {
+	for m, err := range messages {
+		if err != nil {
+			return
+		}
+		if (m.Type == chromedp.ConsoleError || m.IsException()) && m.Source != "network" {
+			b.mu.Lock()
+			b.problems = append(b.problems, m.String())
+			b.mu.Unlock()
+		}
+	}
+}
+
+// checkConsole fails the test if any page logged an error.
+func (b *browser) checkConsole() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.problems) > 0 {
+		b.t.Errorf("the pages logged errors:\n  %s", strings.Join(b.problems, "\n  "))
+	}
 }
 
 // artifactsDir is $LICENSEHOOKS_ARTIFACTS, or a temporary directory that is

@@ -37,6 +37,7 @@ func TestBrowser(t *testing.T) {
 	b.deleteListener(id)
 	b.signOutAndOperator(s)
 	b.phone()
+	b.checkConsole()
 }
 
 func js(s string) string { return strconv.Quote(s) }
