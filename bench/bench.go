@@ -85,8 +85,15 @@ func ParseFlags(args []string, stdout, stderr io.Writer) (*Config, error) {
 	cfg := &Config{Stdout: stdout, Stderr: stderr}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: licensehooks bench [flags]\n\n"+
+			"Starts serve and receiver processes on loopback, publishes catalog events through the API,\n"+
+			"and prints per scenario: events accepted/s, deliveries/s, latency, lost and duplicated\n"+
+			"deliveries, the server's CPU and memory, and the machine's bounds.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	scenarios := fs.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(scenarioNames, ", ")+", or all")
-	fs.Var(jsonFlag{&cfg.JSONPath}, "json", "write the results as JSON: -json alone prints them on stdout, -json FILE writes FILE")
+	fs.Var(jsonFlag{&cfg.JSONPath}, "json", "write the results as JSON: -json alone prints them on stdout (the tables then go to stderr), -json FILE writes FILE")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "publishing time of each timed scenario (default 15s, steady 60s; -small 3s)")
 	fs.IntVar(&cfg.Publishers, "publishers", 8, "concurrent publishers")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "events per second for every scenario (default: as fast as accepted, steady 500)")
@@ -197,13 +204,18 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 	if len(templates) == 0 {
 		return nil, errors.New("bench: the catalog has no event types")
 	}
+	// With -json on stdout, the tables go to stderr and stdout is JSON.
+	out := cfg.Stdout
+	if cfg.JSONPath == "-" {
+		out = cfg.Stderr
+	}
 	rep := newReport(cfg)
 	b, err := measureBounds(ctx, cfg)
 	if err != nil {
 		return rep, err
 	}
 	rep.Bounds = b
-	printBounds(cfg.Stdout, b)
+	printBounds(out, b)
 	var errs []error
 	for _, sc := range cfg.plan() {
 		if ctx.Err() != nil {
@@ -212,7 +224,7 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 		res, err := runScenario(ctx, cfg, sc, templates)
 		if res != nil {
 			rep.add(res)
-			printResult(cfg.Stdout, res)
+			printResult(out, res)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("scenario %s: %w", sc.Name, err))
@@ -220,7 +232,7 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 		}
 	}
 	rep.finish()
-	printSummary(cfg.Stdout, rep)
-	printTargets(cfg.Stdout, rep.Targets, cfg.Small)
+	printSummary(out, rep)
+	printTargets(out, rep.Targets, cfg.Small)
 	return rep, errors.Join(append(errs, ctx.Err())...)
 }

@@ -63,7 +63,7 @@ func smokeRun(t *testing.T, args ...string) (*Report, string) {
 	t.Helper()
 	bin := buildBinary(t)
 	var stdout, stderr bytes.Buffer
-	cfg, err := ParseFlags(append([]string{"-small", "-binary", bin, "-drain-timeout", "20s"}, args...), &stdout, &stderr)
+	cfg, err := ParseFlags(append([]string{"-small", "-binary", bin, "-drain-timeout", "60s"}, args...), &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,11 @@ func postRate(ctx context.Context, cfg *Config, key *rsa.PrivateKey, d time.Dura
 	}
 	client := egress.New(egress.Config{Timeout: 15 * time.Second, AllowPrivate: true, MaxIdleConnsPerHost: postConcurrency, UserAgent: "licensehooks-bench"})
 	defer client.CloseIdleConnections()
+	// Warm up first: the connections and the receiver's goroutines are
+	// made once in a run, not once per delivery.
+	if _, _, err := hammer(ctx, client, recv.base+"/hook/0", hdr, body, d/4); err != nil {
+		return 0, 0, err
+	}
 	return hammer(ctx, client, recv.base+"/hook/0", hdr, body, d)
 }
 
