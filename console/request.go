@@ -28,10 +28,10 @@ func (q *request) view(title, nav string, data any) view {
 		ClientID: q.cred.ClientID, Tenant: q.tenant, CSRF: q.sess.CSRF, Flash: flashMessage(q.r.URL.Query()), Data: data}
 }
 
-// session wraps a handler that needs a signed-in person: it checks the
+// signedIn wraps a handler that needs a signed-in person: it checks the
 // cookie and the credential, the CSRF token of every POST and, when
 // needTenant, that a tenant has been chosen.
-func (c *Console) session(needTenant bool, h func(*request) error) http.HandlerFunc {
+func (c *Console) signedIn(needTenant bool, h func(*request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, ok := c.begin(w, r)
 		if !ok {
