@@ -251,6 +251,9 @@ type devCredentials struct {
 // bootstrapDev creates a tenant and an all-scopes credential on a store that
 // has no tenant yet, and prints how to call the API.
 func bootstrapDev(ctx context.Context, st licensehooks.Store, mk *licensehooks.MasterKey, dataDir, baseURL string, out io.Writer) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
 	path := filepath.Join(dataDir, "dev-credentials.json")
 	var dc devCredentials
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &dc) == nil {
