@@ -68,28 +68,30 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 // write.
 func publishOne(w *writer, p licensehooks.PublishParams, res *licensehooks.PublishResult) error {
 	e := p.Event
-	var hash []byte
-	err := w.queryRow(`SELECT hash FROM events WHERE tenant_id = ? AND id = ?`, e.TenantID, e.ID).Scan(&hash)
-	switch {
-	case err == nil:
-		if !bytes.Equal(hash, e.Hash) {
-			return licensehooks.Errorf(licensehooks.ECONFLICT,
-				"Event %s was already published with a different body.", e.ID)
+	var targets []string
+	if p.ListenerID != "" {
+		var id string
+		err := w.queryRow(`SELECT id FROM listeners WHERE id = ? AND tenant_id = ?`, p.ListenerID, e.TenantID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("listener")
+		} else if err != nil {
+			return err
 		}
-		res.Duplicate = true
-		res.DeliveryIDs, err = eventDeliveries(w, e.TenantID, e.ID)
-		return err
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
+		targets = []string{id}
 	}
-	targets, err := fanout(w, p)
-	if err != nil {
-		return err
-	}
-	_, err = w.exec(`INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	// OR IGNORE: the primary key probe doubles as the duplicate check, so
+	// the common case costs no separate SELECT.
+	n, err := w.execN(`INSERT OR IGNORE INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.ID, e.Code, e.ResourceID, []byte(e.Payload), micros(e.OccurredAt), e.Hash, micros(e.CreatedAt))
 	if err != nil {
 		return err
+	} else if n == 0 {
+		return duplicate(w, e, res)
+	}
+	if p.ListenerID == "" {
+		if targets, err = fanout(w, e); err != nil {
+			return err
+		}
 	}
 	due := e.CreatedAt
 	if !p.NotBefore.IsZero() {
@@ -99,18 +101,24 @@ func publishOne(w *writer, p licensehooks.PublishParams, res *licensehooks.Publi
 	return err
 }
 
-// fanout returns the ids of the listeners an event goes to: the one it
-// targets, or the tenant's enabled listeners subscribed to its code.
-func fanout(w *writer, p licensehooks.PublishParams) ([]string, error) {
-	e := p.Event
-	if p.ListenerID != "" {
-		var id string
-		err := w.queryRow(`SELECT id FROM listeners WHERE id = ? AND tenant_id = ?`, p.ListenerID, e.TenantID).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, notFound("listener")
-		}
-		return []string{id}, err
+// duplicate answers an event whose (tenant, id) is taken: the first
+// result when the hash matches, ECONFLICT when it does not.
+func duplicate(w *writer, e *licensehooks.Event, res *licensehooks.PublishResult) error {
+	var hash []byte
+	if err := w.queryRow(`SELECT hash FROM events WHERE tenant_id = ? AND id = ?`, e.TenantID, e.ID).Scan(&hash); err != nil {
+		return err
 	}
+	if !bytes.Equal(hash, e.Hash) {
+		return licensehooks.Errorf(licensehooks.ECONFLICT, "Event %s was already published with a different body.", e.ID)
+	}
+	ids, err := eventDeliveries(w, e.TenantID, e.ID)
+	res.Duplicate, res.DeliveryIDs = err == nil, ids
+	return err
+}
+
+// fanout returns the tenant's enabled listeners subscribed to the event's
+// code, oldest first.
+func fanout(w *writer, e *licensehooks.Event) ([]string, error) {
 	ls, err := w.enabledListeners(e.TenantID)
 	if err != nil {
 		return nil, err
