@@ -221,7 +221,7 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 		return mapErr(err, "release claims")
 	}
 	if tag.RowsAffected() > 0 {
-		return s.notifyNow(ctx)
+		s.announce()
 	}
 	return nil
 }

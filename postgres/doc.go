@@ -58,10 +58,14 @@
 //
 // Work that becomes due (a publish, a recover, a released lease) is
 // announced with NOTIFY on the channel licensehooks_work, the schema's name
-// as payload, sent when the transaction commits. Each store LISTENs on one
-// dedicated connection (started by the first Wakeups call, reconnected with
-// backoff) and wakes its subscribers; the dispatcher still polls, so a
-// notification lost while reconnecting delays work, never loses it.
+// as payload. The NOTIFY is sent after the commit, by a goroutine that
+// folds bursts into one, not by the writing transaction: PostgreSQL holds
+// a database-wide lock from a notifying commit until its WAL flush ends,
+// which would make concurrent publishers commit one fsync at a time. Each
+// store LISTENs on one dedicated connection (started by the first Wakeups
+// call, reconnected with backoff) and wakes its subscribers; the
+// dispatcher still polls, so a lost notification delays work, never loses
+// it.
 //
 // # Settings
 //

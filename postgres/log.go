@@ -99,16 +99,14 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		if err != nil {
 			return mapErr(err, "recover deliveries")
 		}
-		if n = tag.RowsAffected(); n > 0 {
-			return s.notifyTx(ctx, tx)
-		}
+		n = tag.RowsAffected()
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	if n > 0 {
-		s.notify.wake()
+		s.announce()
 	}
 	return int(n), nil
 }

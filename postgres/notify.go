@@ -16,19 +16,41 @@ func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
 	return s.notify.subscribe(ctx)
 }
 
-// notifyTx queues a notification that PostgreSQL sends when tx commits (and
-// never if it rolls back); several in one transaction fold into one.
-func (s *Store) notifyTx(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, s.schema)
-	return mapErr(err, "notify")
+// announce tells the workers of every node that work may be due: this
+// node's at once, the others' through NOTIFY. It never waits.
+//
+// The NOTIFY is not sent by the transaction that made the work: PostgreSQL
+// holds one database-wide lock from a notifying transaction's commit until
+// its WAL flush is done, so notifying publishers would commit one at a time,
+// an fsync each, instead of sharing flushes. A sender goroutine notifies
+// instead, from a transaction of its own that commits without waiting for
+// the flush, and folds every announcement made while it was busy into one.
+func (s *Store) announce() {
+	s.notify.wake()
+	select {
+	case s.announced <- struct{}{}:
+	default: // one is already waiting to be sent: it covers this one
+	}
 }
 
-// notifyNow notifies outside a transaction, after a change already
-// committed, and wakes this node's subscribers at once.
-func (s *Store) notifyNow(ctx context.Context) error {
-	s.notify.wake()
-	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, s.schema)
-	return mapErr(err, "notify")
+// sendNotifications sends one NOTIFY per burst of announcements until ctx
+// ends. A failed NOTIFY is not retried: the dispatchers also poll, so it
+// delays work on the other nodes at worst.
+func (s *Store) sendNotifications(ctx context.Context) {
+	defer close(s.sent)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.announced:
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		batch := &pgx.Batch{}
+		batch.Queue(asyncCommit)
+		batch.Queue(`SELECT pg_notify($1, $2)`, Channel, s.schema)
+		s.pool.SendBatch(sendCtx, batch).Close()
+		cancel()
+	}
 }
 
 // Reconnection backoff of the listening connection.

@@ -42,6 +42,10 @@ type Store struct {
 	schema string // resolved at open: the notification payload
 	now    func() time.Time
 	notify *notifier
+
+	announced  chan struct{} // an announcement waits for the sender (buffered 1)
+	stopSender context.CancelFunc
+	sent       chan struct{} // closed when the sender has stopped
 }
 
 var _ licensehooks.Store = (*Store)(nil)
@@ -99,12 +103,18 @@ func OpenWithOptions(ctx context.Context, url string, opt Options) (*Store, erro
 		return nil, fmt.Errorf("postgres: read current schema: %w", err)
 	}
 	s.notify = newNotifier(cfg.ConnConfig.Copy(), s.schema)
+	s.announced, s.sent = make(chan struct{}, 1), make(chan struct{})
+	senderCtx, stop := context.WithCancel(context.Background())
+	s.stopSender = stop
+	go s.sendNotifications(senderCtx)
 	return s, nil
 }
 
-// Close stops the wakeup listener, closes every subscriber's channel and
-// the connection pool.
+// Close stops the wakeup listener and the notification sender, closes
+// every subscriber's channel and the connection pool.
 func (s *Store) Close() error {
+	s.stopSender()
+	<-s.sent
 	s.notify.close()
 	s.pool.Close()
 	return nil

@@ -32,8 +32,8 @@ type publishBatch struct {
 // alone: a conflicting or invalid one gets its Err and the others commit.
 //
 // Whatever the batch's size it costs four round trips: begin; match the
-// listeners and insert the events; insert the deliveries, read back any
-// duplicates and queue the notification; commit.
+// listeners and insert the events; insert the deliveries and read back any
+// duplicates; commit. Workers are told after the commit (announce).
 func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)),
@@ -62,16 +62,13 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		second := &pgx.Batch{}
 		b.queueDeliveries(second)
 		b.queueDuplicates(second)
-		if b.made > 0 {
-			second.Queue(`SELECT pg_notify($1, $2)`, Channel, s.schema)
-		}
 		return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
 	})
 	if err != nil {
 		return nil, err
 	}
 	if b.made > 0 {
-		s.notify.wake()
+		s.announce()
 	}
 	return b.results, nil
 }
