@@ -153,13 +153,12 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 }
 
 // capacity returns how many deliveries to claim now, and the listeners to
-// leave out. It asks for nothing until a quarter of a batch is free, so a
-// busy dispatcher claims in batches rather than one by one.
+// leave out; nothing while less than claimThreshold is free.
 func (d *Dispatcher) capacity() (int, []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	free := d.cfg.Workers + d.cfg.BatchSize - d.held
-	if d.stopping || free < max(1, d.cfg.BatchSize/4) {
+	if d.stopping || free < d.claimThreshold() {
 		return 0, nil
 	}
 	var exclude []string
@@ -308,8 +307,8 @@ func (d *Dispatcher) noteResult(id string, l *lane, a *licensehooks.Attempt) {
 	}
 }
 
-// forget lets go of n deliveries of a lane without an outcome (their
-// leases lapse or are released at Stop).
+// forget lets go of n deliveries of a lane: their attempt is over, or they
+// were given up (their leases lapse or are released at Stop).
 func (d *Dispatcher) forget(id string, n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -317,13 +316,30 @@ func (d *Dispatcher) forget(id string, n int) {
 }
 
 // settleLocked accounts n deliveries of a lane as done and wakes the
-// claimer, which may now have room. Called with d.mu held.
+// claimer when that lets it claim again: the lane stopped being full, or a
+// claim's worth of room opened. Waking it on every attempt would cost a
+// futile look at the lanes thousands of times a second. Called with d.mu
+// held.
 func (d *Dispatcher) settleLocked(id string, n int) {
+	wake := false
 	if l := d.lanes[id]; l != nil {
+		wasFull := d.full(id, l)
 		l.held -= n
+		wake = wasFull && !d.full(id, l)
 		d.tidy(id, l)
 	}
+	room, need := d.cfg.Workers+d.cfg.BatchSize-d.held, d.claimThreshold()
 	d.held -= n
+	if wake || (room < need && room+n >= need) {
+		d.wakeClaimer()
+	}
+}
+
+// claimThreshold is the room a claim waits for: a quarter of a batch, so
+// a busy dispatcher claims in batches rather than one by one.
+func (d *Dispatcher) claimThreshold() int { return max(1, d.cfg.BatchSize/4) }
+
+func (d *Dispatcher) wakeClaimer() {
 	select {
 	case d.kick <- struct{}{}:
 	default:

@@ -85,10 +85,7 @@ func (d *Dispatcher) settle(batch []record) {
 		}
 	}
 	if kick {
-		select {
-		case d.kick <- struct{}{}:
-		default:
-		}
+		d.wakeClaimer()
 	}
 }
 
