@@ -244,3 +244,33 @@ func TestWakeupsBeatThePoll(t *testing.T) {
 	_, ids := b.publish(1, licensehooks.PublishParams{})
 	b.waitStatus(2*time.Second, licensehooks.StatusSucceeded, ids...)
 }
+
+func TestCancelledStartContextStopsAndReleases(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	rv := b.receiver(bl.answer)
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(3, licensehooks.PublishParams{})
+	ctx, cancel := context.WithCancel(b.ctx)
+	d := New(b.store, b.mk, Config{PerListener: 1, Client: egress.New(egress.Config{AllowPrivate: true})})
+	must(t, d.Start(ctx))
+	if err := d.Start(ctx); err == nil {
+		t.Errorf("a second Start did not fail")
+	}
+	eventually(t, 5*time.Second, func() string {
+		if rv.count() == 0 {
+			return "no request arrived"
+		}
+		return ""
+	})
+	cancel()
+	stopCtx, stopCancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer stopCancel()
+	must(t, d.Stop(stopCtx)) // returns once the cancelled dispatcher has wound down
+	for _, id := range ids {
+		if dl := b.delivery(id); dl.LeaseOwner != "" || dl.Status != licensehooks.StatusPending {
+			t.Errorf("after cancel: %+v", dl)
+		}
+	}
+}
