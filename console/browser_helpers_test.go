@@ -148,13 +148,18 @@ func (b *browser) failf(step, format string, args ...any) {
 	b.fail(step, fmt.Errorf(format, args...))
 }
 
-// save writes a PNG screenshot and the HTML of the page.
+// save writes a PNG screenshot of the whole page and the page's HTML.
 func (b *browser) save(name string) (pngPath, htmlPath string) {
+	return b.saveWith(name, chromedp.FullScreenshot(100))
+}
+
+// saveWith writes the screenshot capture takes and the page's HTML.
+func (b *browser) saveWith(name string, capture chromedp.Action[[]byte]) (pngPath, htmlPath string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	pngPath = filepath.Join(b.artifacts, name+".png")
 	htmlPath = filepath.Join(b.artifacts, name+".html")
-	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+	if shot, err := chromedp.Run(ctx, capture); err == nil {
 		os.WriteFile(pngPath, shot, 0o644)
 	} else {
 		pngPath = "(no screenshot: " + err.Error() + ")"
@@ -173,6 +178,14 @@ func (b *browser) shot(name string) {
 	start := time.Now()
 	png, _ := b.save(name)
 	b.t.Logf("screenshot %s (%v)", png, time.Since(start).Round(time.Millisecond))
+}
+
+// shotTop saves what the window shows of a very long page: a full-page
+// capture of those takes seconds, and the top says what the page is.
+func (b *browser) shotTop(name string) {
+	b.t.Helper()
+	png, _ := b.saveWith(name, chromedp.CaptureScreenshot())
+	b.t.Logf("screenshot %s (the window's part)", png)
 }
 
 // open navigates to a path of the console.

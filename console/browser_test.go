@@ -236,7 +236,7 @@ func (b *browser) reference(s *stack) {
 		b.failf("events", "%d events shown, want %d", n, len(s.cat.All()))
 	}
 	b.expectText(`[id="event-entitlement.created"]`, "entitlementId")
-	b.shot("12-events")
+	b.shotTop("12-events")
 
 	b.open("/keys")
 	pub, _ := s.a.RSAPublicKey()
@@ -293,7 +293,7 @@ func (b *browser) phone() {
 			b.failf("phone width", "%s is %d px wide on a 360 px screen", p, w)
 		}
 	}
-	b.shot("18-keys-phone")
+	b.shotTop("18-keys-phone")
 	b.open("/webhooks")
 	b.shot("19-webhooks-phone")
 }

@@ -205,7 +205,15 @@
     });
   }
 
+  // Charts that scroll sideways on small screens start at the latest hour.
+  function initCharts() {
+    document.querySelectorAll(".chart-scroll").forEach(function (el) {
+      el.scrollLeft = el.scrollWidth;
+    });
+  }
+
   function init() {
+    initCharts();
     initCopy();
     initSelectAll();
     initHeaders();
