@@ -28,7 +28,8 @@ type Event struct {
 type PublishParams struct {
 	Event *Event
 	// ListenerID, when set, delivers to that listener alone, whatever its
-	// subscriptions (the Test action).
+	// subscriptions and even when disabled (the Test action: people test a
+	// listener before they enable it again).
 	ListenerID string
 	// Once marks the deliveries as never retried (the Test action).
 	Once bool

@@ -202,9 +202,6 @@ func (s *Service) TestListener(ctx context.Context, tenantID, id string) (*licen
 	if res[0].Err != nil {
 		return nil, nil, fmt.Errorf("test listener %s: %w", id, res[0].Err)
 	}
-	if len(res[0].DeliveryIDs) == 0 {
-		return nil, nil, licensehooks.Errorf(licensehooks.EINVALID, "The listener is disabled: enable it to test it.")
-	}
 	dlvID := res[0].DeliveryIDs[0]
 	a, err := snd.SendNow(ctx, tenantID, dlvID)
 	if err != nil {
