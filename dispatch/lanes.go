@@ -58,11 +58,15 @@ func (d *Dispatcher) leaseMargin() time.Duration { return d.cfg.Lease / 10 }
 // startWindow is how much of its lease a claim needs left for an attempt to
 // start: the client's timeout, or half the usable lease when that is less.
 func (d *Dispatcher) startWindow() time.Duration {
-	timeout := d.cfg.Client.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	return min(d.clientTimeout(), (d.cfg.Lease-d.leaseMargin())/2)
+}
+
+// clientTimeout is the longest an attempt takes by the client's own bound.
+func (d *Dispatcher) clientTimeout() time.Duration {
+	if t := d.cfg.Client.Timeout; t > 0 {
+		return t
 	}
-	return min(timeout, (d.cfg.Lease-d.leaseMargin())/2)
+	return DefaultTimeout
 }
 
 // claimLoop leases due work whenever there is room for it: at a wakeup from

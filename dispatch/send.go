@@ -50,8 +50,13 @@ func (d *Dispatcher) send(ctx context.Context, c *licensehooks.Claim, deadline t
 		URI:            c.Listener.URI,
 		RequestHeaders: h,
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	if t := d.cfg.Client.Timeout; t <= 0 || time.Until(deadline) < t {
+		// The client has no timeout of its own, or one that would outlast
+		// the lease: the lease bounds the attempt.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	start := time.Now()
 	resp, err := d.post(ctx, c.Listener.URI, h, body)
 	if err != nil {
@@ -85,12 +90,13 @@ func (d *Dispatcher) headers(c *licensehooks.Claim, body []byte, nsig string, ke
 	for k, v := range c.Listener.Headers {
 		h.Set(k, v)
 	}
+	// Keys in canonical form, set directly: this runs for every attempt.
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{d.cfg.UserAgent}
-	h[signature.HeaderN] = []string{nsig}
-	h.Set(signature.HeaderWebhookID, c.Event.ID)
-	h.Set(signature.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
-	h.Set(signature.HeaderWebhookSignature, signature.StandardHeader(keys, c.Event.ID, ts, body))
+	h["N-Signature"] = []string{nsig}
+	h["Webhook-Id"] = []string{c.Event.ID}
+	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts, 10)}
+	h["Webhook-Signature"] = []string{signature.StandardHeader(keys, c.Event.ID, ts, body)}
 	return h
 }
 
