@@ -274,3 +274,28 @@ func TestCancelledStartContextStopsAndReleases(t *testing.T) {
 		}
 	}
 }
+
+func TestAttemptEndsWithinItsLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(func(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(1, licensehooks.PublishParams{})
+	start := time.Now()
+	b.dispatcher(Config{
+		Lease: 2 * time.Second, Schedule: []time.Duration{0},
+		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: time.Minute}),
+	})
+	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
+	// Cut off a tenth of the lease before it lapses (plus the time to
+	// store the outcome and notice it here), not after the client's minute.
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("the attempt outlived its 2s lease: %v", took)
+	}
+	if dl := b.delivery(ids[0]); dl.LastErrorKind != licensehooks.KindTimeout || dl.Attempts != 1 {
+		t.Errorf("delivery %+v", dl)
+	}
+	if n := rv.count(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
