@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,11 +22,52 @@ import (
 	"licensehooks/catalog"
 	"licensehooks/dispatch"
 	"licensehooks/egress"
+	"licensehooks/postgres"
 	"licensehooks/service"
 	"licensehooks/sqlite"
+	"licensehooks/storetest"
 )
 
-// env is a running API over a real SQLite store, a real catalog and a real
+// storeEnv selects the store the API tests run on: "postgres" runs them on
+// the PostgreSQL server of LICENSEHOOKS_TEST_POSTGRES_URL (TestOnPostgres
+// sets it for a second run of the whole suite), anything else on SQLite.
+const storeEnv = "LICENSEHOOKS_TEST_API_STORE"
+
+func openStore(t testing.TB) licensehooks.Store {
+	t.Helper()
+	var (
+		st  licensehooks.Store
+		err error
+	)
+	if os.Getenv(storeEnv) == "postgres" {
+		st, err = postgres.Open(context.Background(), storetest.PostgresURL(t))
+	} else {
+		st, err = sqlite.Open(filepath.Join(t.TempDir(), "db.sqlite"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestOnPostgres runs this package's whole suite again, in a child process,
+// on PostgreSQL: the end-to-end API tests hold for both stores.
+func TestOnPostgres(t *testing.T) {
+	if os.Getenv(storeEnv) == "postgres" {
+		t.Skip("already the PostgreSQL run")
+	}
+	storetest.PostgresURL(t) // skips, or fails in CI, without a server
+	cmd := exec.Command(os.Args[0], "-test.run", "^Test", "-test.skip", "^TestOnPostgres$|^Fuzz")
+	cmd.Env = append(os.Environ(), storeEnv+"=postgres")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("API suite on PostgreSQL failed: %v\n%s", err, out)
+	}
+	t.Logf("API suite on PostgreSQL:\n%s", out)
+}
+
+// env is a running API over a real store (SQLite, or PostgreSQL in TestOnPostgres), a real catalog and a real
 // dispatcher, with a receiver to deliver to.
 type env struct {
 	t        testing.TB
@@ -111,11 +154,7 @@ const (
 func setup(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	mk, _ := licensehooks.GenerateMasterKey()
 	e := &env{t: t, store: st, mk: mk, creds: map[string][2]string{}, tokens: map[string]string{}, receiver: newReceiver(t), rec: &recorder{}}
 	for _, id := range []*string{&e.tenant, &e.other} {

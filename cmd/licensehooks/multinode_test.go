@@ -3,54 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"licensehooks"
+	"licensehooks/storetest"
 )
-
-// postgresURL returns a database URL on a fresh schema of the test server
-// named by LICENSEHOOKS_TEST_POSTGRES_URL, dropped when the test ends.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("LICENSEHOOKS_CI") == "1" {
-			t.Fatal("LICENSEHOOKS_TEST_POSTGRES_URL is not set")
-		}
-		t.Skip("LICENSEHOOKS_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	schema := strings.ToLower("lh_e2e_" + licensehooks.RandomToken(6))
-	schema = strings.NewReplacer("-", "_").Replace(schema)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		conn.Close(context.Background())
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
 
 // TestMultiNodeKill runs three nodes on one PostgreSQL database under
 // publishing load, kills one with SIGKILL, and checks that every accepted
 // event reaches every listener at least once.
 func TestMultiNodeKill(t *testing.T) {
 	t.Parallel()
-	db := postgresURL(t)
+	db := storetest.PostgresURL(t)
 	_, key := licensehooks.GenerateMasterKey()
 	env := []string{"LICENSEHOOKS_MASTER_KEY=" + key}
 	tenantID, clientID, secret := tenantSetup(t, env, "--db", db)
@@ -83,3 +48,6 @@ func TestMultiNodeKill(t *testing.T) {
 		n.stop()
 	}
 }
+
+// postgresURL is a fresh schema on the test PostgreSQL server.
+func postgresURL(t *testing.T) string { return storetest.PostgresURL(t) }

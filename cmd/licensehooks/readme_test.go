@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"licensehooks/storetest"
 )
 
 // walkthrough returns the shell blocks of the README's walkthrough, and the
@@ -54,10 +56,21 @@ func freePort(t *testing.T) int {
 }
 
 // TestReadmeWalkthrough runs the README's walkthrough as written, against the
-// real binary started with the README's flags: every curl -f must succeed,
-// and the receiver must see the deliveries it promises.
+// real binary started with the README's flags, on each store: every curl -f
+// must succeed, and the receiver must see the deliveries it promises.
 func TestReadmeWalkthrough(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		runWalkthrough(t)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		runWalkthrough(t, "--db", storetest.PostgresURL(t))
+	})
+}
+
+func runWalkthrough(t *testing.T, storeArgs ...string) {
 	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("LICENSEHOOKS_CI") == "1" {
@@ -71,7 +84,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatal("walkthrough has no serve command or no curl")
 	}
 	dir := t.TempDir()
-	n := startNode(t, nil, append(serveArgs, "--data", filepath.Join(dir, "licensehooks-data"))...)
+	n := startNode(t, nil, append(append(serveArgs, "--data", filepath.Join(dir, "licensehooks-data")), storeArgs...)...)
 	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BASE="+n.URL, fmt.Sprintf("PORT=%d", freePort(t)))
