@@ -2,8 +2,10 @@
 //
 // It measures the real thing from the outside. It starts a `serve` process
 // of the same binary on loopback (SQLite in a temporary directory, or the
-// database of -db), creates tenants and credentials with the binary's CLI
-// and listeners through the public API, points them at receiver processes
+// database of -db: on PostgreSQL a fresh schema per scenario, and -nodes N
+// starts N processes sharing it, the publishers spread over them), creates
+// tenants and credentials with the binary's CLI and listeners through the
+// public API, points them at receiver processes
 // (`licensehooks bench-receiver`, see ReceiverMain), publishes catalog
 // events through POST /api/v1/events, and matches what the receivers got
 // against what the server accepted: rates, accept-to-arrival latency,
@@ -42,6 +44,7 @@ type Config struct {
 	Batch      int           // events per publish request; 0 for 10 at max rate and 1 at a fixed rate
 	MaxEvents  int64         // bound on the events of one scenario; 0 for 2,000,000 (-small: 500)
 	DB         string        // database URL; "" for SQLite in a temporary directory
+	Nodes      int           // serve processes sharing the database; 0 or 1 for one (more need PostgreSQL)
 	VerifyAll  bool          // verify every delivery's signatures, not 1 in 20
 	Binary     string        // the licensehooks binary; "" for this executable
 	ServeArgs  []string      // extra flags for serve
@@ -99,7 +102,8 @@ func ParseFlags(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.Float64Var(&cfg.Rate, "rate", 0, "events per second for every scenario (default: as fast as accepted, steady 500)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "events per publish request; >1 uses /api/v1/events/batch (default 10 at max rate, 1 at a fixed rate)")
 	fs.Int64Var(&cfg.MaxEvents, "max-events", 0, "at most this many events per scenario (default 2,000,000; -small 500)")
-	fs.StringVar(&cfg.DB, "db", "", "database URL for serve (default SQLite in a temporary directory), e.g. postgres://…")
+	fs.StringVar(&cfg.DB, "db", "", "database URL for serve (default SQLite in a temporary directory), e.g. postgres://…; on PostgreSQL each scenario runs in a fresh schema lh_bench_…, dropped after it")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "serve processes on the database, the publishers spread over them round-robin (more than 1 needs -db postgres://…)")
 	fs.BoolVar(&cfg.VerifyAll, "verify-all", false, "verify the signatures of every delivery (default 1 in 20)")
 	fs.StringVar(&cfg.Binary, "binary", "", "the licensehooks binary to run (default this executable)")
 	serveArgs := fs.String("serve-args", "", "extra flags for serve, space-separated (e.g. \"--workers 256\")")
@@ -122,8 +126,29 @@ func ParseFlags(args []string, stdout, stderr io.Writer) (*Config, error) {
 	if cfg.Batch > 1000 {
 		return nil, errors.New("bench: -batch is at most 1000 (the batch endpoint's limit)")
 	}
+	if err := checkNodes(cfg.Nodes, cfg.DB); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
+
+// checkNodes refuses a node count the database cannot serve: several serve
+// processes share one PostgreSQL database, while a SQLite file belongs to
+// one process.
+func checkNodes(nodes int, db string) error {
+	switch {
+	case nodes < 1:
+		return fmt.Errorf("bench: -nodes %d: want at least 1", nodes)
+	case nodes > 1 && !isPostgresURL(db):
+		return fmt.Errorf("bench: -nodes %d needs -db postgres://… (nodes share one PostgreSQL database; SQLite serves one process)", nodes)
+	case nodes > 64:
+		return fmt.Errorf("bench: -nodes %d: at most 64", nodes)
+	}
+	return nil
+}
+
+// nodes is the number of serve processes (a zero Config has one).
+func (c *Config) nodes() int { return max(c.Nodes, 1) }
 
 // parseInterleaved parses flags, taking a word after a bare -json as its
 // file, and goes on parsing the flags that follow it.

@@ -3,6 +3,7 @@ package bench
 import (
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +85,44 @@ func TestPlan(t *testing.T) {
 	small := (&Config{Scenarios: []string{"tenants"}, Small: true, Rate: 50, Batch: 5}).plan()[0]
 	if small.Tenants != 4 || small.Rate != 50 || small.Batch != 5 || small.Duration != 3*time.Second {
 		t.Errorf("small tenants = %+v", small)
+	}
+}
+
+func TestParseFlagsNodes(t *testing.T) {
+	t.Parallel()
+	const pg = "postgres://bench@127.0.0.1:5432/test?sslmode=disable"
+	tests := []struct {
+		name  string
+		args  []string
+		nodes int  // want, when accepted
+		ok    bool // accepted
+	}{
+		{"default one node", nil, 1, true},
+		{"one node on SQLite", []string{"-nodes", "1"}, 1, true},
+		{"one node on a SQLite file", []string{"-nodes", "1", "-db", "sqlite:///tmp/x.db"}, 1, true},
+		{"two nodes on PostgreSQL", []string{"-nodes", "2", "-db", pg}, 2, true},
+		{"postgresql scheme", []string{"-db", "postgresql://h/db", "-nodes", "3"}, 3, true},
+		{"two nodes on SQLite", []string{"-nodes", "2"}, 0, false},
+		{"two nodes on a SQLite file", []string{"-nodes", "2", "-db", "sqlite:///tmp/x.db"}, 0, false},
+		{"zero nodes", []string{"-nodes", "0", "-db", pg}, 0, false},
+		{"negative", []string{"-nodes", "-1", "-db", pg}, 0, false},
+		{"too many", []string{"-nodes", "65", "-db", pg}, 0, false},
+		{"not a number", []string{"-nodes", "two", "-db", pg}, 0, false},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseFlags(tt.args, io.Discard, io.Discard)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.ok && cfg.Nodes != tt.nodes:
+			t.Errorf("%s: %d nodes, want %d", tt.name, cfg.Nodes, tt.nodes)
+		case !tt.ok && err == nil:
+			t.Errorf("%s: accepted (%d nodes)", tt.name, cfg.Nodes)
+		}
+	}
+	// The refusal tells what to do.
+	_, err := ParseFlags([]string{"-nodes", "2"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-db postgres://") {
+		t.Errorf("refusal %v does not name -db postgres://", err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +114,9 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// TestSmokePostgres runs a scenario on PostgreSQL when a server is given.
+// TestSmokePostgres runs a scenario on PostgreSQL when a server is given,
+// with one node and with two sharing the database, each run in a schema
+// of its own that is gone afterwards.
 func TestSmokePostgres(t *testing.T) {
 	url := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
 	if url == "" {
@@ -121,9 +125,45 @@ func TestSmokePostgres(t *testing.T) {
 		}
 		t.Skip("set LICENSEHOOKS_TEST_POSTGRES_URL to run against PostgreSQL")
 	}
-	rep, _ := smokeRun(t, "-scenario", "fanout", "-db", url)
-	if len(rep.Scenarios) != 1 || !strings.HasPrefix(rep.Store, "postgres") {
-		t.Fatalf("store %q, %d results", rep.Store, len(rep.Scenarios))
+	for _, nodes := range []int{1, 2} {
+		rep, stdout := smokeRun(t, "-scenario", "fanout", "-db", url, "-nodes", strconv.Itoa(nodes))
+		if len(rep.Scenarios) != 1 || !strings.HasPrefix(rep.Store, "PostgreSQL postgres") || rep.Nodes != nodes {
+			t.Fatalf("store %q, %d nodes, %d results", rep.Store, rep.Nodes, len(rep.Scenarios))
+		}
+		r := rep.Scenarios[0]
+		if r.Nodes != nodes || !strings.Contains(stdout, nodeCount(nodes)+", 1 tenant(s)") || !strings.Contains(stdout, "; "+nodeCount(nodes)+";") {
+			t.Errorf("%d nodes: the result says %d, or the tables do not show it", nodes, r.Nodes)
+		}
+		if nodes > 1 {
+			checkPerNode(t, r)
+		}
+		if !strings.HasPrefix(r.Schema, schemaPrefix) {
+			t.Fatalf("%d nodes: schema %q", nodes, r.Schema)
+		}
+		if left, err := schemaExists(t.Context(), url, r.Schema); err != nil || left {
+			t.Errorf("%d nodes: schema %s left behind (%v)", nodes, r.Schema, err)
+		}
+	}
+}
+
+// checkPerNode checks the figures of a run on several nodes: each node
+// worked, CPU adds up, and the peak RSS is the largest node's.
+func checkPerNode(t *testing.T, r *Result) {
+	t.Helper()
+	if len(r.PerNode) != r.Nodes {
+		t.Fatalf("%d per-node figures for %d nodes", len(r.PerNode), r.Nodes)
+	}
+	var cpu, largest, sum float64
+	for _, n := range r.PerNode {
+		if n.CPUSeconds <= 0 || n.PeakRSSMB <= 0 {
+			t.Errorf("node %d: %+v", n.Node, n)
+		}
+		cpu, largest, sum = cpu+n.CPUSeconds, max(largest, n.PeakRSSMB), sum+n.PeakRSSMB
+	}
+	// Each figure is rounded on its own: allow for it.
+	slack := 0.01 * float64(r.Nodes+1)
+	if math.Abs(cpu-r.ServerCPUSeconds) > slack || r.ServerPeakRSSMB != largest || math.Abs(sum-r.ServerPeakRSSSumMB) > 10*slack {
+		t.Errorf("server figures %.2f CPU s, %.1f MB, sum %.1f MB do not match the nodes' %+v", r.ServerCPUSeconds, r.ServerPeakRSSMB, r.ServerPeakRSSSumMB, r.PerNode)
 	}
 }
 

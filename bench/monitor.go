@@ -22,8 +22,8 @@ type monitor struct {
 	phase         string
 	begin         time.Time // publishing started
 	offset        int       // records fetched so far
-	peakRSS       int64
-	pileupPeak    int64
+	peakRSS       []int64   // per node: the highest VmRSS or VmHWM seen
+	pileupPeak    int64     // the largest node's RSS during the pile-up
 	pileupSamples []float64
 	base, end     cpuTimes // at the start and at stop
 	stopAt        time.Time
@@ -35,20 +35,55 @@ type monitor struct {
 	done   chan struct{}
 }
 
-// cpuTimes is the CPU used so far by the server, the receiver and the
-// benchmark itself.
-type cpuTimes struct{ server, receiver, bench time.Duration }
+// cpuTimes is the CPU used so far by each serve node, the receiver and
+// the benchmark itself.
+type cpuTimes struct {
+	nodes           []time.Duration
+	receiver, bench time.Duration
+}
+
+// server is the CPU of every node together.
+func (c cpuTimes) server() time.Duration {
+	var sum time.Duration
+	for _, d := range c.nodes {
+		sum += d
+	}
+	return sum
+}
 
 func (m *monitor) cpuNow() cpuTimes {
-	s, _ := sampleProc(m.w.server.pid())
+	var c cpuTimes
+	for _, s := range m.sampleServers() {
+		c.nodes = append(c.nodes, s.CPU)
+	}
 	r, _ := sampleProc(m.w.recv.pid())
 	b, _ := sampleProc(os.Getpid())
-	return cpuTimes{s.CPU, r.CPU, b.CPU}
+	c.receiver, c.bench = r.CPU, b.CPU
+	return c
+}
+
+// sampleServers samples every serve node, in node order.
+func (m *monitor) sampleServers() []procSample {
+	out := make([]procSample, len(m.w.servers))
+	for i, c := range m.w.servers {
+		out[i], _ = sampleProc(c.pid())
+	}
+	return out
+}
+
+// largestRSS is the highest current RSS among the nodes.
+func largestRSS(samples []procSample) int64 {
+	var n int64
+	for _, s := range samples {
+		n = max(n, s.RSS)
+	}
+	return n
 }
 
 func startMonitor(ctx context.Context, cfg *Config, w *world, led *ledger, name string) *monitor {
 	ctx, cancel := context.WithCancel(ctx)
-	m := &monitor{cfg: cfg, w: w, led: led, name: name, cancel: cancel, done: make(chan struct{})}
+	m := &monitor{cfg: cfg, w: w, led: led, name: name, cancel: cancel, done: make(chan struct{}),
+		peakRSS: make([]int64, len(w.servers))}
 	m.base = m.cpuNow()
 	m.begin = time.Now()
 	go m.loop(ctx)
@@ -97,43 +132,50 @@ func (m *monitor) collect(ctx context.Context) {
 	if err == nil {
 		m.led.arrive(recs)
 	}
-	s, _ := sampleProc(m.w.server.pid())
+	samples := m.sampleServers()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
 		m.fetchErr = err
 	}
 	m.offset += len(recs)
-	m.peakRSS = max(m.peakRSS, s.RSS, s.HWM)
+	for i, s := range samples {
+		m.peakRSS[i] = max(m.peakRSS[i], s.RSS, s.HWM)
+	}
 	if m.phase == "piling up" {
-		m.pileupPeak = max(m.pileupPeak, s.RSS)
+		m.pileupPeak = max(m.pileupPeak, largestRSS(samples))
 	}
 }
 
-// samplePileup keeps the server's RSS every 5 s of the backlog's pile-up.
+// samplePileup keeps the server's RSS (the largest node's) every 5 s of
+// the backlog's pile-up.
 func (m *monitor) samplePileup() {
-	s, _ := sampleProc(m.w.server.pid())
+	rss := largestRSS(m.sampleServers())
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.phase == "piling up" {
-		m.pileupSamples = append(m.pileupSamples, mb(s.RSS))
+		m.pileupSamples = append(m.pileupSamples, mb(rss))
 	}
 }
 
 // rssDuringPileup returns the peak and the samples of the server's RSS
-// during the pile-up, the last sample taken now.
+// (the largest node's) during the pile-up, the last sample taken now.
 func (m *monitor) rssDuringPileup() (peak float64, samples []float64) {
-	s, _ := sampleProc(m.w.server.pid())
+	rss := largestRSS(m.sampleServers())
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.pileupPeak = max(m.pileupPeak, s.RSS)
-	return mb(m.pileupPeak), append(m.pileupSamples, mb(s.RSS))
+	m.pileupPeak = max(m.pileupPeak, rss)
+	return mb(m.pileupPeak), append(m.pileupSamples, mb(rss))
 }
 
 // progress rewrites the progress line on stderr (final ends it).
 func (m *monitor) progress(final bool) {
 	acc, exp, got := m.led.progress()
-	s, _ := sampleProc(m.w.server.pid())
+	var cpu time.Duration
+	var rss int64
+	for _, s := range m.sampleServers() {
+		cpu, rss = cpu+s.CPU, rss+s.RSS
+	}
 	m.mu.Lock()
 	dAcc, dGot := acc-m.prev.accepted, got-m.prev.got
 	m.prev.accepted, m.prev.got = acc, got
@@ -141,10 +183,14 @@ func (m *monitor) progress(final bool) {
 	m.mu.Unlock()
 	cores := 0.0
 	if el := time.Since(m.begin).Seconds(); el > 0 {
-		cores = (s.CPU - m.base.server).Seconds() / el
+		cores = (cpu - m.base.server()).Seconds() / el
 	}
-	line := fmt.Sprintf("\r[%s] %s %v: accepted %s (%s/s), delivered %s of %s (%s/s), server %.2f cores %.0f MB ",
-		m.name, phase, elapsed, fmtInt(acc), fmtInt(dAcc), fmtInt(got), fmtInt(exp), fmtInt(dGot), cores, mb(s.RSS))
+	servers := "server"
+	if n := len(m.w.servers); n > 1 {
+		servers = fmt.Sprintf("%d servers", n)
+	}
+	line := fmt.Sprintf("\r[%s] %s %v: accepted %s (%s/s), delivered %s of %s (%s/s), %s %.2f cores %.0f MB ",
+		m.name, phase, elapsed, fmtInt(acc), fmtInt(dAcc), fmtInt(got), fmtInt(exp), fmtInt(dGot), servers, cores, mb(rss))
 	// Pad over the longer line this one replaces.
 	m.mu.Lock()
 	if pad := m.lineLen - len(line); pad > 0 {

@@ -60,9 +60,11 @@ type publishPlan struct {
 }
 
 // publishers run a publishPlan against the API and record every accepted
-// event in the ledger.
+// event in the ledger. Publisher i talks to node i mod len(apis): with
+// several nodes the load is spread round-robin, each publisher keeping its
+// connections to one node, as a load balancer would.
 type publishers struct {
-	api       *api
+	apis      []*api
 	tenants   []tenantAuth
 	templates []template
 	nonce     nonce
@@ -81,13 +83,14 @@ func (p *publishers) run(ctx context.Context, plan publishPlan) {
 	start := time.Now()
 	end := start.Add(plan.Duration)
 	var wg sync.WaitGroup
-	for range plan.Publishers {
-		wg.Go(func() { p.loop(ctx, plan, start, end) })
+	for i := range plan.Publishers {
+		a := p.apis[i%len(p.apis)]
+		wg.Go(func() { p.loop(ctx, a, plan, start, end) })
 	}
 	wg.Wait()
 }
 
-func (p *publishers) loop(ctx context.Context, plan publishPlan, start, end time.Time) {
+func (p *publishers) loop(ctx context.Context, a *api, plan publishPlan, start, end time.Time) {
 	batch := max(plan.Batch, 1)
 	var buf []byte
 	for ctx.Err() == nil {
@@ -108,7 +111,7 @@ func (p *publishers) loop(ctx context.Context, plan publishPlan, start, end time
 		}
 		tenant := int(k % int64(len(p.tenants)))
 		buf = p.body(buf[:0], first, int(n), batch > 1)
-		p.publish(ctx, tenant, first, int(n), buf, batch > 1)
+		p.publish(ctx, a, tenant, first, int(n), buf, batch > 1)
 	}
 }
 
@@ -148,7 +151,7 @@ func (p *publishers) body(dst []byte, first uint64, n int, batch bool) []byte {
 
 // publish sends one request, retrying a failed one with the same eventIds
 // (publishing is idempotent on eventId), and records what was accepted.
-func (p *publishers) publish(ctx context.Context, tenant int, first uint64, n int, body []byte, batch bool) {
+func (p *publishers) publish(ctx context.Context, a *api, tenant int, first uint64, n int, body []byte, batch bool) {
 	path := "/api/v1/events"
 	if batch {
 		path += "/batch"
@@ -160,7 +163,7 @@ func (p *publishers) publish(ctx context.Context, tenant int, first uint64, n in
 			break
 		}
 		p.requests.Add(1)
-		err = p.api.call(ctx, p.tenants[tenant], http.MethodPost, path, body, http.StatusAccepted, &raw)
+		err = a.call(ctx, p.tenants[tenant], http.MethodPost, path, body, http.StatusAccepted, &raw)
 		var ae *apiError
 		if err == nil || (errors.As(err, &ae) && ae.Status < 500 && ae.Status != http.StatusTooManyRequests) {
 			break

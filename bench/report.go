@@ -20,11 +20,12 @@ func methodNotes(cfg *Config) []string {
 	}
 	return []string{
 		"serve, the receivers and the benchmark run as separate processes on this machine, all on loopback; a fresh serve (and data dir) per scenario",
+		"-db postgres://…: each scenario runs in a fresh schema (search_path=lh_bench_…), dropped after it; -nodes N starts N serve processes on it with one master key, node 1 first, tenants and credentials made once with the CLI, and publisher i publishes to node i mod N with a token node 1 issued",
 		"tenants and credentials are made with the CLI, listeners through POST /api/v1/account/webhooks, events published through POST /api/v1/events (/batch when the batch is over 1) with client-chosen eventIds",
 		"accept time: when the 202 came back to the publisher; arrival: when the receiver got the request (wall clock, same machine); latency is accept to first arrival, clamped at 0",
 		"deliveries/s: distinct (event, listener) pairs received, over publishing start to the last arrival; lost: expected pairs never received " + cfg.DrainIdle.String() + " after the last arrival",
 		"receivers verify N-Signature and webhook-signature (signature.VerifyN, VerifyStandard) on " + verify,
-		"server CPU from /proc/PID/stat (utime+stime), peak RSS from VmHWM and VmRSS sampled every 250 ms",
+		"server CPU from /proc/PID/stat (utime+stime), peak RSS from VmHWM and VmRSS sampled every 250 ms; with several nodes CPU is every node's added up, peak RSS is the largest node's (and the nodes' peaks added up), and each node's are listed",
 		"sick: listeners 1-2 never answer (the server's timeout ends each attempt), listener 3 answers 500; lost, rate and latency count the 7 healthy listeners",
 		"backlog: 'down' listeners accept connections and never answer, so deliveries pile up in the store behind the per-listener concurrency cap; serve runs with --timeout raised above the pile-up so that no delivery falls into the retry schedule (5 s, then 5 min), which would measure the schedule instead of the drain; 'up' makes them answer 204 and the drain rate counts the first arrivals after that moment",
 		"bounds: RSA = signature.SignN over a typical envelope with a 2048-bit key, one goroutine locked to its thread, per second of that thread's CPU time (so other load on the machine does not lower it); POST = the delivery client (egress.New, keep-alive) posting a signed envelope to a receiver process from concurrent goroutines",
@@ -47,6 +48,14 @@ func fmtInt(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// nodeCount says how many serve processes ran.
+func nodeCount(n int) string {
+	if n <= 1 {
+		return "1 serve node"
+	}
+	return fmt.Sprintf("%d serve nodes", n)
 }
 
 func fmtRate(f float64) string { return fmtInt(int64(f + 0.5)) }
@@ -75,7 +84,7 @@ func printResult(w io.Writer, r *Result) {
 	if r.Rate > 0 {
 		rate = fmtRate(r.Rate) + " events/s"
 	}
-	row("setup", "%d tenant(s), %d listener(s), %d publishers, batch %d, %s", r.Tenants, r.Listeners, r.Publishers, r.Batch, rate)
+	row("setup", "%s, %d tenant(s), %d listener(s), %d publishers, batch %d, %s", nodeCount(r.Nodes), r.Tenants, r.Listeners, r.Publishers, r.Batch, rate)
 	row("events accepted", "%s in %.1f s = %s/s (%s publish errors)", fmtInt(r.EventsAccepted), r.PublishSeconds, fmtRate(r.EventsPerSec), fmtInt(r.PublishErrors))
 	row("deliveries completed", "%s of %s = %s/s over %.1f s (drain %.1f s after publishing)", fmtInt(r.Deliveries), fmtInt(r.DeliveriesExpected),
 		fmtRate(r.DeliveriesPerSec), r.WindowSeconds, r.DrainSeconds)
@@ -85,8 +94,16 @@ func printResult(w io.Writer, r *Result) {
 	row("lost / duplicated", "%s / %s  (retries %s, unconfirmed %s, foreign %s, count mismatches %s)", fmtInt(r.Lost), fmtInt(r.Duplicated),
 		fmtInt(r.Retries), fmtInt(r.Unconfirmed), fmtInt(r.Foreign), fmtInt(r.CountMismatch))
 	row("signatures", "%s checked, %s bad", fmtInt(r.SignaturesChecked), fmtInt(r.SignaturesBad))
-	row("server", "%.1f CPU s (%.2f cores), peak RSS %.0f MB; receiver %.1f CPU s, benchmark %.1f CPU s",
-		r.ServerCPUSeconds, r.ServerCores, r.ServerPeakRSSMB, r.ReceiverCPUSeconds, r.BenchCPUSeconds)
+	if len(r.PerNode) > 1 {
+		row("servers", "%.1f CPU s all nodes (%.2f cores); peak RSS %.0f MB largest node, %.0f MB all nodes; receiver %.1f CPU s, benchmark %.1f CPU s",
+			r.ServerCPUSeconds, r.ServerCores, r.ServerPeakRSSMB, r.ServerPeakRSSSumMB, r.ReceiverCPUSeconds, r.BenchCPUSeconds)
+		for _, n := range r.PerNode {
+			row(fmt.Sprintf("  node %d", n.Node), "%.1f CPU s, peak RSS %.0f MB", n.CPUSeconds, n.PeakRSSMB)
+		}
+	} else {
+		row("server", "%.1f CPU s (%.2f cores), peak RSS %.0f MB; receiver %.1f CPU s, benchmark %.1f CPU s",
+			r.ServerCPUSeconds, r.ServerCores, r.ServerPeakRSSMB, r.ReceiverCPUSeconds, r.BenchCPUSeconds)
+	}
 	if s := r.Sick; s != nil {
 		for i, st := range s.Listeners {
 			row(fmt.Sprintf("sick listener %d (%s)", i+1, st.Mode), "%s requests, %s distinct events", fmtInt(st.Requests), fmtInt(st.Distinct))
@@ -111,15 +128,18 @@ func printSummary(w io.Writer, rep *Report) {
 	if len(rep.Scenarios) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nsummary (%s; %d × %s, %s)\n", rep.Store, rep.Machine.Cores, rep.Machine.CPU, rep.Machine.GoVersion)
+	fmt.Fprintf(w, "\nsummary (%s; %s; %d × %s, %s)\n", rep.Store, nodeCount(rep.Nodes), rep.Machine.Cores, rep.Machine.CPU, rep.Machine.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tevents/s\tdeliveries/s\tof POST bound\tof RSA bound\tp50 ms\tp95 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU s\tpeak RSS MB\t")
+	fmt.Fprintln(tw, "scenario\tnodes\tevents/s\tdeliveries/s\tof POST bound\tof RSA bound\tp50 ms\tp95 ms\tp99 ms\tmax ms\tlost\tdup\tserver CPU s\tpeak RSS MB\t")
 	for _, r := range rep.Scenarios {
 		l := r.Latency
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.1f\t%.0f\t\n", r.Scenario, fmtRate(r.EventsPerSec), fmtRate(r.DeliveriesPerSec),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.1f\t%.0f\t\n", r.Scenario, r.Nodes, fmtRate(r.EventsPerSec), fmtRate(r.DeliveriesPerSec),
 			pct(r.FractionOfPOSTBound), pct(r.FractionOfRSABound), l.P50, l.P95, l.P99, l.Max, fmtInt(r.Lost), fmtInt(r.Duplicated), r.ServerCPUSeconds, r.ServerPeakRSSMB)
 	}
 	tw.Flush()
+	if rep.Nodes > 1 {
+		fmt.Fprintln(w, "server CPU s: all nodes added up; peak RSS MB: the largest node's")
+	}
 	for _, r := range rep.Scenarios {
 		if s := r.Sick; s != nil && s.FanoutPerListenerPerSec > 0 {
 			fmt.Fprintf(w, "sick vs fanout: healthy listeners keep %s of their fanout rate (%s vs %s/s each), p99 %.1fx fanout's\n",

@@ -64,11 +64,44 @@ func TestReportPrints(t *testing.T) {
 		"scenario fanout: fan", "8,000/s", "40 %", "p99 10.0 ms",
 		"sick listener 1 (hang)", "sick listener 2 (500)", "healthy listeners",
 		"1,000,000 deliveries queued", "[80 120]", "6,000/s",
-		"summary (SQLite; 2 × Test CPU", "sick vs fanout: healthy listeners keep 88 % of their fanout rate",
+		"summary (SQLite; 1 serve node; 2 × Test CPU", "sick vs fanout: healthy listeners keep 88 % of their fanout rate",
 		"backlog: peak RSS 120 MB",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestReportPrintsNodes checks that a run on several nodes says so, and
+// labels which server figures are added up and which are the largest.
+func TestReportPrintsNodes(t *testing.T) {
+	t.Parallel()
+	rep := &Report{Store: "PostgreSQL postgres://h/db", Nodes: 2, Machine: Machine{Cores: 2, CPU: "Test CPU"}}
+	r := &Result{Scenario: "fanout", Title: "fan", Nodes: 2, Tenants: 1, Listeners: 10, Schema: "lh_bench_0123456789ab",
+		ServerCPUSeconds: 3.5, ServerCores: 1.2, ServerPeakRSSMB: 60, ServerPeakRSSSumMB: 110,
+		PerNode: []NodeFigures{{Node: 1, CPUSeconds: 2, PeakRSSMB: 60}, {Node: 2, CPUSeconds: 1.5, PeakRSSMB: 50}}}
+	rep.add(r)
+	var out bytes.Buffer
+	printResult(&out, r)
+	printSummary(&out, rep)
+	text := out.String()
+	for _, want := range []string{
+		"2 serve nodes, 1 tenant(s)", "3.5 CPU s all nodes (1.20 cores)", "peak RSS 60 MB largest node, 110 MB all nodes",
+		"node 1", "2.0 CPU s, peak RSS 60 MB", "node 2", "1.5 CPU s, peak RSS 50 MB",
+		"; 2 serve nodes; 2 × Test CPU", "server CPU s: all nodes added up; peak RSS MB: the largest node's",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"nodes":2`, `"schema":"lh_bench_0123456789ab"`, `"perNode":[{"node":1,"cpuSeconds":2,"peakRssMB":60}`, `"serverPeakRssSumMB":110`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("JSON lacks %s: %s", want, b)
 		}
 	}
 }

@@ -16,6 +16,7 @@ type Report struct {
 	Started   time.Time `json:"started"`
 	Machine   Machine   `json:"machine"`
 	Store     string    `json:"store"`
+	Nodes     int       `json:"nodes"` // serve processes sharing the database
 	Bounds    Bounds    `json:"bounds"`
 	Scenarios []*Result `json:"scenarios"`
 	Targets   []Target  `json:"targets"`
@@ -51,6 +52,8 @@ type Bounds struct {
 type Result struct {
 	Scenario   string  `json:"scenario"`
 	Title      string  `json:"title"`
+	Nodes      int     `json:"nodes"`            // serve processes sharing the database
+	Schema     string  `json:"schema,omitempty"` // the PostgreSQL schema made for the run
 	Tenants    int     `json:"tenants"`
 	Listeners  int     `json:"listeners"`
 	Publishers int     `json:"publishers"`
@@ -80,11 +83,15 @@ type Result struct {
 	SignaturesChecked int64 `json:"signaturesChecked"`
 	SignaturesBad     int64 `json:"signaturesBad"`
 
-	ServerCPUSeconds   float64 `json:"serverCpuSeconds"`
-	ServerCores        float64 `json:"serverCores"` // CPU seconds per second of the run
-	ServerPeakRSSMB    float64 `json:"serverPeakRssMB"`
-	ReceiverCPUSeconds float64 `json:"receiverCpuSeconds"`
-	BenchCPUSeconds    float64 `json:"benchCpuSeconds"`
+	// With several nodes, CPU is every node's added up, and peak RSS is
+	// the largest node's (ServerPeakRSSSumMB adds the nodes' peaks up).
+	ServerCPUSeconds   float64       `json:"serverCpuSeconds"`
+	ServerCores        float64       `json:"serverCores"` // CPU seconds per second of the run
+	ServerPeakRSSMB    float64       `json:"serverPeakRssMB"`
+	ServerPeakRSSSumMB float64       `json:"serverPeakRssSumMB"`
+	PerNode            []NodeFigures `json:"perNode,omitempty"` // with several nodes
+	ReceiverCPUSeconds float64       `json:"receiverCpuSeconds"`
+	BenchCPUSeconds    float64       `json:"benchCpuSeconds"`
 
 	// SignaturesPerSec is the distinct bodies signed per second that the
 	// delivery rate implies (one per event per tenant).
@@ -101,6 +108,13 @@ type Result struct {
 
 	expectedPerTenant int
 	drainIdle         time.Duration
+}
+
+// NodeFigures are one serve node's share of the server figures.
+type NodeFigures struct {
+	Node       int     `json:"node"` // 1, 2…
+	CPUSeconds float64 `json:"cpuSeconds"`
+	PeakRSSMB  float64 `json:"peakRssMB"`
 }
 
 // SickFigures compares the healthy listeners of sick with fanout.
@@ -132,7 +146,7 @@ func newResult(cfg *Config, sc scenario) *Result {
 			n++
 		}
 	}
-	return &Result{Scenario: sc.Name, Title: sc.Title, Tenants: sc.Tenants, Listeners: sc.Tenants * sc.PerTenant,
+	return &Result{Scenario: sc.Name, Title: sc.Title, Nodes: cfg.nodes(), Tenants: sc.Tenants, Listeners: sc.Tenants * sc.PerTenant,
 		Publishers: sc.Publishers, Batch: sc.Batch, Rate: sc.Rate, expectedPerTenant: n, drainIdle: cfg.DrainIdle}
 }
 
@@ -153,20 +167,22 @@ func (r *Result) fill(m *monitor, f deliveryFigures, start, pubEnd time.Time) {
 	r.Unconfirmed, r.Foreign, r.CountMismatch = f.Unconfirmed, f.Foreign, f.WrongCount
 	r.SignaturesChecked = f.Checked
 	r.SignaturesBad = f.BadN + f.BadStandard + f.BadBody
+	r.Schema = m.w.schema
 	m.mu.Lock()
-	cpu := m.end.server - m.base.server
-	r.ServerCPUSeconds = round(cpu.Seconds(), 2)
-	r.ServerCores = round(cpu.Seconds()/m.stopAt.Sub(m.begin).Seconds(), 2)
-	r.ServerPeakRSSMB = mb(m.peakRSS)
+	r.fillServer(m)
 	r.ReceiverCPUSeconds = round((m.end.receiver - m.base.receiver).Seconds(), 2)
 	r.BenchCPUSeconds = round((m.end.bench - m.base.bench).Seconds(), 2)
 	if m.fetchErr != nil {
 		r.ReceiverError = m.fetchErr.Error()
 	}
 	m.mu.Unlock()
-	if m.w.server.exited() {
-		r.ServerExited = fmt.Sprintf("%v: %s", m.w.server.err, m.w.server.logTail())
+	var exited []string
+	for _, c := range m.w.servers {
+		if c.exited() {
+			exited = append(exited, fmt.Sprintf("%s: %v: %s", c.name, c.err, c.logTail()))
+		}
 	}
+	r.ServerExited = strings.Join(exited, "\n")
 	if len(f.Sick) > 0 {
 		r.Sick = &SickFigures{Listeners: f.Sick}
 	}
@@ -178,6 +194,30 @@ func (r *Result) fill(m *monitor, f deliveryFigures, start, pubEnd time.Time) {
 		// The backlog's throughput is its drain: the pile-up is held back
 		// on purpose, and its latency counts the time held.
 		r.DeliveriesPerSec = b.DrainPerSec
+	}
+}
+
+// fillServer sets the server figures from the monitor (locked): CPU added
+// up over the nodes, RSS both as the largest node's peak and added up.
+func (r *Result) fillServer(m *monitor) {
+	cpu := m.end.server() - m.base.server()
+	r.ServerCPUSeconds = round(cpu.Seconds(), 2)
+	r.ServerCores = round(cpu.Seconds()/m.stopAt.Sub(m.begin).Seconds(), 2)
+	var largest, sum int64
+	for _, p := range m.peakRSS {
+		largest, sum = max(largest, p), sum+p
+	}
+	r.ServerPeakRSSMB, r.ServerPeakRSSSumMB = mb(largest), mb(sum)
+	if len(m.peakRSS) < 2 {
+		return
+	}
+	r.PerNode = make([]NodeFigures, len(m.peakRSS))
+	for i, p := range m.peakRSS {
+		var d time.Duration
+		if i < len(m.end.nodes) && i < len(m.base.nodes) {
+			d = m.end.nodes[i] - m.base.nodes[i]
+		}
+		r.PerNode[i] = NodeFigures{Node: i + 1, CPUSeconds: round(d.Seconds(), 2), PeakRSSMB: mb(p)}
 	}
 }
 
@@ -195,12 +235,15 @@ func (r *Result) rates(b Bounds) {
 
 func newReport(cfg *Config) *Report {
 	store := "SQLite in a temporary directory (WAL, fsync on commit)"
-	if cfg.DB != "" {
+	switch {
+	case isPostgresURL(cfg.DB):
+		store = "PostgreSQL " + redactURL(cfg.DB) + ", a fresh schema per scenario"
+	case cfg.DB != "":
 		store = redactURL(cfg.DB)
 	}
 	return &Report{
 		Command: "licensehooks bench " + strings.Join(os.Args[min(2, len(os.Args)):], " "),
-		Started: time.Now().UTC().Truncate(time.Second), Machine: machine(), Store: store,
+		Started: time.Now().UTC().Truncate(time.Second), Machine: machine(), Store: store, Nodes: cfg.nodes(),
 		Method: methodNotes(cfg),
 	}
 }

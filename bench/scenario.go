@@ -114,7 +114,7 @@ func (c *Config) maxEvents() int64 {
 
 // runScenario runs one scenario in its own world and returns its figures.
 func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []template) (*Result, error) {
-	fmt.Fprintf(cfg.Stderr, "[%s] starting serve, creating %d tenant(s) and %d listener(s)…\n", sc.Name, sc.Tenants, sc.Tenants*sc.PerTenant)
+	fmt.Fprintf(cfg.Stderr, "[%s] starting %d serve node(s), creating %d tenant(s) and %d listener(s)…\n", sc.Name, cfg.nodes(), sc.Tenants, sc.Tenants*sc.PerTenant)
 	w, err := newWorld(ctx, cfg, sc.Name, sc.Serve)
 	if w != nil {
 		defer w.Close()
@@ -129,7 +129,7 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 		return nil, err
 	}
 	led := newLedger(w.infos, len(w.tenants))
-	pub := &publishers{api: w.api, tenants: w.tenants, templates: templates, nonce: w.nonce(), ledger: led}
+	pub := &publishers{apis: w.apis, tenants: w.tenants, templates: templates, nonce: w.nonce(), ledger: led}
 	res := newResult(cfg, sc)
 	mon := startMonitor(ctx, cfg, w, led, sc.Name)
 	start := mon.started()

@@ -11,21 +11,25 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"licensehooks"
 )
 
-// world is everything one scenario runs against: a fresh server process
-// with its data dir, the tenants and listeners made through the CLI and
-// the API, and a receiver process.
+// world is everything one scenario runs against: fresh server processes
+// (one per node, all on one database) with their data dirs, the tenants
+// and listeners made through the CLI and the API, and a receiver process.
 type world struct {
 	cfg      *Config
 	dir      string
 	env      []string // the children's environment
-	server   *child
-	api      *api
+	db       string   // the --db of every command ("" for SQLite in the data dir)
+	schema   string   // the PostgreSQL schema made for this world, "" for none
+	servers  []*child // one serve process per node
+	apis     []*api   // a client of each node, in node order
+	api      *api     // node 1's client, for setting up
 	recv     *receiverProc
 	tenants  []tenantAuth
 	hookIDs  [][]string // listener ids per tenant
@@ -33,44 +37,89 @@ type world struct {
 	recvConf receiverConfig
 }
 
-// newWorld starts a server (with extra serve flags) in a fresh temporary
-// directory. Close it when done.
+// newWorld starts the servers (with extra serve flags) in a fresh
+// temporary directory and, on PostgreSQL, a fresh schema. Close it when
+// done, even on error.
 func newWorld(ctx context.Context, cfg *Config, name string, extraServe []string) (*world, error) {
 	dir, err := os.MkdirTemp(cfg.TempDir, "licensehooks-bench-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
-	// From here on the caller must Close the world, even on error.
+	// Every node of a shared database must share the master key.
 	_, mk := licensehooks.GenerateMasterKey()
-	w := &world{cfg: cfg, dir: dir, env: append(os.Environ(), "LICENSEHOOKS_MASTER_KEY="+mk)}
-	// serve --dev keeps its bootstrap credentials in the data dir, which
-	// only SQLite would create.
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		return w, err
+	w := &world{cfg: cfg, dir: dir, env: append(os.Environ(), "LICENSEHOOKS_MASTER_KEY="+mk), db: cfg.DB}
+	if isPostgresURL(cfg.DB) {
+		if w.db, w.schema, err = freshSchema(ctx, cfg.DB); err != nil {
+			return w, err
+		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return w, err
+	// Node 1 starts alone: it applies the migrations and makes serve
+	// --dev's tenant on the fresh store, which the others then find.
+	for i := range cfg.nodes() {
+		if err := w.startNode(ctx, i, extraServe); err != nil {
+			return w, err
+		}
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := append([]string{"serve", "--dev", "--addr", addr}, w.storeArgs()...)
-	args = append(append(args, extraServe...), cfg.ServeArgs...)
-	if w.server, err = startChild("serve", cfg.Binary, args, w.env, filepath.Join(dir, "serve.log")); err != nil {
-		return w, err
-	}
-	base := "http://" + addr
-	if err := waitHTTP(ctx, w.server, base+"/healthz", 60*time.Second); err != nil {
-		return w, err
-	}
-	w.api = newAPI(base, max(cfg.Publishers, 4))
+	w.api = w.apis[0]
 	return w, nil
 }
 
-// storeArgs are the --data and --db flags every command of this world gets.
+// nodePath names node i's file or directory in the world's directory: the
+// plain name for a single node, name-node1, name-node2… for several.
+func (w *world) nodePath(name string, i int) string {
+	if w.cfg.nodes() > 1 {
+		base, ext, _ := strings.Cut(name, ".")
+		name = fmt.Sprintf("%s-node%d", base, i+1)
+		if ext != "" {
+			name += "." + ext
+		}
+	}
+	return filepath.Join(w.dir, name)
+}
+
+// startNode starts serve node i and waits until it answers.
+func (w *world) startNode(ctx context.Context, i int, extraServe []string) error {
+	data := w.nodePath("data", i)
+	// serve --dev keeps its bootstrap credentials in the data dir, which
+	// only SQLite would create.
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	args := []string{"serve", "--dev", "--addr", addr, "--node-id", fmt.Sprintf("bench-node-%d", i+1), "--data", data}
+	if w.db != "" {
+		args = append(args, "--db", w.db)
+	}
+	args = append(append(args, extraServe...), w.cfg.ServeArgs...)
+	name := "serve"
+	if w.cfg.nodes() > 1 {
+		name = fmt.Sprintf("serve node %d", i+1)
+	}
+	c, err := startChild(name, w.cfg.Binary, args, w.env, w.nodePath("serve.log", i))
+	if err != nil {
+		return err
+	}
+	w.servers = append(w.servers, c)
+	base := "http://" + addr
+	if err := waitHTTP(ctx, c, base+"/healthz", 60*time.Second); err != nil {
+		return err
+	}
+	// Each node serves its share of the publishers (see publishers.run).
+	share := (w.cfg.Publishers + w.cfg.nodes() - 1) / w.cfg.nodes()
+	w.apis = append(w.apis, newAPI(base, max(share, 4)))
+	return nil
+}
+
+// storeArgs are the --data and --db flags of the CLI commands: node 1's
+// data dir, and the world's database.
 func (w *world) storeArgs() []string {
-	args := []string{"--data", filepath.Join(w.dir, "data")}
-	if w.cfg.DB != "" {
-		args = append(args, "--db", w.cfg.DB)
+	args := []string{"--data", w.nodePath("data", 0)}
+	if w.db != "" {
+		args = append(args, "--db", w.db)
 	}
 	return args
 }
@@ -186,31 +235,55 @@ func (w *world) setModes(ctx context.Context, mode string) error {
 	return w.recv.configure(ctx, w.recvConf)
 }
 
-// Close deletes the listeners (which cancels what they still have pending,
-// so a shared database starts the next scenario clean), stops the
-// processes and removes the temporary directory.
+// Close stops the processes, drops the world's schema and removes the
+// temporary directory (-keep keeps both).
 func (w *world) Close() {
 	if w.recv != nil {
 		w.recv.stop()
 	}
-	if w.api != nil && w.server != nil && !w.server.exited() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		for t, ids := range w.hookIDs {
-			for _, id := range ids {
-				w.api.deleteListener(ctx, w.tenants[t], id)
-			}
-		}
-		cancel()
-		w.api.hc.CloseIdleConnections()
+	if w.cfg.DB != "" && w.schema == "" {
+		w.deleteListeners()
 	}
-	if w.server != nil {
-		w.server.stop(20 * time.Second)
+	for _, a := range w.apis {
+		a.hc.CloseIdleConnections()
+	}
+	var wg sync.WaitGroup
+	for _, s := range w.servers {
+		wg.Go(func() { s.stop(20 * time.Second) })
+	}
+	wg.Wait()
+	if w.schema != "" {
+		if w.cfg.Keep {
+			fmt.Fprintf(w.cfg.Stderr, "kept schema %s in %s\n", w.schema, redactURL(w.cfg.DB))
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := dropSchema(ctx, w.cfg.DB, w.schema); err != nil {
+				fmt.Fprintf(w.cfg.Stderr, "bench: %v\n", err)
+			}
+			cancel()
+		}
 	}
 	if w.cfg.Keep {
 		fmt.Fprintf(w.cfg.Stderr, "kept %s\n", w.dir)
 		return
 	}
 	os.RemoveAll(w.dir)
+}
+
+// deleteListeners deletes the world's listeners, which cancels what they
+// still have pending, so that the next scenario on a database the user
+// named (a SQLite file: PostgreSQL gets a schema per world) starts clean.
+func (w *world) deleteListeners() {
+	if w.api == nil || len(w.servers) == 0 || w.servers[0].exited() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for t, ids := range w.hookIDs {
+		for _, id := range ids {
+			w.api.deleteListener(ctx, w.tenants[t], id)
+		}
+	}
 }
 
 // receiverProc is a receiver process and its control client.
