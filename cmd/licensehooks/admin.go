@@ -25,13 +25,9 @@ type adminEnv struct {
 }
 
 func openAdmin(ctx context.Context, sf *storeFlags, asJSON bool) (*adminEnv, error) {
-	mk, err := loadMasterKey(sf.Data, true)
+	st, mk, err := sf.openWithKey(ctx)
 	if err != nil {
 		return nil, err
-	}
-	st, err := sf.openStore(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return &adminEnv{store: st, mk: mk, out: os.Stdout, json: asJSON}, nil
 }
@@ -146,6 +142,14 @@ func runCredential(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	// Flags may follow the client id too: credential revoke ID --data D.
+	var positional []string
+	for fs.NArg() > 0 {
+		positional = append(positional, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
 	env, err := openAdmin(ctx, &sf, *asJSON)
 	if err != nil {
 		return err
@@ -157,14 +161,10 @@ func runCredential(ctx context.Context, args []string) error {
 	case "list":
 		return env.listCredentials(ctx, *tenant)
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(positional) != 1 {
 			return errors.New("usage: licensehooks credential revoke CLIENT_ID")
 		}
-		if err := env.store.RevokeCredential(ctx, fs.Arg(0), time.Now()); err != nil {
-			return fmt.Errorf("revoke %s: %s", fs.Arg(0), licensehooks.ErrorMessage(err))
-		}
-		fmt.Fprintf(env.out, "Revoked %s: it gets no new tokens; tokens already issued expire within %s.\n", fs.Arg(0), auth.DefaultTTL)
-		return nil
+		return env.revokeCredential(ctx, positional[0])
 	}
 	return fmt.Errorf("unknown credential command %q (create, list, revoke)", args[0])
 }
@@ -222,4 +222,19 @@ func (e *adminEnv) listCredentials(ctx context.Context, tenantID string) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, tenant, strings.Join(c.Scopes, ","), c.CreatedAt.Format(time.RFC3339), revoked)
 	}
 	return w.Flush()
+}
+
+func (e *adminEnv) revokeCredential(ctx context.Context, clientID string) error {
+	if err := e.store.RevokeCredential(ctx, clientID, time.Now()); err != nil {
+		return fmt.Errorf("revoke %s: %s", clientID, licensehooks.ErrorMessage(err))
+	}
+	if e.json {
+		c, err := e.store.GetCredential(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		return e.printJSON(credJSON(c, ""))
+	}
+	fmt.Fprintf(e.out, "Revoked %s: it gets no new tokens; tokens already issued expire within %s.\n", clientID, auth.DefaultTTL)
+	return nil
 }

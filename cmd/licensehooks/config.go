@@ -67,6 +67,33 @@ func sqlitePath(dbURL string) (string, error) {
 	return path, nil
 }
 
+// openWithKey opens the store and the master key, and checks that the key
+// opens what the store holds: a node started with the wrong key would
+// otherwise sign nothing and seal new tenants under a key the others lack.
+// A key file is created only for a store that holds no tenant yet.
+func (f *storeFlags) openWithKey(ctx context.Context) (licensehooks.Store, *licensehooks.MasterKey, error) {
+	st, err := f.openStore(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	tenants, err := st.ListTenants(ctx)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("read store: %w", err)
+	}
+	mk, err := loadMasterKey(f.Data, len(tenants) == 0)
+	if err == nil && len(tenants) > 0 {
+		if _, kerr := tenants[0].SigningKey(mk); kerr != nil {
+			err = fmt.Errorf("the master key does not open this store's secrets (%v): set %s to the key the store was created with", kerr, masterKeyEnv)
+		}
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, mk, nil
+}
+
 // masterKeyEnv names the environment variable that holds the master key.
 const masterKeyEnv = "LICENSEHOOKS_MASTER_KEY"
 

@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"licensehooks"
@@ -43,6 +45,8 @@ type serveConfig struct {
 	TokenTTL    time.Duration
 	LogFormat   string
 	Verbose     bool
+	Secure      bool
+	Pprof       string
 	retention   time.Duration
 	schedule    []time.Duration
 }
@@ -65,6 +69,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", auth.DefaultTTL, "lifetime of issued access tokens")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&c.Verbose, "v", false, "log every request and delivery (debug level)")
+	fs.BoolVar(&c.Secure, "secure-cookies", false, "mark console cookies Secure even on plain HTTP (set it behind a TLS-terminating proxy)")
+	fs.StringVar(&c.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,6 +137,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	<-ctx.Done()
+	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal ends the process at once
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -154,18 +161,15 @@ type server struct {
 	dispatcher *dispatch.Dispatcher
 	janitor    *dispatch.Janitor
 	http       *http.Server
+	pprof      *http.Server // profiles, when --pprof is set
 	logger     *slog.Logger
 	Addr       string // the address actually bound
 }
 
 func startServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (*server, error) {
-	mk, err := loadMasterKey(cfg.store.Data, true)
+	st, mk, err := cfg.store.openWithKey(ctx)
 	if err != nil {
 		return nil, err
-	}
-	st, err := cfg.store.openStore(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &server{store: st, logger: logger}
 	if err := s.wire(ctx, cfg, mk); err != nil {
@@ -178,7 +182,11 @@ func startServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (*s
 func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.MasterKey) error {
 	cidrs, _ := egress.ParseCIDRs(cfg.AllowCIDRs)
 	ua := "licensehooks/" + Version
-	client := egress.New(egress.Config{Timeout: cfg.Timeout, AllowPrivate: cfg.Dev, AllowCIDRs: cidrs, UserAgent: ua})
+	// As many idle connections per host as attempts can be in flight: many
+	// listeners share a host, and a smaller pool closes and redials
+	// connections under load.
+	client := egress.New(egress.Config{Timeout: cfg.Timeout, AllowPrivate: cfg.Dev, AllowCIDRs: cidrs, UserAgent: ua,
+		MaxIdleConnsPerHost: cfg.Workers})
 	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
 		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
 		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
@@ -187,14 +195,20 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	authSvc := auth.NewService(s.store, mk)
 	authSvc.TTL = cfg.TokenTTL
 	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Now: time.Now}
-	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, Now: time.Now})
+	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure, Now: time.Now})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
 	// The API serves its own paths and hands every other one to the console.
 	api := httpapi.New(httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler()})
+	if cfg.Pprof != "" {
+		if err := s.servePprof(cfg.Pprof); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		s.closePprof()
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s.Addr = ln.Addr().String()
@@ -202,15 +216,20 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		s.logger.Warn("development mode: deliveries may reach loopback and private addresses; never use --dev in production")
 		if err := bootstrapDev(ctx, s.store, mk, cfg.store.Data, "http://"+s.Addr, os.Stdout); err != nil {
 			ln.Close()
+			s.closePprof()
 			return fmt.Errorf("dev bootstrap: %w", err)
 		}
 	}
-	if err := s.dispatcher.Start(ctx); err != nil {
+	// The signal that ends ctx starts a graceful Close, which stops these
+	// itself: cancelling them with ctx would cut off attempts in flight.
+	run := context.WithoutCancel(ctx)
+	if err := s.dispatcher.Start(run); err != nil {
 		ln.Close()
+		s.closePprof()
 		return fmt.Errorf("start dispatcher: %w", err)
 	}
 	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
-	s.janitor.Start(ctx)
+	s.janitor.Start(run)
 	s.http = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -230,6 +249,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 // ctx, releases the rest and closes the store.
 func (s *server) Close(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	s.closePprof()
 	s.janitor.Stop()
 	if e := s.dispatcher.Stop(ctx); e != nil && err == nil {
 		err = e
