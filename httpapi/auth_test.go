@@ -44,6 +44,10 @@ func TestTokenGrant(t *testing.T) {
 		{"revoked", "/oauth/token", form(grant, "client_credentials", "client_id", e.creds[credRevoked][0], "client_secret", e.creds[credRevoked][1]), nil, 401, "invalid_client", false},
 		{"no client", "/oauth/token", form(grant, "client_credentials"), nil, 401, "invalid_client", false},
 		{"both methods", "/oauth/token", form(grant, "client_credentials", "client_id", all[0], "client_secret", all[1]), basic(all[0], all[1]), 400, "invalid_request", false},
+		{"basic and the same form client_id", "/oauth/token", form(grant, "client_credentials", "client_id", all[0]), basic(all[0], all[1]), 200, "webhooks:admin api:admin events:publish", false},
+		{"basic and the same client_id, bad secret", "/oauth/token", form(grant, "client_credentials", "client_id", all[0]), basic(all[0], "wrong"), 401, "invalid_client", true},
+		{"basic and another form client_id", "/oauth/token", form(grant, "client_credentials", "client_id", hooks[0]), basic(all[0], all[1]), 400, "invalid_request", false},
+		{"basic and a form secret", "/oauth/token", form(grant, "client_credentials", "client_secret", all[1]), basic(all[0], all[1]), 400, "invalid_request", false},
 		{"password grant", "/oauth/token", form(grant, "password", "client_id", all[0], "client_secret", all[1]), nil, 400, "unsupported_grant_type", false},
 		{"no grant", "/oauth/token", form("client_id", all[0], "client_secret", all[1]), nil, 400, "invalid_request", false},
 	}

@@ -38,8 +38,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ *call) error {
 	form := r.PostForm
 	basicID, basicSecret, basic := basicAuth(r)
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
-	if basic && (formID != "" || formSecret != "") {
-		return writeOAuth(w, http.StatusBadRequest, "invalid_request", "Authenticate the client by HTTP Basic or by form fields, not both.")
+	// Many OAuth libraries send Basic and repeat client_id in the form: that
+	// names one client once more, not a second one. Two ids or two secrets
+	// are ambiguous (RFC 6749 §2.3 allows one method per request).
+	if basic && (formSecret != "" || formID != "" && formID != basicID) {
+		return writeOAuth(w, http.StatusBadRequest, "invalid_request", "Authenticate the client by HTTP Basic or by form fields, not both (a form client_id may only repeat the Basic one).")
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "client_credentials":
