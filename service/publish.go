@@ -144,12 +144,12 @@ func validEventID(id string) bool {
 	return true
 }
 
-// eventHash identifies a publish request: the code, resource, compact
+// eventHash identifies a publish request: the code, resource, canonical
 // payload and, only when the publisher gave it, the date. A retry that
 // leaves eventDate out must match the first call, whose date was "now".
 func eventHash(code, resourceID string, payload []byte, date *time.Time) []byte {
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(code), []byte(resourceID), payload} {
+	for _, part := range [][]byte{[]byte(code), []byte(resourceID), canonicalJSON(payload)} {
 		// Length prefixes keep ("ab","c") and ("a","bc") apart.
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(part))))
 		h.Write(part)
@@ -158,4 +158,24 @@ func eventHash(code, resourceID string, payload []byte, date *time.Time) []byte 
 		h.Write([]byte(date.UTC().Truncate(time.Microsecond).Format(licensehooks.EventDateLayout)))
 	}
 	return h.Sum(nil)
+}
+
+// canonicalJSON rewrites a JSON value with object keys sorted and no
+// whitespace, numbers kept as written, so a retry whose publisher
+// serialised the same payload in another key order hashes the same. A value
+// that does not decode is returned unchanged.
+func canonicalJSON(b []byte) []byte {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return b
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // maps encode with sorted keys
+		return b
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -125,6 +125,14 @@ func TestPublishIdempotent(t *testing.T) {
 	if err != nil || second[0].Err != nil || !second[0].Duplicate || !slices.Equal(second[0].DeliveryIDs, first[0].DeliveryIDs) {
 		t.Fatalf("retry: %v %+v, first %+v", err, second, first)
 	}
+	// The same payload with its keys in another order and other escapes is
+	// still the same event.
+	reordered := in
+	reordered.Payload = json.RawMessage(`{"name":"\u0041cme",` + "\n\t" + `"customerId":"cust_1"}`)
+	third, err := f.svc.Publish(ctx, f.tenant, []PublishInput{reordered})
+	if err != nil || third[0].Err != nil || !third[0].Duplicate {
+		t.Fatalf("reordered retry: %v %+v", err, third)
+	}
 	other := in
 	other.Payload = json.RawMessage(`{"customerId":"cust_1","name":"Other"}`)
 	conflict, err := f.svc.Publish(ctx, f.tenant, []PublishInput{other})
@@ -173,6 +181,18 @@ func TestEventHash(t *testing.T) {
 	} {
 		if bytes.Equal(h, base) {
 			t.Errorf("%s: the hash did not change", name)
+		}
+	}
+	same := [][]byte{
+		[]byte(`{"x":1,"y":[{"b":2,"a":"<&>"}]}`),
+		[]byte(` { "y" : [ { "a" : "\u003c&\u003e", "b" : 2 } ] , "x" : 1 } `),
+	}
+	if !bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", same[1], nil)) {
+		t.Error("the same payload with keys reordered hashes differently")
+	}
+	for _, other := range []string{`{"x":1.0,"y":[{"b":2,"a":"<&>"}]}`, `{"x":1,"y":[{"a":"<&>","b":2}],"z":null}`, `{"x":1,"y":[2,{"a":"<&>"}]}`} {
+		if bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", []byte(other), nil)) {
+			t.Errorf("%s hashes as %s", other, same[0])
 		}
 	}
 	if !bytes.Equal(eventHash("a", "b", nil, &d1), eventHash("a", "b", nil, &d2)) {
