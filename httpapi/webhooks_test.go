@@ -3,13 +3,17 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"licensehooks"
 	"licensehooks/catalog"
+	"licensehooks/service"
 )
 
 func TestWebhookLifecycle(t *testing.T) {
@@ -277,4 +281,36 @@ func TestSecretAndRotate(t *testing.T) {
 	}
 	wantStatus(t, e.as("GET", webhooksPath+"/whl_nope/secret", nil), 404)
 	wantStatus(t, e.as("POST", webhooksPath+"/whl_nope/secret/rotate", nil), 404)
+}
+
+// TestListenerCap fills an account to the cap through the store (the API
+// path is the same for each) and checks that the API refuses one more,
+// for that account only, until one is deleted.
+func TestListenerCap(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var last string
+	for i := range service.MaxListenersPerTenant {
+		l := &licensehooks.Listener{
+			ID: licensehooks.NewID(licensehooks.PrefixListener), TenantID: e.tenant,
+			URI: fmt.Sprintf("https://example.com/%d", i), Subscriptions: []string{"customer.created"}, Enabled: true,
+			Secret: e.mk.Seal([]byte(licensehooks.NewListenerSecret())), CreatedAt: now, UpdatedAt: now,
+		}
+		if err := e.store.CreateListener(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+		last = l.ID
+	}
+	body := map[string]any{"uri": "https://example.com/one-more", "subscriptions": []string{"customer.created"}}
+	r := e.as("POST", webhooksPath, body)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	a := r.apiErr(t)
+	if len(a.ValidationErrors) != 1 || a.ValidationErrors[0].PropertyName != "" || a.ValidationErrors[0].Code != "limit_reached" ||
+		!strings.Contains(a.ValidationErrors[0].Message, "100") {
+		t.Errorf("one listener too many: %s", r.body)
+	}
+	wantStatus(t, e.do("POST", webhooksPath, credOther, e.other, body), http.StatusCreated)
+	wantStatus(t, e.as("DELETE", webhooksPath+"/"+last, nil), http.StatusNoContent)
+	wantStatus(t, e.as("POST", webhooksPath, body), http.StatusCreated)
 }

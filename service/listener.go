@@ -37,11 +37,18 @@ func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error
 	return subs, headers, nil
 }
 
+// MaxListenersPerTenant caps an account's listeners: one published event
+// fans out to at most this many deliveries.
+const MaxListenersPerTenant = 100
+
 // CreateListener validates the input and creates an enabled (by default)
 // listener with a fresh signing secret.
 func (s *Service) CreateListener(ctx context.Context, tenantID string, in ListenerInput) (*licensehooks.Listener, error) {
 	subs, headers, err := s.validate(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkListenerCap(ctx, tenantID); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -70,6 +77,21 @@ func (s *Service) CreateListener(ctx context.Context, tenantID string, in Listen
 		return nil, fmt.Errorf("create listener: %w", err)
 	}
 	return l, nil
+}
+
+// checkListenerCap refuses a new listener to an account that has
+// MaxListenersPerTenant. Two creates racing at the cap may both pass: the
+// cap bounds fan-out, it is not a quota that must hold to the unit.
+func (s *Service) checkListenerCap(ctx context.Context, tenantID string) error {
+	_, n, err := s.Store.ListListeners(ctx, licensehooks.ListenerFilter{TenantID: tenantID, Page: licensehooks.Page{Number: 1, Size: 1}})
+	if err != nil {
+		return fmt.Errorf("count listeners: %w", err)
+	}
+	if n >= MaxListenersPerTenant {
+		return licensehooks.Invalid(field("", "limit_reached",
+			"An account may have at most %d listeners; delete one before creating another.", MaxListenersPerTenant))
+	}
+	return nil
 }
 
 // UpdateListener replaces the URI and subscriptions and the extension fields
