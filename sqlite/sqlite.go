@@ -61,6 +61,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	wake      wakeHub
+	dumps     dumpPasses // migrate-store's passes over tables with no index on id
 
 	// Now dates the few writes whose caller gives no time (the cancelled
 	// deliveries of a deleted listener). Tests may replace it.

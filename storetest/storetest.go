@@ -33,7 +33,9 @@ var Base = time.Date(2024, 3, 4, 5, 6, 7, 891011000, time.UTC)
 
 // Run runs the conformance suite. open returns a new, empty store for one
 // subtest; Run closes it when the subtest ends (open may register its own
-// cleanup, which runs after the store is closed).
+// cleanup, which runs after the store is closed). The Copier subtests open
+// two stores each, and run when the store implements licensehooks.Copier
+// (always in CI, LICENSEHOOKS_CI=1).
 func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 	groups := []struct {
 		name  string
@@ -48,6 +50,10 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Log", logTests},
 		{"Maintenance", maintenanceTests},
 	}
+	t.Run("Copier", func(t *testing.T) {
+		t.Parallel()
+		runCopier(t, open)
+	})
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
