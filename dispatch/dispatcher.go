@@ -17,8 +17,13 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultWorkers      = 128
-	DefaultBatchSize    = 200
+	DefaultWorkers = 128
+	// DefaultBatchSize is large because a claim waits for the store's
+	// writer, which is busy committing publishes: the claimed deliveries
+	// are what the workers send meanwhile, so the batch (with Workers) is
+	// the pipeline's depth. A listener never holds more than twice its
+	// PerListener of them.
+	DefaultBatchSize    = 1000
 	DefaultPerListener  = 32
 	DefaultLease        = 60 * time.Second
 	DefaultTimeout      = 15 * time.Second
@@ -111,6 +116,7 @@ func positive[T int | time.Duration](v, def T) T {
 type Dispatcher struct {
 	store  licensehooks.Store
 	cfg    Config
+	client *http.Client // cfg.Client without its Timeout: send sets a deadline
 	policy policy
 	signer *signer
 	log    *slog.Logger
@@ -161,9 +167,15 @@ type Stats struct {
 func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Dispatcher {
 	cfg.setDefaults()
 	jitter := max(cfg.Jitter, 0)
+	// Client.Timeout makes net/http watch every request with a timer and,
+	// for a wrapped transport like egress's, two goroutines; the context
+	// deadline that send sets bounds the attempt the same way.
+	client := *cfg.Client
+	client.Timeout = 0
 	return &Dispatcher{
 		store:    store,
 		cfg:      cfg,
+		client:   &client,
 		policy:   policy{schedule: cfg.Schedule, jitter: jitter},
 		signer:   newSigner(store, mk),
 		log:      cfg.Logger.With("component", "dispatch"),

@@ -50,13 +50,14 @@ func (d *Dispatcher) send(ctx context.Context, c *licensehooks.Claim, deadline t
 		URI:            c.Listener.URI,
 		RequestHeaders: h,
 	}
-	if t := d.cfg.Client.Timeout; t <= 0 || time.Until(deadline) < t {
-		// The client has no timeout of its own, or one that would outlast
-		// the lease: the lease bounds the attempt.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
+	// The attempt ends at the client's timeout or before the lease lapses,
+	// whichever comes first. A context deadline does what Client.Timeout
+	// would without its two goroutines per request (see New).
+	if byTimeout := time.Now().Add(d.clientTimeout()); byTimeout.Before(deadline) {
+		deadline = byTimeout
 	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	start := time.Now()
 	resp, err := d.post(ctx, c.Listener.URI, h, body)
 	if err != nil {
@@ -109,7 +110,7 @@ func (d *Dispatcher) post(ctx context.Context, uri string, h http.Header, body [
 	if host := h.Get("Host"); host != "" {
 		req.Host = host // net/http ignores a Host entry in Header
 	}
-	return d.cfg.Client.Do(req)
+	return d.client.Do(req)
 }
 
 // readBody keeps the first ResponseBodyLimit bytes of a response body and

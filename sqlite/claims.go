@@ -31,8 +31,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	err := s.writeRelaxed(ctx, func(w *writer) error {
 		claims = nil
 		now := micros(p.Now)
-		rows, err := w.query(claimQuery, p.Owner, micros(p.Now.Add(p.Lease)), now, now,
-			jsonText(p.ExcludeListeners), p.Limit)
+		rows, err := claimRows(w, p, now)
 		if err != nil {
 			return err
 		}
@@ -63,6 +62,23 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 		return nil
 	})
 	return claims, mapErr(err, "deliveries")
+}
+
+// claimRows leases the claim's deliveries and returns them: picked
+// listener by listener when some are left out, else in one walk of
+// deliveries_due.
+func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, error) {
+	until := micros(p.Now.Add(p.Lease))
+	if len(p.ExcludeListeners) > 0 {
+		rowids, ok, err := pickPerListener(w, now, p.Limit, p.ExcludeListeners)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return w.query(claimByRowidQuery, p.Owner, until, jsonText(rowids), now)
+		}
+	}
+	return w.query(claimQuery, p.Owner, until, now, now, jsonText(p.ExcludeListeners), p.Limit)
 }
 
 // ClaimDelivery leases one delivery, whatever its status; another owner's

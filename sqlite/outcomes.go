@@ -26,19 +26,34 @@ const insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
 // writer's shared transaction. An outcome whose lease was lost is dropped
 // and the others apply; a storage error fails the whole call (the leases
 // then expire and the deliveries are tried again).
+//
+// Outcomes commit relaxed, without waiting for an fsync, like leases: a
+// power failure can only lose the last few outcomes, and their deliveries,
+// still leased and pending, are then sent again when the leases lapse
+// (delivery is at least once). The next durable commit or checkpoint syncs
+// them. Accepted events are never relaxed.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(w *writer) error {
+	// Encode the headers here, on the caller's goroutine: the writer is the
+	// one thread every write waits for, so it should only run statements.
+	rows := make([]outcomeRow, len(outcomes))
+	for i, o := range outcomes {
+		if o.Attempt == nil {
+			return mapErr(errors.New("an outcome has no attempt"), "outcomes")
+		}
+		rows[i] = outcomeRow{o: o, reqHeaders: jsonText(o.Attempt.RequestHeaders), respHeaders: jsonText(o.Attempt.ResponseHeaders)}
+	}
+	err := s.writeRelaxed(ctx, func(w *writer) error {
 		// One listener update per listener, not per success.
 		lastSuccess := map[string]int64{}
-		for _, o := range outcomes {
-			applied, err := recordOutcome(w, o)
+		for _, r := range rows {
+			applied, err := recordOutcome(w, r)
 			if err != nil {
 				return err
 			}
-			if a := o.Attempt; applied && a.Succeeded() {
+			if a := r.o.Attempt; applied && a.Succeeded() {
 				lastSuccess[a.ListenerID] = max(lastSuccess[a.ListenerID], micros(a.StartedAt))
 			}
 		}
@@ -53,13 +68,16 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	return mapErr(err, "outcomes")
 }
 
+// outcomeRow is an outcome with its attempt's headers already encoded.
+type outcomeRow struct {
+	o                       licensehooks.Outcome
+	reqHeaders, respHeaders string
+}
+
 // recordOutcome applies one outcome and reports whether it did (the lease
 // was still the owner's).
-func recordOutcome(w *writer, o licensehooks.Outcome) (bool, error) {
-	a := o.Attempt
-	if a == nil {
-		return false, errors.New("an outcome has no attempt")
-	}
+func recordOutcome(w *writer, r outcomeRow) (bool, error) {
+	o, a := r.o, r.o.Attempt
 	if a.ID == "" {
 		a.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
 	}
@@ -79,8 +97,8 @@ func recordOutcome(w *writer, o licensehooks.Outcome) (bool, error) {
 		body = body[:licensehooks.ResponseBodyLimit]
 	}
 	_, err = w.exec(insertAttempt, a.ID, a.DeliveryID, a.TenantID, a.ListenerID, a.Number, boolInt(a.Manual),
-		started, int64(a.Duration), a.URI, jsonText(a.RequestHeaders), a.StatusCode,
-		jsonText(a.ResponseHeaders), body, a.ErrorKind, a.Error)
+		started, int64(a.Duration), a.URI, r.reqHeaders, a.StatusCode,
+		r.respHeaders, body, a.ErrorKind, a.Error)
 	if err != nil {
 		return false, fmt.Errorf("attempt of %s: %w", a.DeliveryID, err)
 	}

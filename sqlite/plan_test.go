@@ -27,6 +27,9 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 	}{
 		{"claim", claimQuery, []any{"o", 1, 1, 1, "[]", 10}},
+		{"listeners with pending work", pendingListenersQuery, []any{100}},
+		{"a listener's due work", listenerDueQuery, []any{"l", 1, 1, 10}},
+		{"claim picked rows", claimByRowidQuery, []any{"o", 1, "[1,2]", 1}},
 		{"deliveries of a listener", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND listener_id = ?
 			ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "l"}},
 		{"deliveries of a tenant", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND status = ?

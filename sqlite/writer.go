@@ -170,8 +170,39 @@ func (s *Store) writeLoop(w *writer) {
 				break drain
 			}
 		}
-		s.commit(w, batch)
+		s.commitSplit(w, batch)
 	}
+}
+
+// commitSplit commits the batch's relaxed requests first, in a transaction
+// of their own that needs no fsync, then the durable ones. A claim queued
+// behind publishes then waits for neither their work nor their fsync, and
+// the dispatcher gets its next batch of work sooner. The requests are
+// concurrent, so either order is one they could have arrived in.
+func (s *Store) commitSplit(w *writer, batch []*writeReq) {
+	relaxed, durable := 0, 0
+	for _, r := range batch {
+		if r.relaxed {
+			relaxed++
+		} else {
+			durable++
+		}
+	}
+	if relaxed == 0 || durable == 0 {
+		s.commit(w, batch)
+		return
+	}
+	// Stable partition into two fresh slices: batch is reused by writeLoop.
+	parts := make([]*writeReq, 0, len(batch))
+	for _, want := range []bool{true, false} {
+		for _, r := range batch {
+			if r.relaxed == want {
+				parts = append(parts, r)
+			}
+		}
+	}
+	s.commit(w, parts[:relaxed])
+	s.commit(w, parts[relaxed:])
 }
 
 // commit runs a batch in one transaction and answers each request.

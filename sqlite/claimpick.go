@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"slices"
+	"sort"
+)
+
+// Claims that leave listeners out pick their rows listener by listener.
+// The single walk of deliveries_due would read past every due row of the
+// listeners left out, and those pile up while an endpoint is dead, so each
+// claim would grow slower with the backlog of the listeners it cannot take.
+
+// maxPickListeners bounds the listeners a claim visits one by one; with
+// more listeners owning pending work, the claim walks deliveries_due.
+const maxPickListeners = 512
+
+// pendingListenersQuery lists the listeners that own pending deliveries by
+// jumping from one listener to the next in deliveries_listener_due (a skip
+// scan): one index seek per listener, however many rows each has.
+const pendingListenersQuery = `WITH RECURSIVE l(id) AS (
+		SELECT (SELECT min(listener_id) FROM deliveries INDEXED BY deliveries_listener_due WHERE status = 'pending')
+		UNION ALL
+		SELECT (SELECT min(listener_id) FROM deliveries INDEXED BY deliveries_listener_due
+			WHERE status = 'pending' AND listener_id > l.id)
+		FROM l WHERE l.id IS NOT NULL LIMIT ?)
+	SELECT id FROM l WHERE id IS NOT NULL`
+
+// listenerDueQuery returns one listener's oldest due unleased deliveries.
+const listenerDueQuery = `SELECT rowid, next_attempt_at FROM deliveries INDEXED BY deliveries_listener_due
+	WHERE listener_id = ? AND status = 'pending' AND next_attempt_at <= ? AND lease_expires_at <= ?
+	ORDER BY next_attempt_at LIMIT ?`
+
+// claimByRowidQuery leases the picked rows; it checks again that they are
+// pending and unleased, as the picking read did in the same transaction.
+const claimByRowidQuery = `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?
+	WHERE rowid IN (SELECT value FROM json_each(?)) AND status = 'pending' AND lease_expires_at <= ?
+	RETURNING ` + deliveryCols
+
+// dueRow is a candidate of a claim.
+type dueRow struct{ rowid, due int64 }
+
+// pickPerListener returns the rowids of the limit oldest due deliveries of
+// the listeners not in exclude, and ok false when too many listeners own
+// pending work for visiting them one by one to pay.
+func pickPerListener(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+	rows, err := w.query(pendingListenersQuery, maxPickListeners+1)
+	if err != nil {
+		return nil, false, err
+	}
+	ids, err := collect(rows, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	})
+	if err != nil || len(ids) > maxPickListeners {
+		return nil, false, err
+	}
+	var due []dueRow
+	for _, id := range ids {
+		if slices.Contains(exclude, id) {
+			continue
+		}
+		rows, err := w.query(listenerDueQuery, id, now, now, limit)
+		if err != nil {
+			return nil, false, err
+		}
+		got, err := collect(rows, func(sc scanner) (dueRow, error) {
+			var r dueRow
+			return r, sc.Scan(&r.rowid, &r.due)
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		due = append(due, got...)
+	}
+	// Oldest due first across listeners, as the single walk would take them.
+	sort.Slice(due, func(i, j int) bool {
+		if due[i].due != due[j].due {
+			return due[i].due < due[j].due
+		}
+		return due[i].rowid < due[j].rowid
+	})
+	due = due[:min(len(due), limit)]
+	rowids = make([]int64, len(due))
+	for i, r := range due {
+		rowids[i] = r.rowid
+	}
+	return rowids, true, nil
+}
