@@ -11,14 +11,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"licensehooks"
+	"licensehooks/service"
 )
 
 // Body limits.
 const (
-	maxBodyBytes  = 256 << 10 // one listener, one event
-	maxBatchBytes = 16 << 20  // a batch of events, each payload still at most 256 KiB
+	maxBodyBytes = 256 << 10 // one listener
+	// maxEventBytes leaves room beside a payload of the largest size the
+	// service accepts for the event's other fields and for whitespace.
+	maxEventBytes = service.MaxPayloadBytes + 16<<10
+	maxBatchBytes = 16 << 20 // a batch of events, each payload still at most 256 KiB
 )
 
 // readBody reads a request body of at most limit bytes.
@@ -49,12 +54,8 @@ func unmarshal(b []byte, dst any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body is empty: send a JSON object.")
 	}
-	if !json.Valid(b) {
-		var serr *json.SyntaxError
-		if err := json.Unmarshal(b, new(any)); errors.As(err, &serr) {
-			return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body is not valid JSON (at byte %d): %v.", serr.Offset, err)
-		}
-		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body is not valid JSON.")
+	if err := checkSyntax(b); err != nil {
+		return err
 	}
 	err := json.Unmarshal(b, dst)
 	var terr *json.UnmarshalTypeError
@@ -66,9 +67,53 @@ func unmarshal(b []byte, dst any) error {
 		return licensehooks.Invalid(licensehooks.FieldError{Field: name, Code: "invalid_type",
 			Message: fmt.Sprintf("%s must be %s, not %s.", name, jsonKind(terr.Type.Kind().String()), terr.Value)})
 	} else if err != nil {
-		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body could not be decoded: %v.", err)
+		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body could not be decoded: send one JSON object with the fields the API documents.")
 	}
 	return nil
+}
+
+// checkSyntax answers malformed JSON with EBADREQUEST saying where the
+// problem is and what was expected there, in words rather than the
+// decoder's.
+func checkSyntax(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	var serr *json.SyntaxError
+	if err := json.Unmarshal(b, new(any)); !errors.As(err, &serr) {
+		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body is not valid JSON: send one JSON object.")
+	}
+	if strings.Contains(serr.Error(), "unexpected end") {
+		return licensehooks.Errorf(licensehooks.EBADREQUEST,
+			"The request body is not valid JSON: it ends early, at line %d, before the JSON object is complete.", bytes.Count(b, []byte("\n"))+1)
+	}
+	at := min(max(int(serr.Offset)-1, 0), len(b)-1) // the offending byte
+	line := bytes.Count(b[:at], []byte("\n")) + 1
+	col := utf8.RuneCount(b[bytes.LastIndexByte(b[:at], '\n')+1:at]) + 1
+	r, _ := utf8.DecodeRune(b[at:])
+	return licensehooks.Errorf(licensehooks.EBADREQUEST, "The request body is not valid JSON: unexpected %s at line %d, column %d (byte %d); expected %s.",
+		strconv.QuoteRune(r), line, col, at+1, expectedAt(serr.Error()))
+}
+
+// expectedAt says in plain words what the decoder wanted where it stopped,
+// from the context its message names.
+func expectedAt(msg string) string {
+	for _, c := range []struct{ context, expected string }{
+		{"after top-level value", "nothing more after the JSON object"},
+		{"after object key:value pair", `a comma or a closing "}"`},
+		{"after object key", `a colon after the field name`},
+		{"beginning of object key string", `a field name in double quotes`},
+		{"after array element", `a comma or a closing "]"`},
+		{"escape", `a valid escape such as \n, \" or \u00e9`},
+		{"in string", "a valid character inside the string (escape control characters and quotes)"},
+		{"in literal", "true, false or null"},
+		{"in numeric literal", "a number"},
+	} {
+		if strings.Contains(msg, c.context) {
+			return c.expected
+		}
+	}
+	return "a JSON value: an object, an array, a string in double quotes, a number, true, false or null"
 }
 
 // jsonKind names a Go kind as JSON calls it, for messages.

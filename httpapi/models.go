@@ -40,17 +40,6 @@ func toWebhook(l *licensehooks.Listener) webhookModel {
 	}
 }
 
-// webhookRequest is CreateWebhookApiRequest / UpdateWebhookApiRequest and
-// the optional extensions.
-type webhookRequest struct {
-	URI           string            `json:"uri"`
-	Subscriptions []string          `json:"subscriptions"`
-	Name          *string           `json:"name"`
-	Description   *string           `json:"description"`
-	Enabled       *bool             `json:"enabled"`
-	Headers       map[string]string `json:"headers"`
-}
-
 // page is the contract's paginated list.
 type page[T any] struct {
 	Items         []T `json:"items"`

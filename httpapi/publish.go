@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -37,8 +39,12 @@ func toPublishResponse(r licensehooks.PublishResult) publishResponse {
 
 // publish accepts one event: 202 once it and its deliveries are durable.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := readBody(w, r, maxBodyBytes)
-	if err != nil {
+	b, err := readBody(w, r, maxEventBytes)
+	if licensehooks.ErrorCode(err) == licensehooks.ETOOLARGE {
+		return licensehooks.Errorf(licensehooks.ETOOLARGE,
+			"The request body is larger than %d KiB: an event's payload may be at most %d KiB, and its other fields %d KiB more.",
+			maxEventBytes>>10, service.MaxPayloadBytes>>10, (maxEventBytes-service.MaxPayloadBytes)>>10)
+	} else if err != nil {
 		return err
 	}
 	in, err := decodeEvent(b)
@@ -81,9 +87,14 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 	var inputs []service.PublishInput
 	var index []int
 	for i, raw := range req.Events {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			items[i] = failure("", itemError(i, licensehooks.Invalid(licensehooks.FieldError{Field: "", Code: "invalid_type",
+				Message: fmt.Sprintf("events[%d] must be an event object, not %s.", i, jsonType(t))})))
+			continue
+		}
 		in, err := decodeEvent(raw)
 		if err != nil {
-			items[i] = failure(in.EventID, err)
+			items[i] = failure(in.EventID, itemError(i, err))
 			continue
 		}
 		inputs = append(inputs, in)
@@ -95,7 +106,7 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	for j, pr := range res {
 		if pr.Err != nil {
-			items[index[j]] = failure(pr.EventID, pr.Err)
+			items[index[j]] = failure(pr.EventID, itemError(index[j], pr.Err))
 		} else {
 			items[index[j]] = toPublishResponse(pr)
 		}
@@ -104,6 +115,27 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 		Items []any `json:"items"`
 	}{items})
 	return nil
+}
+
+// itemError names the fields of the problems of a batch's event i as the
+// request spells them: events[i].field, or events[i] for the item itself.
+func itemError(i int, err error) error {
+	var le *licensehooks.Error
+	if !errors.As(err, &le) || len(le.Fields) == 0 {
+		return err
+	}
+	out := *le
+	out.Fields = make([]licensehooks.FieldError, len(le.Fields))
+	prefix := fmt.Sprintf("events[%d]", i)
+	for j, f := range le.Fields {
+		if f.Field == "" {
+			f.Field = prefix
+		} else {
+			f.Field = prefix + "." + f.Field
+		}
+		out.Fields[j] = f
+	}
+	return &out
 }
 
 func failure(eventID string, err error) publishFailure {

@@ -45,7 +45,8 @@ func TestPublish(t *testing.T) {
 		{"bad eventId", `{"eventId":"has space",` + ok + `}`, 422, []string{"eventId"}},
 		{"bad eventDate", `{"eventDate":"yesterday",` + ok + `}`, 422, []string{"eventDate"}},
 		{"eventDate a number", `{"eventDate":5,` + ok + `}`, 422, []string{"eventDate"}},
-		{"too large", `{` + ok + `,"x":"` + strings.Repeat("x", 256<<10) + `"}`, 413, nil},
+		{"body too large", `{` + ok + `,"x":"` + strings.Repeat("x", 272<<10) + `"}`, 413, nil},
+		{"payload too large", `{"eventCode":"customer.created","resourceId":"c","payload":{"customerId":"c","name":"` + strings.Repeat("n", 256<<10) + `"}}`, 413, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +71,22 @@ func TestPublish(t *testing.T) {
 	if dp.ElementsTotal != 2 {
 		t.Errorf("%d deliveries, want 2: duplicates and refused events deliver nothing", dp.ElementsTotal)
 	}
+	// The body may exceed 256 KiB by the other fields of a payload that
+	// does not; the 413s say which limit they hit.
+	name := strings.Repeat("n", 250<<10)
+	r := e.do("POST", "/api/v1/events", credPublish, e.tenant,
+		`{"eventCode":"customer.created","resourceId":"c","payload":{"customerId":"c","name":"`+name+`"},"note":"`+strings.Repeat("x", 10<<10)+`"}`)
+	wantStatus(t, r, http.StatusAccepted)
+	r = e.do("POST", "/api/v1/events", credPublish, e.tenant, `{"eventCode":"customer.created","resourceId":"c","payload":{"customerId":"c","name":"`+name+strings.Repeat("n", 7<<10)+`"}}`)
+	wantStatus(t, r, http.StatusRequestEntityTooLarge)
+	if a := r.apiErr(t); !strings.Contains(a.Error, "payload") || !strings.Contains(a.Error, "256 KiB") {
+		t.Errorf("payload over the limit: %s", r.body)
+	}
+	r = e.do("POST", "/api/v1/events", credPublish, e.tenant, `{"eventCode":"customer.created","note":"`+strings.Repeat("x", 273<<10)+`"}`)
+	wantStatus(t, r, http.StatusRequestEntityTooLarge)
+	if a := r.apiErr(t); !strings.Contains(a.Error, "payload may be at most 256 KiB") {
+		t.Errorf("body over the limit: %s", r.body)
+	}
 }
 
 func TestPublishBatch(t *testing.T) {
@@ -84,6 +101,7 @@ func TestPublishBatch(t *testing.T) {
 	body := map[string]any{"events": []any{
 		event("a"), map[string]any{"eventId": "b", "eventCode": "nope", "resourceId": "r"}, event("a"),
 		"not an object", big, map[string]any{"eventCode": "entitlement.created", "resourceId": "e", "payload": map[string]any{"entitlementId": "e"}},
+		nil, map[string]any{"eventCode": "customer.created", "resourceId": "c", "payload": map[string]any{"customerId": "c", "name": 5}},
 	}}
 	r := e.do("POST", "/api/v1/events/batch", credPublish, e.tenant, body)
 	wantStatus(t, r, http.StatusAccepted)
@@ -96,21 +114,28 @@ func TestPublishBatch(t *testing.T) {
 		} `json:"items"`
 	}
 	r.decode(t, &res)
-	if len(res.Items) != 6 {
+	if len(res.Items) != 8 {
 		t.Fatalf("items %s", r.body)
 	}
 	it := res.Items
 	if it[0].EventID != "a" || it[0].Error != nil || len(it[0].Deliveries) != 1 {
 		t.Errorf("item 0 %+v", it[0])
 	}
-	if it[1].EventID != "b" || it[1].Error == nil || it[1].Error.ErrorCode != licensehooks.EINVALID || it[1].Error.ValidationErrors[0].PropertyName != "eventCode" {
+	if it[1].EventID != "b" || it[1].Error == nil || it[1].Error.ErrorCode != licensehooks.EINVALID || it[1].Error.ValidationErrors[0].PropertyName != "events[1].eventCode" {
 		t.Errorf("item 1 %+v", it[1])
 	}
 	if !it[2].Duplicate || !slices.Equal(it[2].Deliveries, it[0].Deliveries) {
 		t.Errorf("item 2, the same event again in one batch: %+v", it[2])
 	}
-	if it[3].Error == nil || it[3].Error.ErrorCode != licensehooks.EBADREQUEST {
-		t.Errorf("item 3 %+v", it[3])
+	for _, i := range []int{3, 6} { // "not an object", null
+		if e := it[i].Error; e == nil || e.ErrorCode != licensehooks.EINVALID || len(e.ValidationErrors) != 1 ||
+			e.ValidationErrors[0].PropertyName != fmt.Sprintf("events[%d]", i) {
+			t.Errorf("item %d %+v", i, it[i])
+		}
+	}
+	if e := it[7].Error; e == nil || e.ErrorCode != licensehooks.EINVALID || len(e.ValidationErrors) == 0 ||
+		!strings.HasPrefix(e.ValidationErrors[0].PropertyName, "events[7].payload.") {
+		t.Errorf("item 7, a payload that breaks its schema: %+v", it[7])
 	}
 	if it[4].EventID != "big" || it[4].Error == nil || it[4].Error.ErrorCode != licensehooks.ETOOLARGE {
 		t.Errorf("item 4 %+v", it[4])

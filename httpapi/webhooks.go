@@ -9,20 +9,30 @@ import (
 	"licensehooks/service"
 )
 
-// listenerInput decodes a create or update request.
-func listenerInput(w http.ResponseWriter, r *http.Request) (service.ListenerInput, error) {
-	var req webhookRequest
-	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
+// listenerInput decodes a create or update request and answers every
+// problem of it at once: the fields of the wrong type and what the service's
+// validation finds in the others.
+func (s *Server) listenerInput(w http.ResponseWriter, r *http.Request) (service.ListenerInput, error) {
+	b, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
 		return service.ListenerInput{}, err
 	}
-	return service.ListenerInput{
-		URI: req.URI, Subscriptions: req.Subscriptions, Name: req.Name,
-		Description: req.Description, Enabled: req.Enabled, Headers: req.Headers,
-	}, nil
+	in, problems, err := decodeListener(b)
+	if err != nil {
+		return in, err
+	}
+	if len(problems) == 0 {
+		return in, nil // the service validates as it acts
+	}
+	problems, err = mergeProblems(problems, s.cfg.Service.ValidateListener(in))
+	if err != nil {
+		return in, err
+	}
+	return in, licensehooks.Invalid(problems...)
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	in, err := listenerInput(w, r)
+	in, err := s.listenerInput(w, r)
 	if err != nil {
 		return err
 	}
@@ -62,7 +72,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	in, err := listenerInput(w, r)
+	in, err := s.listenerInput(w, r)
 	if err != nil {
 		return err
 	}

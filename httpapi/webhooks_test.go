@@ -110,8 +110,15 @@ func TestWebhookValidation(t *testing.T) {
 		{"not an object", `[1,2]`, 400, nil},
 		{"null", `null`, 422, []string{"uri", "subscriptions"}},
 		{"nothing", `{}`, 422, []string{"uri", "subscriptions"}},
+		{"a string", `"x"`, 400, nil},
 		{"uri a number", `{"uri":5,` + subs + `}`, 422, []string{"uri"}},
 		{"subscriptions a string", `{"uri":"https://a.example","subscriptions":"customer.created"}`, 422, []string{"subscriptions"}},
+		{"two wrong types", `{"uri":123,"subscriptions":"x"}`, 422, []string{"uri", "subscriptions"}},
+		{"items of other types", `{"uri":"https://a.example","subscriptions":["customer.created",null,5,"bogus"]}`, 422, []string{"subscriptions[1]", "subscriptions[2]", "subscriptions[3]"}},
+		{"types and values", `{"headers":{"X-N":5,"Host":"x"},"enabled":"yes","name":5,"subscriptions":[1,"customer.created"],"uri":"nope"}`, 422,
+			[]string{"uri", "subscriptions[0]", "name", "enabled", "headers.Host", "headers.X-N"}},
+		{"headers an array", `{"uri":"https://a.example",` + subs + `,"headers":["X-A: b"],"description":false}`, 422, []string{"description", "headers"}},
+		{"nulls are absent", `{"uri":"` + l.URI + `",` + subs + `,"headers":null,"name":null,"enabled":null,"uri2":1}`, 0, nil},
 		{"relative uri", `{"uri":"/hook",` + subs + `}`, 422, []string{"uri"}},
 		{"ftp uri", `{"uri":"ftp://a.example/",` + subs + `}`, 422, []string{"uri"}},
 		{"long uri", `{"uri":"https://a.example/` + strings.Repeat("x", 2048) + `",` + subs + `}`, 422, []string{"uri"}},
@@ -126,6 +133,12 @@ func TestWebhookValidation(t *testing.T) {
 			t.Run(tt.name+" "+op.method, func(t *testing.T) {
 				t.Parallel()
 				r := e.sub(t).as(op.method, op.path, tt.body)
+				if tt.status == 0 { // accepted
+					if r.status != http.StatusCreated && r.status != http.StatusNoContent {
+						t.Errorf("status %d: %s", r.status, r.body)
+					}
+					return
+				}
 				wantStatus(t, r, tt.status)
 				a := r.apiErr(t)
 				var props []string
@@ -141,11 +154,13 @@ func TestWebhookValidation(t *testing.T) {
 			})
 		}
 	}
-	var got webhookModel
-	e.as("GET", webhooksPath+"/"+l.ID, nil).decode(t, &got)
-	if got.URI != l.URI {
-		t.Errorf("a refused PUT changed the listener: %+v", got)
-	}
+	t.Cleanup(func() { // after the parallel subtests
+		var got webhookModel
+		e.as("GET", webhooksPath+"/"+l.ID, nil).decode(t, &got)
+		if got.URI != l.URI {
+			t.Errorf("a refused PUT changed the listener: %+v", got)
+		}
+	})
 }
 
 func TestWebhookPaging(t *testing.T) {

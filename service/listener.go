@@ -37,6 +37,14 @@ func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error
 	return subs, headers, nil
 }
 
+// ValidateListener checks a create or update request without acting on
+// it: an EINVALID error with one FieldError per problem, or nil. The API
+// merges it with the problems it found decoding the request.
+func (s *Service) ValidateListener(in ListenerInput) error {
+	_, _, err := s.validate(in)
+	return err
+}
+
 // MaxListenersPerTenant caps an account's listeners: one published event
 // fans out to at most this many deliveries.
 const MaxListenersPerTenant = 100
