@@ -9,7 +9,10 @@ import (
 )
 
 // maxRecordBatch is how many outcomes one RecordOutcomes call stores at most.
-const maxRecordBatch = 500
+// The recorder makes one call per commit of the store's writer, so this
+// bounds the outcomes stored per commit: under load a commit takes tens of
+// milliseconds, and a small batch would hold the senders back.
+const maxRecordBatch = 2000
 
 // disableMemory is how long a listener the dispatcher disabled is not
 // disabled again, when the rest of its in-flight attempts report the same.

@@ -192,3 +192,39 @@ func BenchmarkPipeline(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+// BenchmarkClaimExcluding claims batches of 100 while two listeners with
+// 10,000 due deliveries each are left out (their endpoints are dead): the
+// claim must cost the same however large their backlog.
+func BenchmarkClaimExcluding(b *testing.B) {
+	f, tn := benchStore(b, 4)
+	ls, _, err := f.S.ListListeners(b.Context(), licensehooks.ListenerFilter{TenantID: tn.ID})
+	if err != nil || len(ls) != 4 {
+		b.Fatalf("listeners: %d, %v", len(ls), err)
+	}
+	dead := []string{ls[0].ID, ls[1].ID}
+	for done := 0; done < 10_000; done += 500 {
+		var ps []licensehooks.PublishParams
+		for i := done; i < done+500; i++ {
+			for _, id := range dead {
+				ps = append(ps, licensehooks.PublishParams{Event: benchEvent(tn.ID, storetest.Base.Add(time.Duration(i)*time.Microsecond)), ListenerID: id})
+			}
+		}
+		if _, err := f.S.PublishEvents(b.Context(), ps); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seed(b, f, tn.ID, 1000) // 4,000 more, due after the dead listeners' backlog
+	now := storetest.Base.Add(time.Hour)
+	b.ResetTimer()
+	for i := range b.N {
+		cs, err := f.S.ClaimDeliveries(b.Context(), licensehooks.ClaimParams{
+			Owner: "bench", Now: now.Add(time.Duration(i) * time.Second), Lease: time.Millisecond, Limit: 100,
+			ExcludeListeners: dead,
+		})
+		if err != nil || len(cs) != 100 {
+			b.Fatalf("claim: %d, %v", len(cs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "claims/s")
+}

@@ -174,35 +174,35 @@ func (s *Store) writeLoop(w *writer) {
 	}
 }
 
-// commitSplit commits the batch's relaxed requests first, in a transaction
-// of their own that needs no fsync, then the durable ones. A claim queued
-// behind publishes then waits for neither their work nor their fsync, and
-// the dispatcher gets its next batch of work sooner. The requests are
-// concurrent, so either order is one they could have arrived in.
+// commitSplit commits the batch's durable requests (publishes) first, then
+// the relaxed ones (claims, outcomes) in a transaction of their own that
+// waits for no fsync. A publisher then waits for neither the claims nor the
+// outcomes queued beside it, and a claim queued beside publishes sees
+// their deliveries at once. The requests are concurrent, so either order is
+// one they could have arrived in.
 func (s *Store) commitSplit(w *writer, batch []*writeReq) {
-	relaxed, durable := 0, 0
+	relaxed := 0
 	for _, r := range batch {
 		if r.relaxed {
 			relaxed++
-		} else {
-			durable++
 		}
 	}
-	if relaxed == 0 || durable == 0 {
+	if relaxed == 0 || relaxed == len(batch) {
 		s.commit(w, batch)
 		return
 	}
-	// Stable partition into two fresh slices: batch is reused by writeLoop.
+	// Stable partition into a fresh slice: batch is reused by writeLoop.
 	parts := make([]*writeReq, 0, len(batch))
-	for _, want := range []bool{true, false} {
+	for _, want := range []bool{false, true} {
 		for _, r := range batch {
 			if r.relaxed == want {
 				parts = append(parts, r)
 			}
 		}
 	}
-	s.commit(w, parts[:relaxed])
-	s.commit(w, parts[relaxed:])
+	durable := len(batch) - relaxed
+	s.commit(w, parts[:durable])
+	s.commit(w, parts[durable:])
 }
 
 // commit runs a batch in one transaction and answers each request.
