@@ -53,13 +53,17 @@ func (f *flight[K, V]) evict() {
 		delete(f.items, f.order[drop])
 		drop++
 	}
-	if drop == 0 && len(f.order) <= 2*f.max {
+	// Dropping from the front is a reslice: a full cache drops one entry
+	// per insert, and compacting each time would cost a pass over all.
+	clear(f.order[:drop])
+	f.order = f.order[drop:]
+	if len(f.order) <= 2*f.max {
 		return
 	}
 	// Compact: keep only keys still present, so order stays bounded even
 	// when forgotten keys leave holes in it.
 	kept := f.order[:0]
-	for _, k := range f.order[drop:] {
+	for _, k := range f.order {
 		if _, ok := f.items[k]; ok {
 			kept = append(kept, k)
 		}
