@@ -102,6 +102,7 @@ type exchange struct {
 	method, path, contentType string
 	status                    int
 	body                      []byte
+	reqBody                   []byte
 }
 
 // receiver is a webhook endpoint that records what it gets and answers
@@ -243,6 +244,12 @@ func (r response) apiErr(t testing.TB) apiError {
 // send makes one request over HTTP and records the exchange.
 func (e *env) send(req *http.Request) response {
 	e.t.Helper()
+	var reqBody []byte
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(rc)
+		}
+	}
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -250,7 +257,7 @@ func (e *env) send(req *http.Request) response {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	e.rec.mu.Lock()
-	e.rec.seen = append(e.rec.seen, exchange{req.Method, req.URL.Path, res.Header.Get("Content-Type"), res.StatusCode, b})
+	e.rec.seen = append(e.rec.seen, exchange{req.Method, req.URL.Path, res.Header.Get("Content-Type"), res.StatusCode, b, reqBody})
 	e.rec.mu.Unlock()
 	return response{res.StatusCode, res.Header, b}
 }

@@ -14,18 +14,19 @@ import (
 // that a Zentitle2 client sees the shape it knows.
 
 // webhookModel is WebhookModel {id, uri, subscriptions} and the extensions.
+// The contract's schema forbids other properties, so each extension is
+// written only when it carries information: Enabled only when false (nil
+// means enabled), and no timestamps of creation or change.
 type webhookModel struct {
 	ID             string            `json:"id"`
 	URI            string            `json:"uri"`
 	Subscriptions  []string          `json:"subscriptions"`
 	Name           string            `json:"name,omitempty"`
 	Description    string            `json:"description,omitempty"`
-	Enabled        bool              `json:"enabled"`
+	Enabled        *bool             `json:"enabled,omitempty"`
 	DisabledReason string            `json:"disabledReason,omitempty"`
 	DisabledAt     *time.Time        `json:"disabledAt,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
-	CreatedAt      time.Time         `json:"createdAt"`
-	UpdatedAt      time.Time         `json:"updatedAt"`
 }
 
 func toWebhook(l *licensehooks.Listener) webhookModel {
@@ -33,11 +34,14 @@ func toWebhook(l *licensehooks.Listener) webhookModel {
 	if subs == nil {
 		subs = []string{}
 	}
-	return webhookModel{
+	m := webhookModel{
 		ID: l.ID, URI: l.URI, Subscriptions: subs, Name: l.Name, Description: l.Description,
-		Enabled: l.Enabled, DisabledReason: l.DisabledReason, DisabledAt: l.DisabledAt, Headers: l.Headers,
-		CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
+		DisabledReason: l.DisabledReason, Headers: l.Headers,
 	}
+	if !l.Enabled {
+		m.Enabled, m.DisabledAt = new(false), l.DisabledAt
+	}
+	return m
 }
 
 // page is the contract's paginated list.
