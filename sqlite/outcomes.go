@@ -45,6 +45,26 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 		}
 		rows[i] = outcomeRow{o: o, reqHeaders: jsonText(o.Attempt.RequestHeaders), respHeaders: jsonText(o.Attempt.ResponseHeaders)}
 	}
+	// A few hundred outcomes per commit: the writer runs them while
+	// publishers wait for their own commit, so one huge batch would delay
+	// every publish behind it. A chunk stored before a later one fails is
+	// harmless: a retry of the whole call finds those leases cleared and
+	// drops them.
+	for len(rows) > 0 {
+		n := min(len(rows), maxOutcomesPerCommit)
+		if err := s.recordRows(ctx, rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// maxOutcomesPerCommit bounds the outcomes one writer request stores.
+const maxOutcomesPerCommit = 250
+
+// recordRows stores outcomes in one writer request.
+func (s *Store) recordRows(ctx context.Context, rows []outcomeRow) error {
 	err := s.writeRelaxed(ctx, func(w *writer) error {
 		// One listener update per listener, not per success.
 		lastSuccess := map[string]int64{}
@@ -128,14 +148,15 @@ const defaultPurgeLimit = 1000
 
 // PurgeFinished deletes up to p.Limit finished deliveries last updated
 // before p.Before with their attempts, then up to p.Limit events created
-// before p.Before that no delivery refers to.
+// before p.Before that no delivery refers to, and returns how many
+// deliveries and events went.
 func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (int, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = defaultPurgeLimit
 	}
 	before := micros(p.Before)
-	var n int64
+	var n, events int64
 	err := s.write(ctx, func(w *writer) error {
 		// status <> 'pending' lets SQLite use the partial index deliveries_finished.
 		rows, err := w.query(`SELECT id FROM deliveries
@@ -157,11 +178,14 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 		if n, err = w.execN(`DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`, list); err != nil {
 			return err
 		}
-		_, err = w.exec(`DELETE FROM events WHERE rowid IN (
+		events, err = w.execN(`DELETE FROM events WHERE rowid IN (
 			SELECT e.rowid FROM events e WHERE e.created_at < ? AND NOT EXISTS (
 				SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)
 			LIMIT ?)`, before, limit)
 		return err
 	})
-	return int(n), mapErr(err, "deliveries")
+	if err != nil {
+		return 0, mapErr(err, "deliveries")
+	}
+	return int(n + events), nil
 }
