@@ -107,8 +107,9 @@ type DeliveryStore interface {
 	// RecoverDeliveries re-queues failed deliveries (see RecoverParams) and
 	// returns how many.
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (int, error)
-	// PurgeFinished deletes old finished work (see PurgeParams) and returns
-	// how many deliveries it deleted.
+	// PurgeFinished deletes old finished work (see PurgeParams), each
+	// DELETE bounded by Limit, and returns how many deliveries and events it
+	// deleted; 0 means nothing is left to purge.
 	PurgeFinished(ctx context.Context, p PurgeParams) (int, error)
 	// SampleAttempts returns recent attempts for the console's charts.
 	SampleAttempts(ctx context.Context, p SampleParams) ([]AttemptSample, error)

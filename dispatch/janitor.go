@@ -17,6 +17,10 @@ const (
 	DefaultJanitorEvery   = 5 * time.Minute
 	DefaultJanitorBatch   = 1000
 	janitorStartupBackoff = 10 * time.Second
+	// janitorMaxBatches bounds one run, so a store whose purge never
+	// reports 0 cannot keep the janitor busy for ever; a run that reaches
+	// it is followed soon by the next.
+	janitorMaxBatches = 1000
 )
 
 // Janitor purges finished deliveries, their attempts and their events once
@@ -28,8 +32,8 @@ type Janitor struct {
 	log       *slog.Logger
 
 	// Every is the time between purges (DefaultJanitorEvery). BatchSize is
-	// how many deliveries one store call deletes (DefaultJanitorBatch). Now
-	// is the clock. Set them before Start.
+	// how many deliveries, and how many events, one store call deletes at
+	// most (DefaultJanitorBatch). Now is the clock. Set them before Start.
 	Every     time.Duration
 	BatchSize int
 	Now       func() time.Time
@@ -92,32 +96,44 @@ func (j *Janitor) loop(ctx context.Context, done chan struct{}) {
 		case <-timer.C:
 		}
 		next := positive(j.Every, DefaultJanitorEvery)
-		n, err := j.Purge(ctx)
+		n, more, err := j.purge(ctx)
 		if err != nil && ctx.Err() == nil {
 			j.log.Error("purge failed", "err", err)
 			next = min(next, janitorStartupBackoff)
 		} else if n > 0 {
-			j.log.Info("purged finished deliveries", "count", n, "retention", j.retention)
+			j.log.Info("purged finished deliveries and events", "count", n, "retention", j.retention, "more", more)
+		}
+		if more {
+			next = min(next, janitorStartupBackoff)
 		}
 		timer.Reset(next)
 	}
 }
 
 // Purge deletes, batch after batch, everything finished before the
-// retention period, and returns how many deliveries went.
+// retention period, and returns how many deliveries and events went.
 func (j *Janitor) Purge(ctx context.Context) (int, error) {
+	n, _, err := j.purge(ctx)
+	return n, err
+}
+
+// purge runs batches until the store reports nothing left, ctx ends or
+// janitorMaxBatches ran; more reports the last case.
+func (j *Janitor) purge(ctx context.Context) (total int, more bool, err error) {
 	before := j.Now().Add(-j.retention)
 	size := positive(j.BatchSize, DefaultJanitorBatch)
-	total := 0
-	for ctx.Err() == nil {
+	for range janitorMaxBatches {
+		if err := ctx.Err(); err != nil {
+			return total, false, err
+		}
 		n, err := j.store.PurgeFinished(ctx, licensehooks.PurgeParams{Before: before, Limit: size})
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("purge finished deliveries: %w", err)
+			return total, false, fmt.Errorf("purge finished deliveries: %w", err)
 		}
-		if n < size {
-			return total, nil
+		if n == 0 {
+			return total, false, nil
 		}
 	}
-	return total, ctx.Err()
+	return total, true, nil
 }

@@ -112,16 +112,16 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 }
 
 // PurgeFinished deletes up to p.Limit finished deliveries last changed
-// before p.Before with their attempts, then the events accepted before
-// p.Before that no delivery refers to any more. A Limit of 0 or less means
-// no limit.
+// before p.Before with their attempts, then up to p.Limit events accepted
+// before p.Before that no delivery refers to any more, and returns how many
+// deliveries and events went. A Limit of 0 or less means no limit.
 func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (int, error) {
 	before := ts(p.Before)
 	var limit *int
 	if p.Limit > 0 {
 		limit = &p.Limit
 	}
-	var n int
+	var n, events int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `WITH d AS (
 				DELETE FROM deliveries WHERE id IN (
@@ -135,11 +135,23 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 		if err != nil {
 			return mapErr(err, "purge deliveries")
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM events e WHERE e.created_at < $1 AND NOT EXISTS (
-			SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)`, before)
-		return mapErr(err, "purge events")
+		// Bounded too: events can outnumber deliveries (those that matched
+		// no listener), and one unbounded DELETE would hold its locks for
+		// as long as a backlog takes.
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE (tenant_id, id) IN (
+			SELECT e.tenant_id, e.id FROM events e WHERE e.created_at < $1 AND NOT EXISTS (
+				SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)
+			ORDER BY e.created_at LIMIT $2)`, before, limit)
+		if err != nil {
+			return mapErr(err, "purge events")
+		}
+		events = int(tag.RowsAffected())
+		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n + events, nil
 }
 
 // SampleAttempts returns a tenant's (or one listener's) attempts since

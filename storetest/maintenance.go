@@ -75,7 +75,8 @@ func testRecover(t *testing.T, f *Fixture) {
 
 // testPurge checks that only old finished deliveries go, with their
 // attempts, in batches of Limit, and that old events nothing refers to go
-// with them.
+// with them, Limit at a time too; each call counts deliveries and events,
+// and 0 means nothing is left.
 func testPurge(t *testing.T, f *Fixture) {
 	tn := f.Tenant()
 	f.Listener(tn.ID, []string{codeA})
@@ -87,23 +88,38 @@ func testPurge(t *testing.T, f *Fixture) {
 	ePending, rPending := f.Publish(tn.ID, codeA, Base)
 	eRecent, rRecent := f.Publish(tn.ID, codeA, Base)
 	eOrphan, _ := f.Publish(tn.ID, codeC, Base)
+	// More events that matched no listener than one call's Limit.
+	orphans := []*licensehooks.Event{eOrphan}
+	for range 4 {
+		e, _ := f.Publish(tn.ID, codeC, Base)
+		orphans = append(orphans, e)
+	}
 	eNewOrphan, _ := f.Publish(tn.ID, codeC, before.Add(time.Hour))
 	f.Finish(tn.ID, rDone.DeliveryIDs[0], licensehooks.StatusSucceeded, Base.Add(time.Minute))
 	f.Finish(tn.ID, rFailed.DeliveryIDs[0], licensehooks.StatusFailed, Base.Add(2*time.Minute))
 	must(t, f.S.DisableListener(f.Ctx, tn.ID, lb.ID, "gone", Base.Add(3*time.Minute)), "DisableListener")
 	f.Finish(tn.ID, rRecent.DeliveryIDs[0], licensehooks.StatusSucceeded, before.Add(time.Hour))
 
-	total := 0
-	for _, limit := range []int{2, 10, 10} {
+	const limit = 2
+	total, calls := 0, 0
+	for ; calls < 20; calls++ {
 		n, err := f.S.PurgeFinished(f.Ctx, licensehooks.PurgeParams{Before: before, Limit: limit})
 		must(t, err, "PurgeFinished")
-		if n > limit {
-			t.Errorf("purged %d with Limit %d", n, limit)
+		if n > 2*limit {
+			t.Errorf("purged %d deliveries and events with Limit %d", n, limit)
+		}
+		if n == 0 {
+			break
 		}
 		total += n
 	}
-	if total != 3 {
-		t.Errorf("purged %d deliveries, want 3", total)
+	// 3 deliveries, their 3 events and 5 events that matched no listener:
+	// at most 2 events a call takes at least 4 calls, and a fifth finds none.
+	if want := 3 + 3 + len(orphans); total != want || calls < 4 {
+		t.Errorf("purged %d deliveries and events in %d calls, want %d in 4 or more", total, calls, want)
+	}
+	if n, err := f.S.PurgeFinished(f.Ctx, licensehooks.PurgeParams{Before: before, Limit: limit}); err != nil || n != 0 {
+		t.Errorf("purge after everything went: %d, %v", n, err)
 	}
 	for _, id := range []string{rDone.DeliveryIDs[0], rFailed.DeliveryIDs[0], rCancelled.DeliveryIDs[0]} {
 		_, err := f.S.GetDelivery(f.Ctx, tn.ID, id)
@@ -119,7 +135,7 @@ func testPurge(t *testing.T, f *Fixture) {
 	if atts, err := f.S.ListAttempts(f.Ctx, tn.ID, rRecent.DeliveryIDs[0]); err != nil || len(atts) != 1 {
 		t.Errorf("attempts of a kept delivery: %d, %v", len(atts), err)
 	}
-	for _, e := range []*licensehooks.Event{eDone, eFailed, eCancelled, eOrphan} {
+	for _, e := range append([]*licensehooks.Event{eDone, eFailed, eCancelled}, orphans...) {
 		_, err := f.S.GetEvent(f.Ctx, tn.ID, e.ID)
 		wantCode(t, err, licensehooks.ENOTFOUND, "GetEvent of an old event no delivery refers to")
 	}
