@@ -5,10 +5,12 @@ import (
 	"sort"
 )
 
-// Claims that leave listeners out pick their rows listener by listener.
+// Claims that leave listeners out pick their rows here before leasing them.
 // The single walk of deliveries_due would read past every due row of the
 // listeners left out, and those pile up while an endpoint is dead, so each
 // claim would grow slower with the backlog of the listeners it cannot take.
+// So the walk stops after a window, and when the rows left out fill it the
+// claim picks listener by listener instead.
 
 // maxPickListeners bounds the listeners a claim visits one by one; with
 // more listeners owning pending work, the claim walks deliveries_due.
@@ -35,6 +37,50 @@ const listenerDueQuery = `SELECT rowid, next_attempt_at FROM deliveries INDEXED 
 const claimByRowidQuery = `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?
 	WHERE rowid IN (SELECT value FROM json_each(?)) AND status = 'pending' AND lease_expires_at <= ?
 	RETURNING ` + deliveryCols
+
+// windowQuery walks deliveries_due from the oldest due row, as claimQuery
+// does, but returns the listener of each row so the caller can leave some
+// out, and stops after a window of rows.
+const windowQuery = `SELECT rowid, listener_id FROM deliveries INDEXED BY deliveries_due
+	WHERE status = 'pending' AND next_attempt_at <= ? AND lease_expires_at <= ?
+	ORDER BY next_attempt_at LIMIT ?`
+
+// windowFactor sizes that window: limit times this many rows. Listeners
+// left out are those with enough work in hand, so most claims fill up well
+// within it; only a backlog of left-out rows in front overflows it.
+const windowFactor = 4
+
+// pickInWindow returns the rowids of the limit oldest due deliveries of the
+// listeners not in exclude if they lie within the window; ok false when the
+// window was full of rows left out and more may lie beyond it.
+func pickInWindow(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+	skip := make(map[string]bool, len(exclude))
+	for _, id := range exclude {
+		skip[id] = true
+	}
+	window := limit * windowFactor
+	rows, err := w.query(windowQuery, now, now, window)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() && len(rowids) < limit {
+		var rowid int64
+		var listener string
+		if err := rows.Scan(&rowid, &listener); err != nil {
+			return nil, false, err
+		}
+		seen++
+		if !skip[listener] {
+			rowids = append(rowids, rowid)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	return rowids, len(rowids) == limit || seen < window, rows.Close()
+}
 
 // dueRow is a candidate of a claim.
 type dueRow struct{ rowid, due int64 }

@@ -64,13 +64,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	return claims, mapErr(err, "deliveries")
 }
 
-// claimRows leases the claim's deliveries and returns them: picked
-// listener by listener when some are left out, else in one walk of
-// deliveries_due.
+// claimRows leases the claim's deliveries and returns them: in one walk of
+// deliveries_due, except when some listeners are left out and their rows
+// fill the first window of it (see claimpick.go).
 func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, error) {
 	until := micros(p.Now.Add(p.Lease))
 	if len(p.ExcludeListeners) > 0 {
-		rowids, ok, err := pickPerListener(w, now, p.Limit, p.ExcludeListeners)
+		// A window of the due order first; listener by listener when the
+		// rows left out fill it.
+		rowids, ok, err := pickInWindow(w, now, p.Limit, p.ExcludeListeners)
+		if err == nil && !ok {
+			rowids, ok, err = pickPerListener(w, now, p.Limit, p.ExcludeListeners)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"claim", claimQuery, []any{"o", 1, 1, 1, "[]", 10}},
 		{"listeners with pending work", pendingListenersQuery, []any{100}},
+		{"claim window", windowQuery, []any{1, 1, 40}},
 		{"a listener's due work", listenerDueQuery, []any{"l", 1, 1, 10}},
 		{"claim picked rows", claimByRowidQuery, []any{"o", 1, "[1,2]", 1}},
 		{"deliveries of a listener", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND listener_id = ?
