@@ -85,36 +85,43 @@ func pickInWindow(w *writer, now int64, limit int, exclude []string) (rowids []i
 // dueRow is a candidate of a claim.
 type dueRow struct{ rowid, due int64 }
 
-// pickPerListener returns the rowids of the limit oldest due deliveries of
-// the listeners not in exclude, and ok false when too many listeners own
-// pending work for visiting them one by one to pay.
-func pickPerListener(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+// candidates returns the listeners owning pending deliveries, less those
+// in exclude; ok false when too many own pending work to list them.
+func candidates(w *writer, exclude []string) (ids []string, ok bool, err error) {
 	rows, err := w.query(pendingListenersQuery, maxPickListeners+1)
 	if err != nil {
 		return nil, false, err
 	}
-	ids, err := collect(rows, func(sc scanner) (string, error) {
+	all, err := collect(rows, func(sc scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)
 	})
-	if err != nil || len(ids) > maxPickListeners {
+	if err != nil || len(all) > maxPickListeners {
 		return nil, false, err
 	}
-	var due []dueRow
-	for _, id := range ids {
-		if slices.Contains(exclude, id) {
-			continue
+	for _, id := range all {
+		if !slices.Contains(exclude, id) {
+			ids = append(ids, id)
 		}
+	}
+	return ids, true, nil
+}
+
+// pickPerListener returns the rowids of the limit oldest due deliveries of
+// the listeners given.
+func pickPerListener(w *writer, now int64, limit int, listeners []string) ([]int64, error) {
+	var due []dueRow
+	for _, id := range listeners {
 		rows, err := w.query(listenerDueQuery, id, now, now, limit)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		got, err := collect(rows, func(sc scanner) (dueRow, error) {
 			var r dueRow
 			return r, sc.Scan(&r.rowid, &r.due)
 		})
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		due = append(due, got...)
 	}
@@ -126,9 +133,27 @@ func pickPerListener(w *writer, now int64, limit int, exclude []string) (rowids 
 		return due[i].rowid < due[j].rowid
 	})
 	due = due[:min(len(due), limit)]
-	rowids = make([]int64, len(due))
+	rowids := make([]int64, len(due))
 	for i, r := range due {
 		rowids[i] = r.rowid
 	}
-	return rowids, true, nil
+	return rowids, nil
+}
+
+// pick returns the rowids a claim that leaves listeners out should lease,
+// and ok false when it should walk deliveries_due after all (too many
+// listeners own pending work to visit them one by one).
+func pick(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+	// Listing the listeners first costs a seek each, and often shows that
+	// every listener with work is left out: the dispatcher is woken by each
+	// publish, also while all its lanes are full.
+	ids, ok, err := candidates(w, exclude)
+	if err != nil || !ok || len(ids) == 0 {
+		return nil, ok, err
+	}
+	if rowids, ok, err = pickInWindow(w, now, limit, exclude); err != nil || ok {
+		return rowids, ok, err
+	}
+	rowids, err = pickPerListener(w, now, limit, ids)
+	return rowids, err == nil, err
 }

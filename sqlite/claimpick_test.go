@@ -55,6 +55,9 @@ func TestClaimSkipsExcludedBacklog(t *testing.T) {
 	if cs := f.Claim("w2", now, 10, a.ID, b.ID); len(cs) != 10 || cs[0].Delivery.ListenerID != dead.ID {
 		t.Errorf("claim leaving out the others got %d, want 10 of the dead listener's", len(cs))
 	}
+	if cs := f.Claim("w3", now, 10, dead.ID, a.ID, b.ID); len(cs) != 0 {
+		t.Errorf("claim leaving out every listener with work got %d, want none", len(cs))
+	}
 }
 
 func sorted(s []string) []string {

@@ -70,12 +70,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, error) {
 	until := micros(p.Now.Add(p.Lease))
 	if len(p.ExcludeListeners) > 0 {
-		// A window of the due order first; listener by listener when the
-		// rows left out fill it.
-		rowids, ok, err := pickInWindow(w, now, p.Limit, p.ExcludeListeners)
-		if err == nil && !ok {
-			rowids, ok, err = pickPerListener(w, now, p.Limit, p.ExcludeListeners)
-		}
+		rowids, ok, err := pick(w, now, p.Limit, p.ExcludeListeners)
 		if err != nil {
 			return nil, err
 		}
