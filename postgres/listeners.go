@@ -135,12 +135,11 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	})
 }
 
-// cancelPending cancels a listener's pending deliveries. Their leases are
-// dropped too, so an attempt in flight cannot bring one back to pending: its
-// outcome finds the lease gone and is discarded.
+// cancelPending cancels a listener's pending deliveries. Their leases stay,
+// so the outcome of an attempt in flight is still recorded (the receiver got
+// it); recordSQL keeps such a delivery cancelled rather than retrying it.
 func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
-		lease_expires_at = NULL, updated_at = $2
+	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
 		WHERE listener_id = $1 AND status = 'pending'`, listenerID, at)
 	return mapErr(err, "cancel pending deliveries")
 }

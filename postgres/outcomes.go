@@ -27,9 +27,10 @@ const recordSQL = `WITH o AS (
 		error_kind, error, succeeded, ended_at)
 ), d AS (
 	UPDATE deliveries d SET
-		status = CASE WHEN o.status <> '' THEN o.status ELSE d.status END,
-		next_attempt_at = CASE WHEN o.status = 'pending' THEN COALESCE(o.next_at, d.next_attempt_at)
-			ELSE d.next_attempt_at END,
+		status = CASE WHEN o.status = '' OR (d.status = 'cancelled' AND o.status = 'pending')
+			THEN d.status ELSE o.status END,
+		next_attempt_at = CASE WHEN o.status = 'pending' AND d.status <> 'cancelled'
+			THEN COALESCE(o.next_at, d.next_attempt_at) ELSE d.next_attempt_at END,
 		attempts = d.attempts + 1,
 		tries = d.tries + CASE WHEN o.counts THEN 1 ELSE 0 END,
 		lease_owner = '', lease_expires_at = NULL,

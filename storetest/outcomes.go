@@ -137,8 +137,8 @@ var outcomeTests = map[string]func(t *testing.T, f *Fixture){
 		_, res := f.Publish(tn.ID, codeA, Base)
 		cs := f.Claim("w", Base, 10)
 		must(t, f.S.DeleteListener(f.Ctx, tn.ID, l.ID), "DeleteListener")
-		// The attempt was in flight: whether the store keeps it or drops it,
-		// the delivery must not come back to life.
+		// The attempt was in flight: the receiver got it, so it is kept in
+		// the log, but the delivery must not come back to life.
 		err := f.S.RecordOutcomes(f.Ctx, []licensehooks.Outcome{{
 			Attempt: f.Attempt(cs[0].Delivery, Base.Add(time.Second), 500), Owner: "w",
 			Status: licensehooks.StatusPending, NextAttemptAt: Base.Add(time.Minute), CountsAsTry: true,
@@ -149,6 +149,9 @@ var outcomeTests = map[string]func(t *testing.T, f *Fixture){
 		}
 		if cs := f.Claim("w", Base.Add(time.Hour), 10); len(cs) != 0 {
 			t.Errorf("a cancelled delivery was claimed")
+		}
+		if atts, err := f.S.ListAttempts(f.Ctx, tn.ID, res.DeliveryIDs[0]); err != nil || len(atts) != 1 {
+			t.Errorf("the in-flight attempt of a cancelled delivery: %d stored, %v; want 1", len(atts), err)
 		}
 	},
 	"ReleaseClaims": func(t *testing.T, f *Fixture) {
