@@ -49,6 +49,10 @@ func (d *Dispatcher) recordLoop(ctx context.Context, done chan struct{}) {
 	}
 }
 
+// recordTimeout bounds one RecordOutcomes call: generous, since a batch that
+// times out is sent again when its leases lapse.
+const recordTimeout = 30 * time.Second
+
 // flush stores a batch, notes its retries and applies the disabling rules.
 // A batch the store keeps refusing is dropped: its deliveries are still
 // leased to this dispatcher, so they are sent again once the leases lapse
@@ -58,10 +62,16 @@ func (d *Dispatcher) flush(ctx context.Context, batch []record) {
 	for i := range batch {
 		outcomes[i] = batch[i].outcome
 	}
-	err := d.store.RecordOutcomes(ctx, outcomes)
+	// Each call is bounded: a hung store must not hold Stop past its deadline.
+	record := func() error {
+		rctx, cancel := context.WithTimeout(ctx, recordTimeout)
+		defer cancel()
+		return d.store.RecordOutcomes(rctx, outcomes)
+	}
+	err := record()
 	for wait := 100 * time.Millisecond; err != nil && wait <= 2*time.Second; wait *= 4 {
 		time.Sleep(wait)
-		err = d.store.RecordOutcomes(ctx, outcomes)
+		err = record()
 	}
 	if err != nil {
 		d.log.Error("cannot record outcomes; their deliveries are sent again when their leases lapse",
