@@ -248,16 +248,17 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 // Close stops accepting requests, lets in-flight deliveries finish within
 // ctx, releases the rest and closes the store.
 func (s *server) Close(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
+	// The API and the dispatcher wind down side by side, so slow requests do
+	// not eat the time attempts in flight have to finish; the store closes
+	// after both.
+	stopped := make(chan error, 1)
+	go func() {
+		s.janitor.Stop()
+		stopped <- s.dispatcher.Stop(ctx)
+	}()
+	err := errors.Join(s.http.Shutdown(ctx), <-stopped)
 	s.closePprof()
-	s.janitor.Stop()
-	if e := s.dispatcher.Stop(ctx); e != nil && err == nil {
-		err = e
-	}
-	if e := s.store.Close(); e != nil && err == nil {
-		err = e
-	}
-	return err
+	return errors.Join(err, s.store.Close())
 }
 
 // devCredentials is what --dev prints, kept in the data dir (mode 0600) so a
