@@ -184,6 +184,9 @@ func (w *world) addTenant(ctx context.Context, name string) (tenantAuth, error) 
 // receiver mode of a tenant's listener i and whether every event must
 // reach it.
 func (w *world) addListeners(ctx context.Context, perTenant int, modeOf func(i int) (string, bool)) error {
+	if perTenant > maxListenersPerTenant {
+		return fmt.Errorf("bench: at most %d listeners per tenant, got %d", maxListenersPerTenant, perTenant)
+	}
 	var err error
 	if w.recv, err = startReceiver(ctx, w.cfg.Binary, w.env, filepath.Join(w.dir, "receiver.log")); err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -140,10 +139,7 @@ func write(t *testing.T, path, content string) {
 // goRunner builds the Go snippet with a main that calls verifyNSignature.
 func goRunner(code string) func(*testing.T, string) []string {
 	return func(t *testing.T, dir string) []string {
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goBin); err != nil {
-			goBin = need(t, "go")
-		}
+		goBin := need(t, "go")
 		write(t, filepath.Join(dir, "go.mod"), "module snippet\n\ngo 1.22\n")
 		write(t, filepath.Join(dir, "verify.go"), code)
 		write(t, filepath.Join(dir, "main.go"), `package main

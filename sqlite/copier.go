@@ -137,7 +137,7 @@ func (s *Store) readKeys(ctx context.Context, table, after string) ([]dumpKey, e
 	return keys, nil
 }
 
-// rowidScanner reads a row's rowid ahead of the columns a scan helper reads.
+// rowidScanner reads a row's rowid ahead of the columns the scan functions read.
 type rowidScanner struct {
 	sc    scanner
 	rowid *int64

@@ -337,11 +337,3 @@ func claimIDs(cs []*licensehooks.Claim) []string {
 	}
 	return ids
 }
-
-func deliveryIDs(ds []*licensehooks.Delivery) []string {
-	ids := make([]string, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	return ids
-}
