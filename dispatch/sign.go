@@ -108,10 +108,18 @@ func (s *signer) tenantKey(ctx context.Context, tenantID string) (*rsa.PrivateKe
 // standardKeys returns the keys that sign for l now: its secret, and its
 // previous one while a rotation's grace period lasts.
 func (s *signer) standardKeys(l *licensehooks.Listener, now time.Time) ([][]byte, error) {
+	stale := func(ls listenerSecrets) bool {
+		return !bytes.Equal(ls.sealed, l.Secret) || !bytes.Equal(ls.sealedPrev, l.PrevSecret)
+	}
 	ls, err := s.secrets.get(l.ID, func() (listenerSecrets, error) { return s.open(l) })
-	if err == nil && (!bytes.Equal(ls.sealed, l.Secret) || !bytes.Equal(ls.sealedPrev, l.PrevSecret)) {
+	if err == nil && stale(ls) {
 		s.secrets.drop(l.ID)
 		ls, err = s.secrets.get(l.ID, func() (listenerSecrets, error) { return s.open(l) })
+		if err == nil && stale(ls) {
+			// Another sender cached an older copy of the listener meanwhile:
+			// sign with this copy's secrets, without caching them.
+			ls, err = s.open(l)
+		}
 	}
 	if err != nil {
 		return nil, err

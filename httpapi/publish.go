@@ -106,6 +106,9 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	for j, pr := range res {
 		if pr.Err != nil {
+			if licensehooks.ErrorCode(pr.Err) == licensehooks.EINTERNAL {
+				s.log.ErrorContext(r.Context(), "publish item failed", "index", index[j], "err", pr.Err)
+			}
 			items[index[j]] = failure(pr.EventID, itemError(index[j], pr.Err))
 		} else {
 			items[index[j]] = toPublishResponse(pr)
