@@ -149,3 +149,44 @@ func BenchmarkPublishParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkClaimExcluding claims batches of 100 while two listeners with
+// 10,000 due deliveries each are left out (their endpoints are dead): the
+// claim must cost the same however large their backlog. Leases last a
+// millisecond and each claim is a second later, so the live listener's
+// deliveries can be claimed again and again.
+func BenchmarkClaimExcluding(b *testing.B) {
+	f := benchStore(b)
+	var ls []string
+	if err := f.s.pool.QueryRow(f.ctx, `SELECT array_agg(id ORDER BY id) FROM listeners`).Scan(&ls); err != nil || len(ls) != 3 {
+		b.Fatalf("listeners: %v, %v", ls, err)
+	}
+	dead := ls[:2]
+	for done := 0; done < 10_000; done += 500 {
+		var ps []licensehooks.PublishParams
+		for range 500 {
+			for _, id := range dead {
+				ps = append(ps, licensehooks.PublishParams{Event: benchEvents(f, 1)[0].Event, ListenerID: id})
+			}
+		}
+		if _, err := f.s.PublishEvents(f.ctx, ps); err != nil {
+			b.Fatal(err)
+		}
+	}
+	refill(b, f, 3000) // 1,000 more for the live listener, due after the backlog
+	if _, err := f.s.pool.Exec(f.ctx, `ANALYZE deliveries`); err != nil {
+		b.Fatal(err)
+	}
+	now := base.Add(time.Hour)
+	b.ResetTimer()
+	for i := range b.N {
+		cs, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{
+			Owner: "bench", Now: now.Add(time.Duration(i) * time.Second), Lease: time.Millisecond, Limit: claimBatch,
+			ExcludeListeners: dead,
+		})
+		if err != nil || len(cs) != claimBatch {
+			b.Fatalf("claim: %d, %v", len(cs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*claimBatch)/b.Elapsed().Seconds(), "claims/s")
+}

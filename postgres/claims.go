@@ -40,6 +40,48 @@ const claimSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
 		FOR UPDATE SKIP LOCKED))
 	RETURNING ` + deliveryCols + `, seq`
 
+// claimExcludingSQL is claimSQL for claims that leave listeners out. Their
+// due rows pile up while their endpoints are dead, and the walk of
+// deliveries_due would read past all of them on every claim. Instead it
+// lists the listeners owning pending work by jumping from one to the next
+// in deliveries_listener_due (a skip scan: one index seek per listener,
+// however many rows each has), takes the oldest due rows of each listener
+// not left out from the same index, and keeps the overall oldest. The
+// chosen rows are then locked and their conditions checked again under the
+// lock (a claimer that committed meanwhile changed them), so a delivery has
+// one live lease at a time, as with claimSQL.
+//
+// The listener is matched by a range and the rows ordered by listener
+// first on purpose: with "listener_id = ls.id" the planner drops the
+// listener from the ordering and, guessing the listeners' rows evenly
+// spread, prefers walking deliveries_due with a filter, which is the very
+// walk past the backlog this statement avoids. Ordered so, only
+// deliveries_listener_due gives the order without a sort.
+const claimExcludingSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
+	WHERE id = ANY (ARRAY(
+		SELECT d.id FROM deliveries d
+		WHERE d.id = ANY (ARRAY(
+			WITH RECURSIVE ls(id) AS (
+				SELECT (SELECT min(listener_id) FROM deliveries WHERE status = 'pending')
+				UNION ALL
+				SELECT (SELECT min(listener_id) FROM deliveries
+					WHERE status = 'pending' AND listener_id > ls.id)
+				FROM ls WHERE ls.id IS NOT NULL)
+			SELECT c.id FROM ls CROSS JOIN LATERAL (
+				SELECT id, next_attempt_at, seq FROM deliveries
+				WHERE listener_id >= ls.id AND listener_id <= ls.id
+					AND status = 'pending' AND next_attempt_at <= $3
+					AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+				ORDER BY listener_id, next_attempt_at, seq
+				LIMIT $5) c
+			WHERE ls.id IS NOT NULL AND ls.id <> ALL ($4::text[])
+			ORDER BY c.next_attempt_at, c.seq
+			LIMIT $5))
+			AND d.status = 'pending' AND d.next_attempt_at <= $3
+			AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $3)
+		FOR UPDATE SKIP LOCKED))
+	RETURNING ` + deliveryCols + `, seq`
+
 // asyncCommit makes the statements after it in a batch (one implicit
 // transaction) commit without waiting for the WAL flush. Only leases are
 // written that way: a lease lost in a server crash makes its delivery
@@ -61,7 +103,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	var list []claimed
 	batch := &pgx.Batch{}
 	batch.Queue(asyncCommit)
-	batch.Queue(claimSQL, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit).
+	sql := claimSQL
+	if len(p.ExcludeListeners) > 0 {
+		sql = claimExcludingSQL
+	}
+	batch.Queue(sql, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {

@@ -36,7 +36,10 @@
 //   - The partial index deliveries_due (next_attempt_at, seq) WHERE status
 //     = 'pending' is what claiming reads: it holds only the backlog, however
 //     long the log grows. deliveries has fillfactor 80 and no index on the
-//     lease columns, so a claim updates its rows in place (HOT).
+//     lease columns, so a claim updates its rows in place (HOT). A claim
+//     that leaves listeners out (their lanes are full) reads
+//     deliveries_listener_due (listener_id, next_attempt_at, seq) instead,
+//     listener by listener, so a dead endpoint's backlog does not slow it.
 //
 // # Sharing the work
 //

@@ -375,3 +375,50 @@ func TestConcurrentWorkersNoDeadlock(t *testing.T) {
 		t.Errorf("%d deliveries left pending (%v)", len(list), err)
 	}
 }
+
+// publishTo publishes n events to listener alone, in batches.
+func (f *fixture) publishTo(listener string, n int) {
+	f.t.Helper()
+	for n > 0 {
+		ps := make([]licensehooks.PublishParams, min(n, 1000))
+		for i := range ps {
+			ps[i] = licensehooks.PublishParams{Event: f.event(`{}`), ListenerID: listener}
+		}
+		f.publish(ps...)
+		n -= len(ps)
+	}
+}
+
+// A claim that leaves out a listener with a large due backlog still finds
+// the other listeners' work, which is due after that backlog.
+func TestClaimExcludingBacklog(t *testing.T) {
+	f := setup(t)
+	dead, live := f.listener, f.addListener("a.code")
+	f.publishTo(dead.ID, 5000)
+	f.publishTo(live.ID, 10)
+	cs, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{
+		Owner: "w", Now: base.Add(time.Hour), Lease: time.Minute, Limit: 100,
+		ExcludeListeners: []string{dead.ID},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 10 {
+		t.Fatalf("claimed %d deliveries, want the live listener's 10", len(cs))
+	}
+	for i, c := range cs {
+		if c.Delivery.ListenerID != live.ID || c.Delivery.LeaseOwner != "w" {
+			t.Fatalf("claim %d: listener %s owner %q", i, c.Delivery.ListenerID, c.Delivery.LeaseOwner)
+		}
+		if i > 0 && c.Delivery.NextAttemptAt.Before(cs[i-1].Delivery.NextAttemptAt) {
+			t.Fatalf("claims out of due order at %d", i)
+		}
+	}
+	again, err := f.s.ClaimDeliveries(f.ctx, licensehooks.ClaimParams{
+		Owner: "w2", Now: base.Add(time.Hour), Lease: time.Minute, Limit: 100,
+		ExcludeListeners: []string{dead.ID},
+	})
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second claim: %d deliveries, %v; want none (all leased)", len(again), err)
+	}
+}
