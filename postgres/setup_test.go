@@ -4,25 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"licensehooks/storetest"
 )
 
 // testURL returns the database the tests use. Without one the tests skip,
 // except in CI (LICENSEHOOKS_CI=1), where PostgreSQL tests must run.
 func testURL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("LICENSEHOOKS_CI") == "1" {
-			t.Fatal("LICENSEHOOKS_TEST_POSTGRES_URL is not set, and CI requires the PostgreSQL tests")
-		}
-		t.Skip("LICENSEHOOKS_TEST_POSTGRES_URL is not set")
-	}
-	return url
+	return storetest.PostgresBaseURL(t)
 }
 
 // newSchema returns a fresh schema name and drops the schema when the test

@@ -12,11 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PostgresURL returns the URL of the test PostgreSQL server named by
-// LICENSEHOOKS_TEST_POSTGRES_URL, on a fresh schema (search_path) that is
-// dropped when the test ends, so runs never see each other's data. Without
-// the variable the test is skipped, or fails when LICENSEHOOKS_CI=1.
-func PostgresURL(t testing.TB) string {
+// PostgresBaseURL returns LICENSEHOOKS_TEST_POSTGRES_URL as given. Without
+// it the test is skipped, or fails when LICENSEHOOKS_CI=1: in CI the
+// PostgreSQL tests must run.
+func PostgresBaseURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
 	if base == "" {
@@ -25,6 +24,16 @@ func PostgresURL(t testing.TB) string {
 		}
 		t.Skip("LICENSEHOOKS_TEST_POSTGRES_URL is not set")
 	}
+	return base
+}
+
+// PostgresURL returns the URL of the test PostgreSQL server named by
+// LICENSEHOOKS_TEST_POSTGRES_URL, on a fresh schema (search_path) that is
+// dropped when the test ends, so runs never see each other's data. Without
+// the variable the test is skipped, or fails when LICENSEHOOKS_CI=1.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := PostgresBaseURL(t)
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "lh_t_" + hex.EncodeToString(b)

@@ -24,6 +24,15 @@ type adminEnv struct {
 	json  bool
 }
 
+// adminFlags returns the flag set of an administration command with the
+// flags they all take: the store's and --json.
+func adminFlags(name string) (*flag.FlagSet, *storeFlags, *bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	sf := &storeFlags{}
+	sf.register(fs)
+	return fs, sf, fs.Bool("json", false, "print JSON")
+}
+
 func openAdmin(ctx context.Context, sf *storeFlags, asJSON bool) (*adminEnv, error) {
 	st, mk, err := sf.openWithKey(ctx)
 	if err != nil {
@@ -49,15 +58,12 @@ func runTenant(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: licensehooks tenant create --name NAME | tenant list")
 	}
-	fs := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
-	var sf storeFlags
-	sf.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs, sf, asJSON := adminFlags("tenant " + args[0])
 	name := fs.String("name", "", "tenant name (create)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	env, err := openAdmin(ctx, &sf, *asJSON)
+	env, err := openAdmin(ctx, sf, *asJSON)
 	if err != nil {
 		return err
 	}
@@ -131,10 +137,7 @@ func runCredential(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New("usage: licensehooks credential create|list|revoke")
 	}
-	fs := flag.NewFlagSet("credential "+args[0], flag.ContinueOnError)
-	var sf storeFlags
-	sf.register(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs, sf, asJSON := adminFlags("credential " + args[0])
 	tenant := fs.String("tenant", "", "tenant id (create: the tenant the credential acts for; list: filter)")
 	operator := fs.Bool("operator", false, "create an operator credential, which acts on any tenant named by N-TenantId")
 	scopes := fs.String("scopes", strings.Join(licensehooks.AllScopes, ","), "comma-separated scopes")
@@ -150,7 +153,7 @@ func runCredential(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	env, err := openAdmin(ctx, &sf, *asJSON)
+	env, err := openAdmin(ctx, sf, *asJSON)
 	if err != nil {
 		return err
 	}
