@@ -38,6 +38,26 @@ type PublishParams struct {
 	// itself at once (ClaimDelivery); if the process dies first, any worker
 	// sends it when it falls due.
 	NotBefore time.Time
+	// Handoff, when set, leases the event's deliveries that are due at once
+	// to the publishing process's own worker as they are stored (see
+	// Handoff). The Test action (ListenerID set) never hands off.
+	Handoff *Handoff
+}
+
+// Handoff is claim at insert: the deliveries a publish makes are leased to
+// the publishing process's worker in the same transaction and returned to
+// it in PublishResult.Claims, so fresh work is sent without waiting for a
+// claim, and no other worker takes it while the lease lasts. Deliveries the
+// worker has no room for are stored unleased, for any worker to claim. An
+// adapter may hand off fewer deliveries than Take admits, or none.
+type Handoff struct {
+	Owner string
+	Lease time.Duration
+	// Take reports whether the worker takes one more delivery to the
+	// listener now. The store calls it inside its transaction, once per
+	// delivery it may lease; it must be quick and must not call the store.
+	// A transaction that is rolled back and run again calls it again.
+	Take func(listenerID string) bool
 }
 
 // PublishResult is the outcome of one PublishParams.
@@ -46,6 +66,9 @@ type PublishResult struct {
 	DeliveryIDs []string // the deliveries made, or those made the first time for a duplicate
 	Duplicate   bool     // the eventId was already accepted with the same Hash
 	Err         error    // per-event failure (ECONFLICT: same eventId, another body); the others commit
+	// Claims are the deliveries leased to Handoff.Owner as they were made,
+	// each with its event and listener (nil without a Handoff).
+	Claims []*Claim
 }
 
 // EventFilter selects a tenant's events, newest first.

@@ -126,6 +126,13 @@ type Dispatcher struct {
 	failures map[string]int // consecutive failed attempts per listener, while any
 	held     int            // deliveries claimed and not yet recorded
 	nextDue  time.Time      // earliest retry this dispatcher scheduled, zero if none
+	// behind is set while the last claim came back full: older work may
+	// wait in the store, so publishes hand nothing off (see Handoff).
+	behind bool
+	// backlog holds the listeners that may have due work in the store that
+	// no claim has taken yet: left out of the last claim, or refused by a
+	// handoff since. Publishes hand them nothing off.
+	backlog  map[string]struct{}
 	started  bool
 	stopping bool
 
@@ -148,8 +155,8 @@ type Dispatcher struct {
 }
 
 type counters struct {
-	sent, succeeded, failed atomic.Uint64
-	inFlight                atomic.Int64
+	sent, succeeded, failed, handedOff atomic.Uint64
+	inFlight                           atomic.Int64
 }
 
 // Stats are the dispatcher's counters since New, for metrics.
@@ -157,6 +164,7 @@ type Stats struct {
 	Sent      uint64 // attempts made, automatic and manual
 	Succeeded uint64 // attempts answered 2xx
 	Failed    uint64 // attempts that failed
+	HandedOff uint64 // deliveries taken as publishes stored them (see Handoff)
 	InFlight  int    // attempts being sent now
 	Claimed   int    // deliveries leased to this dispatcher and not yet sent
 	Recording int    // outcomes waiting to be stored
@@ -181,6 +189,8 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 		log:      cfg.Logger.With("component", "dispatch"),
 		lanes:    make(map[string]*lane),
 		failures: make(map[string]int),
+		behind:   true, // until a claim finds what the store holds
+		backlog:  make(map[string]struct{}),
 		sem:      make(chan struct{}, cfg.Workers),
 		records:  make(chan record, 2*maxRecordBatch),
 		kick:     make(chan struct{}, 1),
@@ -202,6 +212,7 @@ func (d *Dispatcher) Stats() Stats {
 		Sent:      d.stats.sent.Load(),
 		Succeeded: d.stats.succeeded.Load(),
 		Failed:    d.stats.failed.Load(),
+		HandedOff: d.stats.handedOff.Load(),
 		InFlight:  int(d.stats.inFlight.Load()),
 		Claimed:   held,
 		Recording: int(d.recording.Load()),

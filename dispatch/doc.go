@@ -13,6 +13,12 @@
 // Outcomes go to one recorder goroutine that stores them in batches, so many
 // attempts share one commit.
 //
+// Fresh work need not wait for a claim: a publish on the same process asks
+// Handoff, and the store leases the new deliveries the lanes have room for
+// in the publish's own transaction (claim at insert). They enter their
+// lanes as soon as the commit returns. Only a dispatcher that keeps up takes
+// work this way; behind, it claims oldest first.
+//
 // # Signing
 //
 // Every body is signed once: the first attempt of an event has the same

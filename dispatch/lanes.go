@@ -141,6 +141,15 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	if !d.nextDue.IsZero() && !d.nextDue.After(now) {
 		d.nextDue = time.Time{}
 	}
+	// A claim that came back short took all that was due for the listeners
+	// it did not leave out: they are caught up (see Handoff).
+	d.behind = len(claims) == limit
+	if !d.behind {
+		clear(d.backlog)
+		for _, id := range exclude {
+			d.backlog[id] = struct{}{}
+		}
+	}
 	for _, c := range claims {
 		id := c.Delivery.ListenerID
 		l := d.lanes[id]

@@ -193,7 +193,9 @@ func TestRecover(t *testing.T) {
 	if d.Status != licensehooks.StatusPending {
 		t.Errorf("recovered delivery %+v", d)
 	}
-	wantStatus(t, e.as("POST", webhooksPath+"/whl_nope/recover", map[string]string{"since": future()[:10]}), 404)
+	// A valid since (yesterday's date: a date alone means its midnight, UTC).
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	wantStatus(t, e.as("POST", webhooksPath+"/whl_nope/recover", map[string]string{"since": yesterday}), 404)
 }
 
 // failDelivery makes a delivery failed as a worker does after its last try.

@@ -56,13 +56,26 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 	if len(params) == 0 {
 		return results, nil
 	}
+	done := func([]*licensehooks.Claim) {}
+	if s.Handoffer != nil {
+		var h *licensehooks.Handoff
+		h, done = s.Handoffer.Handoff()
+		for i := range params {
+			params[i].Handoff = h
+		}
+	}
 	stored, err := s.Store.PublishEvents(ctx, params)
 	if err != nil {
+		done(nil)
 		return nil, fmt.Errorf("publish %d events: %w", len(params), err)
 	}
+	var claims []*licensehooks.Claim
 	for j, r := range stored {
+		claims = append(claims, r.Claims...)
+		r.Claims = nil // the dispatcher's, not the caller's
 		results[index[j]] = r
 	}
+	done(claims)
 	return results, nil
 }
 

@@ -199,3 +199,47 @@ func TestEventHash(t *testing.T) {
 		t.Error("the same instant in another zone hashes differently")
 	}
 }
+
+// handoffer admits every delivery and records what each publish returned.
+type handoffer struct {
+	calls int
+	got   [][]*licensehooks.Claim
+}
+
+func (h *handoffer) Handoff() (*licensehooks.Handoff, func([]*licensehooks.Claim)) {
+	h.calls++
+	return &licensehooks.Handoff{Owner: "node-1", Lease: time.Minute, Take: func(string) bool { return true }},
+		func(cs []*licensehooks.Claim) { h.got = append(h.got, cs) }
+}
+
+// Publish leases fresh deliveries to the dispatcher through the Handoffer
+// and gives it the claims; the caller's results carry none.
+func TestPublishHandsOff(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
+	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
+	h := &handoffer{}
+	f.svc.Handoffer = h
+	in := func(id string) PublishInput {
+		return PublishInput{EventID: id, EventCode: "customer.created", ResourceID: "c", Payload: json.RawMessage(`{"customerId":"c","name":"N"}`)}
+	}
+	res, err := f.svc.Publish(ctx, f.tenant, []PublishInput{in("a"), in("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.calls != 1 || len(h.got) != 1 || len(h.got[0]) != 4 {
+		t.Fatalf("one publish of 2 events to 2 listeners: %d handoffs, claims %v; want 1 handoff of 4", h.calls, h.got)
+	}
+	for _, r := range res {
+		if len(r.Claims) != 0 || len(r.DeliveryIDs) != 2 {
+			t.Errorf("result %+v: want 2 deliveries and no claims", r)
+		}
+	}
+	for _, c := range h.got[0] {
+		if d, err := f.store.GetDelivery(ctx, f.tenant, c.Delivery.ID); err != nil || d.LeaseOwner != "node-1" {
+			t.Errorf("handed-off delivery %s: %+v, %v", c.Delivery.ID, d, err)
+		}
+	}
+}

@@ -21,6 +21,14 @@ type Sender interface {
 	SendNow(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error)
 }
 
+// Handoffer lets publishes lease their fresh deliveries to this process's
+// dispatcher as the store makes them (see licensehooks.Handoff): h is nil
+// when it takes none now, and done receives the store's claims (nil when
+// the publish failed).
+type Handoffer interface {
+	Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim))
+}
+
 // Service runs the operations over a store. Now defaults to time.Now; a test
 // sets it to a fake clock.
 type Service struct {
@@ -28,6 +36,7 @@ type Service struct {
 	Catalog   *catalog.Catalog
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
+	Handoffer Handoffer // optional
 	Now       func() time.Time
 }
 

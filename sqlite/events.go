@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,12 +12,6 @@ import (
 
 	"licensehooks"
 )
-
-// fanoutListener is what fan-out needs of an enabled listener.
-type fanoutListener struct {
-	id   string
-	subs []string
-}
 
 // PublishEvents stores each event and its deliveries. Publishers calling at
 // once share a commit (see writeLoop). A repeated or conflicting event is
@@ -44,14 +37,15 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	err := s.write(ctx, func(w *writer) error {
 		for i, p := range params {
 			results[i] = licensehooks.PublishResult{EventID: p.Event.ID}
-			if err := publishOne(w, p, &results[i]); err != nil {
+			if err := publishOne(w, p, now, &results[i]); err != nil {
 				var le *licensehooks.Error
 				if !errors.As(err, &le) {
 					return fmt.Errorf("publish event %s: %w", p.Event.ID, err)
 				}
 				results[i].Err = err
 			}
-			if len(results[i].DeliveryIDs) > 0 && !results[i].Duplicate {
+			// Workers need telling only of deliveries left for a claim.
+			if r := &results[i]; len(r.DeliveryIDs) > len(r.Claims) && !r.Duplicate {
 				w.wake = true
 			}
 		}
@@ -65,19 +59,20 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 
 // publishOne stores one event and fans it out, or answers a duplicate. A
 // *licensehooks.Error return is the event's own failure, found before any
-// write.
-func publishOne(w *writer, p licensehooks.PublishParams, res *licensehooks.PublishResult) error {
+// write. now is the publish call's time, when handed-off leases start.
+func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult) error {
+	*res = licensehooks.PublishResult{EventID: p.Event.ID} // a rerun starts afresh
 	e := p.Event
-	var targets []string
+	var targets []*licensehooks.Listener
 	if p.ListenerID != "" {
-		var id string
-		err := w.queryRow(`SELECT id FROM listeners WHERE id = ? AND tenant_id = ?`, p.ListenerID, e.TenantID).Scan(&id)
+		l, err := scanListener(w.queryRow(`SELECT `+listenerCols+` FROM listeners WHERE id = ? AND tenant_id = ?`,
+			p.ListenerID, e.TenantID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("listener")
 		} else if err != nil {
 			return err
 		}
-		targets = []string{id}
+		targets = []*licensehooks.Listener{l}
 	}
 	// OR IGNORE: the primary key probe doubles as the duplicate check, so
 	// the common case costs no separate SELECT.
@@ -94,11 +89,14 @@ func publishOne(w *writer, p licensehooks.PublishParams, res *licensehooks.Publi
 		}
 	}
 	due := e.CreatedAt
+	handoff := p.Handoff
 	if !p.NotBefore.IsZero() {
-		due = p.NotBefore
+		due, handoff = p.NotBefore, nil
 	}
-	res.DeliveryIDs, err = insertDeliveries(w, e, targets, p.Once, due)
-	return err
+	if p.ListenerID != "" {
+		handoff = nil
+	}
+	return insertDeliveries(w, e, targets, p.Once, due, handoff, now, res)
 }
 
 // duplicate answers an event whose (tenant, id) is taken: the first
@@ -118,44 +116,38 @@ func duplicate(w *writer, e *licensehooks.Event, res *licensehooks.PublishResult
 
 // fanout returns the tenant's enabled listeners subscribed to the event's
 // code, oldest first.
-func fanout(w *writer, e *licensehooks.Event) ([]string, error) {
+func fanout(w *writer, e *licensehooks.Event) ([]*licensehooks.Listener, error) {
 	ls, err := w.enabledListeners(e.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var matched []*licensehooks.Listener
 	for _, l := range ls {
-		if slices.Contains(l.subs, e.Code) {
-			ids = append(ids, l.id)
+		if slices.Contains(l.Subscriptions, e.Code) {
+			matched = append(matched, l)
 		}
 	}
-	return ids, nil
+	return matched, nil
 }
 
 // enabledListeners returns a tenant's enabled listeners, oldest first,
-// cached for the current transaction (listener writes clear the cache).
-func (w *writer) enabledListeners(tenantID string) ([]fanoutListener, error) {
+// cached for the current transaction (listener writes clear the cache). The
+// claims a handoff makes share them: nobody may modify them.
+func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, error) {
 	if ls, ok := w.fanout[tenantID]; ok {
 		return ls, nil
 	}
-	rows, err := w.query(`SELECT id, subscriptions FROM listeners WHERE tenant_id = ? AND enabled = 1
+	rows, err := w.query(`SELECT `+listenerCols+` FROM listeners WHERE tenant_id = ? AND enabled = 1
 		ORDER BY created_at, id`, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	ls, err := collect(rows, func(sc scanner) (fanoutListener, error) {
-		var l fanoutListener
-		var subs string
-		if err := sc.Scan(&l.id, &subs); err != nil {
-			return l, err
-		}
-		return l, json.Unmarshal([]byte(subs), &l.subs)
-	})
+	ls, err := collect(rows, scanListener)
 	if err != nil {
 		return nil, err
 	}
 	if w.fanout == nil {
-		w.fanout = map[string][]fanoutListener{}
+		w.fanout = map[string][]*licensehooks.Listener{}
 	}
 	w.fanout[tenantID] = ls
 	return ls, nil
@@ -166,22 +158,43 @@ func (w *writer) enabledListeners(tenantID string) ([]fanoutListener, error) {
 // statement journal of every page it touches, which costs more than the
 // extra statements.
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, '', 0, 0, '', '', NULL, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
 
-// insertDeliveries inserts one pending delivery per listener and returns
-// their ids.
-func insertDeliveries(w *writer, e *licensehooks.Event, listeners []string, once bool, due time.Time) ([]string, error) {
-	ids := make([]string, len(listeners))
-	now := time.Now()
-	for i, lid := range listeners {
-		ids[i] = newSortableID(licensehooks.PrefixDelivery, now)
-		_, err := w.exec(insertDelivery, ids[i], e.TenantID, e.ID, e.Code, lid, boolInt(once), micros(due),
-			micros(e.CreatedAt), micros(e.CreatedAt))
+// insertDeliveries inserts one pending delivery per listener into res's
+// DeliveryIDs, leasing to the handoff's owner (when not nil) those it takes,
+// into res's Claims.
+func insertDeliveries(w *writer, e *licensehooks.Event, listeners []*licensehooks.Listener, once bool, due time.Time,
+	h *licensehooks.Handoff, now time.Time, res *licensehooks.PublishResult) error {
+	res.DeliveryIDs = make([]string, len(listeners))
+	idTime := time.Now()
+	var until time.Time
+	if h != nil {
+		until = fromMicros(micros(now.Add(h.Lease)))
+	}
+	for i, l := range listeners {
+		id := newSortableID(licensehooks.PrefixDelivery, idTime)
+		res.DeliveryIDs[i] = id
+		owner, expires := "", int64(0)
+		take := h != nil && h.Take(l.ID)
+		if take {
+			owner, expires = h.Owner, micros(until)
+		}
+		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(once), micros(due),
+			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
 		if err != nil {
-			return nil, err
+			return err
+		}
+		if take {
+			d := &licensehooks.Delivery{
+				ID: id, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l.ID,
+				Status: licensehooks.StatusPending, Once: once, NextAttemptAt: fromMicros(micros(due)),
+				LeaseOwner: owner, LeaseExpiresAt: new(until),
+				CreatedAt: fromMicros(micros(e.CreatedAt)), UpdatedAt: fromMicros(micros(e.CreatedAt)),
+			}
+			res.Claims = append(res.Claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // eventDeliveries returns the ids of an event's deliveries, in the order

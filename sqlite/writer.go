@@ -35,7 +35,7 @@ type writer struct {
 	wake bool
 	// fanout caches each tenant's enabled listeners for the current
 	// transaction; any listener write clears it.
-	fanout map[string][]fanoutListener
+	fanout map[string][]*licensehooks.Listener
 	// relaxedSync is true while the connection runs synchronous=NORMAL.
 	relaxedSync bool
 }

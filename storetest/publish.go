@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -124,8 +125,82 @@ var publishTests = map[string]func(t *testing.T, f *Fixture){
 		must(t, err, "GetEvent")
 		checkEvent(t, got, e)
 	},
+	"Handoff":              testHandoff,
 	"ConcurrentPublishers": testConcurrentPublishers,
 	"RacingSameID":         testRacingSameID,
+}
+
+// testHandoff checks claim at insert: what a publish hands off is leased to
+// the handoff's owner, returned with its event and listener, and kept from
+// other workers; the rest is left for them. Duplicates, the Test action and
+// deliveries due later are never handed off. An adapter may hand off
+// nothing, but never what Take refused.
+func testHandoff(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	taken := f.Listener(tn.ID, []string{codeA}, func(l *licensehooks.Listener) { l.Headers = map[string]string{"X-A": "1"} })
+	refused := f.Listener(tn.ID, []string{codeA})
+	asked := map[string]int{}
+	h := &licensehooks.Handoff{Owner: "w1", Lease: time.Minute, Take: func(id string) bool {
+		asked[id]++
+		return id == taken.ID
+	}}
+	events := []*licensehooks.Event{f.Event(tn.ID, codeA, Base), f.Event(tn.ID, codeA, Base.Add(time.Second))}
+	res := f.PublishParams(licensehooks.PublishParams{Event: events[0], Handoff: h}, licensehooks.PublishParams{Event: events[1], Handoff: h})
+	for id := range asked {
+		if id != taken.ID && id != refused.ID {
+			t.Errorf("Take asked about %s, not a listener of the event", id)
+		}
+	}
+	handed := map[string]bool{}
+	var all []string
+	for i, r := range res {
+		if len(r.DeliveryIDs) != 2 || len(r.Claims) > 1 {
+			t.Fatalf("event %d: %d deliveries and %d claims, want 2 and at most 1", i, len(r.DeliveryIDs), len(r.Claims))
+		}
+		all = append(all, r.DeliveryIDs...)
+		for _, c := range r.Claims {
+			d := c.Delivery
+			if d.ListenerID != taken.ID || !slices.Contains(r.DeliveryIDs, d.ID) {
+				t.Errorf("event %d handed off delivery %s to listener %s; Take admitted only %s", i, d.ID, d.ListenerID, taken.ID)
+			}
+			checkEvent(t, c.Event, events[i])
+			checkListener(t, c.Listener, taken)
+			stored := f.Delivery(tn.ID, d.ID)
+			if d.LeaseOwner != "w1" || d.LeaseExpiresAt == nil || d.Status != licensehooks.StatusPending ||
+				!d.NextAttemptAt.Equal(events[i].CreatedAt) || d.Tries != 0 || d.Attempts != 0 {
+				t.Errorf("handed-off delivery %+v", d)
+			}
+			if stored.LeaseOwner != "w1" || !timePtrEq(stored.LeaseExpiresAt, d.LeaseExpiresAt) {
+				t.Errorf("stored lease %q until %v, the claim says %q until %v", stored.LeaseOwner, stored.LeaseExpiresAt, d.LeaseOwner, d.LeaseExpiresAt)
+			}
+			handed[d.ID] = true
+		}
+	}
+	var rest []string
+	for _, id := range all {
+		if !handed[id] {
+			rest = append(rest, id)
+		}
+	}
+	// The leases run on the store's clock, later than Base: another worker
+	// gets exactly what was not handed off.
+	if got := claimIDs(f.Claim("w2", Base.Add(time.Hour), 10)); !sameIDs(got, rest) {
+		t.Errorf("another worker claimed %v, want what was not handed off %v", got, rest)
+	}
+
+	clear(asked)
+	again := *events[0]
+	dup := f.PublishParams(licensehooks.PublishParams{Event: &again, Handoff: h})
+	later := f.Event(tn.ID, codeA, Base)
+	held := f.PublishParams(licensehooks.PublishParams{Event: later, Handoff: h, NotBefore: Base.Add(time.Hour)})
+	probe := f.Event(tn.ID, licensehooks.TestEventCode, Base)
+	test := f.PublishParams(licensehooks.PublishParams{Event: probe, ListenerID: taken.ID, Once: true, Handoff: h})
+	if !dup[0].Duplicate || len(dup[0].Claims)+len(held[0].Claims)+len(test[0].Claims) != 0 || len(asked) != 0 {
+		t.Errorf("a duplicate, a delivery due later or a targeted one was handed off (Take asked %v)", asked)
+	}
+	if len(held[0].DeliveryIDs) != 2 || len(test[0].DeliveryIDs) != 1 {
+		t.Errorf("deliveries made: %d due later, %d targeted; want 2 and 1", len(held[0].DeliveryIDs), len(test[0].DeliveryIDs))
+	}
 }
 
 // testIdempotency checks that a repeated event answers the first result, a

@@ -194,7 +194,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	cat := catalog.New()
 	authSvc := auth.NewService(s.store, mk)
 	authSvc.TTL = cfg.TokenTTL
-	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Now: time.Now}
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher, Now: time.Now}
 	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure, Now: time.Now})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

@@ -1,0 +1,136 @@
+package dispatch
+
+import (
+	"context"
+	"time"
+
+	"licensehooks"
+)
+
+// Handoff returns what a publish on this process needs to lease its fresh
+// deliveries to this dispatcher as the store makes them (claim at insert,
+// see licensehooks.Handoff), and done, to call with the claims the store
+// returned (nil when the publish failed). h is nil when the dispatcher takes
+// nothing (not started, or stopping).
+//
+// Fresh work handed off this way is sent without waiting for a claim: the
+// publish's commit is the only store round trip before the request goes out.
+// It is for a dispatcher that keeps up. A delivery is taken only while its
+// listener's lane has room, as a claim would have leased it (the room is
+// reserved at once, so concurrent publishes cannot overfill the lane), and
+// only while nothing older waits for that listener: once a delivery is left
+// for a claim, the listener's fresh ones are too, until a claim has taken
+// all that was due. Work then goes out oldest first, and an event's
+// deliveries stay together, sharing one signature.
+func (d *Dispatcher) Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim)) {
+	d.mu.Lock()
+	running := d.started && !d.stopping
+	d.mu.Unlock()
+	if !running {
+		return nil, func([]*licensehooks.Claim) {}
+	}
+	in := &intake{d: d, at: time.Now()}
+	h = &licensehooks.Handoff{Owner: d.cfg.Owner, Lease: d.cfg.Lease, Take: in.take}
+	return h, in.done
+}
+
+// intake is one publish call's handoff. take runs on the store's writer and
+// done on the publisher after the store answered, so the reservations need
+// no lock of their own.
+type intake struct {
+	d *Dispatcher
+	// at is taken before the store call, so the store's lease starts no
+	// earlier: deadlines counted from it end inside the lease.
+	at       time.Time
+	reserved map[string]int // room taken per listener, not yet matched by a claim
+}
+
+// take reserves room for one delivery to the listener, as claim would: the
+// lane must not be full and the dispatcher must hold less than a claim's
+// worth beyond its workers.
+func (in *intake) take(listenerID string) bool {
+	d := in.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.behind || d.stopping {
+		return false
+	}
+	if _, waiting := d.backlog[listenerID]; waiting {
+		return false
+	}
+	l := d.lanes[listenerID]
+	if d.held >= d.cfg.Workers+d.cfg.BatchSize || l != nil && d.full(listenerID, l) {
+		d.backlog[listenerID] = struct{}{}
+		return false
+	}
+	d.stats.handedOff.Add(1)
+	if l == nil {
+		l = &lane{}
+		d.lanes[listenerID] = l
+	}
+	l.held++
+	d.held++
+	if in.reserved == nil {
+		in.reserved = make(map[string]int)
+	}
+	in.reserved[listenerID]++
+	return true
+}
+
+// done queues the handed-off claims in their lanes and gives back the room
+// reserved for deliveries that did not come (a transaction rolled back and
+// run again reserves twice). Stopping, it releases the claims instead.
+func (in *intake) done(claims []*licensehooks.Claim) {
+	d := in.d
+	deadline := in.at.Add(d.cfg.Lease - d.leaseMargin())
+	d.mu.Lock()
+	stopping := d.stopping
+	for _, c := range claims {
+		id := c.Delivery.ListenerID
+		if in.reserved[id] == 0 {
+			// Not reserved by this call: never the case for a store that
+			// keeps the Handoff contract, but a claim must not go missing.
+			l := d.lanes[id]
+			if l == nil {
+				l = &lane{}
+				d.lanes[id] = l
+			}
+			l.held++
+			d.held++
+		} else {
+			in.reserved[id]--
+		}
+		if stopping {
+			d.settleLocked(id, 1)
+			continue
+		}
+		l := d.lanes[id]
+		l.queue = append(l.queue, job{claim: c, deadline: deadline})
+		d.spawn(id, l)
+	}
+	for id, n := range in.reserved {
+		if n > 0 {
+			d.settleLocked(id, n)
+		}
+	}
+	in.reserved = nil
+	d.mu.Unlock()
+	if stopping && len(claims) > 0 {
+		d.releaseAll(claims)
+	}
+}
+
+// releaseAll gives back the leases of claims this dispatcher will not send,
+// so another worker may take them now rather than when the leases lapse.
+func (d *Dispatcher) releaseAll(claims []*licensehooks.Claim) {
+	ids := make([]string, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Delivery.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeCallTimeout)
+	defer cancel()
+	if err := d.store.ReleaseClaims(ctx, d.cfg.Owner, ids); err != nil {
+		d.log.Error("cannot release handed-off deliveries; they are sent when their leases lapse",
+			"deliveries", len(ids), "err", err)
+	}
+}
