@@ -156,20 +156,32 @@ func attach(w *writer, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, []st
 	return claims, orphans, nil
 }
 
+// releaseQuery clears an owner's leases on every delivery. No index holds
+// the owner (each claim and outcome would have to update one): it walks the
+// pending rows in deliveries_due, whose entries carry the lease's end, and
+// reads only the leased ones. It runs when a dispatcher stops.
+const releaseQuery = `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0
+	WHERE rowid IN (SELECT rowid FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending' AND lease_expires_at > 0)
+	AND lease_owner = ?`
+
+// releaseIDsQuery clears an owner's leases on the given deliveries.
+const releaseIDsQuery = `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0
+	WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending'`
+
 // ReleaseClaims clears owner's leases on ids (all of them when ids is nil).
 func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
 	if ids != nil && len(ids) == 0 {
 		return nil
 	}
 	err := s.writeRelaxed(ctx, func(w *writer) error {
-		// lease_owner <> '' lets SQLite use the partial index deliveries_leased.
-		q := `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0 WHERE lease_owner = ? AND lease_owner <> ''`
-		args := []any{owner}
-		if ids != nil {
-			q += ` AND id IN (SELECT value FROM json_each(?))`
-			args = append(args, jsonText(ids))
+		var n int64
+		var err error
+		if ids == nil {
+			n, err = w.execN(releaseQuery, owner)
+		} else {
+			n, err = w.execN(releaseIDsQuery, jsonText(ids), owner)
 		}
-		n, err := w.execN(q, args...)
 		if n > 0 {
 			w.wake = true
 		}

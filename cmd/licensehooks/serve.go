@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -132,6 +133,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := newLogger(cfg, os.Stderr)
+	tuneGC()
 	srv, err := startServer(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -142,6 +144,19 @@ func runServe(ctx context.Context, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Close(shutdownCtx)
+}
+
+// serveGCPercent is the GOGC a server runs with unless the environment sets
+// one. Its heap is mostly short-lived garbage of requests and attempts over
+// a live set of a few tens of megabytes: collecting at three times the live
+// heap rather than twice saves a third of the collector's CPU (several
+// percent of a busy node's) for some tens of megabytes.
+const serveGCPercent = 200
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }
 
 func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
