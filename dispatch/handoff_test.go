@@ -203,3 +203,35 @@ func TestHandoffAroundStop(t *testing.T) {
 		t.Errorf("a stopped dispatcher offered a handoff")
 	}
 }
+
+// recordLog is a store that counts RecordOutcomes calls and outcomes.
+type recordLog struct {
+	licensehooks.Store
+	calls, outcomes atomic.Int64
+}
+
+func (r *recordLog) RecordOutcomes(ctx context.Context, os []licensehooks.Outcome) error {
+	r.calls.Add(1)
+	r.outcomes.Add(int64(len(os)))
+	return r.Store.RecordOutcomes(ctx, os)
+}
+
+// Outcomes that arrive together share a store call (and so a commit) rather
+// than making one each.
+func TestOutcomesAreBatched(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil) // ten listeners, ten secrets: it checks N-Signature only
+	for range 10 {
+		b.listener(rv.srv.URL)
+	}
+	_, ids := b.publish(20, licensehooks.PublishParams{})
+	rec := &recordLog{Store: b.store}
+	d := New(rec, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	must(t, d.Start(b.ctx))
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	b.waitStatus(10*time.Second, licensehooks.StatusSucceeded, ids...)
+	if n, calls := rec.outcomes.Load(), rec.calls.Load(); n != int64(len(ids)) || calls > n/4 {
+		t.Errorf("%d outcomes stored in %d calls; want %d in at most %d", n, calls, len(ids), len(ids)/4)
+	}
+}

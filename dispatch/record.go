@@ -24,14 +24,26 @@ type record struct {
 	claim   *licensehooks.Claim
 }
 
-// recordLoop stores outcomes in batches: it takes what has arrived, stores
-// it in one call, and meanwhile the next batch gathers, so under load many
-// attempts share each commit and when idle none waits.
+// recordLinger is how long the recorder gathers outcomes before it stores
+// them. Outcomes commit without waiting for an fsync, so the writer answers
+// them in well under a millisecond and, taken as they come, they would make
+// a commit each of a handful: every commit writes the pages it touched to
+// the WAL again, and the hot ones (index leaves, the listeners' rows) are
+// touched by all. Waiting a little makes each commit hold a hundred or so.
+// A delivery whose outcome waits stays leased, so nothing else sends it.
+const recordLinger = 10 * time.Millisecond
+
+// recordLoop stores outcomes in batches: from the first outcome that
+// arrives it gathers for recordLinger (or until a batch is full), stores
+// them in one call, and meanwhile the next batch gathers.
 func (d *Dispatcher) recordLoop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	batch := make([]record, 0, maxRecordBatch)
+	linger := time.NewTimer(recordLinger)
+	defer linger.Stop()
 	for r := range d.records {
 		batch = append(batch[:0], r)
+		linger.Reset(recordLinger)
 	gather:
 		for len(batch) < maxRecordBatch {
 			select {
@@ -40,7 +52,7 @@ func (d *Dispatcher) recordLoop(ctx context.Context, done chan struct{}) {
 					break gather
 				}
 				batch = append(batch, r)
-			default:
+			case <-linger.C:
 				break gather
 			}
 		}
