@@ -262,7 +262,9 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 		d.stopErr = fmt.Errorf("dispatch: release claims: %w", err)
 	}
 	d.cancelSend()
-	d.log.Info("dispatcher stopped", "owner", d.cfg.Owner)
+	st := d.Stats()
+	d.log.Info("dispatcher stopped", "owner", d.cfg.Owner, "attempts", st.Sent, "succeeded", st.Succeeded,
+		"failed", st.Failed, "handed_off", st.HandedOff)
 }
 
 // Stop stops claiming, lets the attempts in flight finish until ctx is

@@ -25,6 +25,11 @@ type publishBatch struct {
 	first    map[eventKey]int  // the first param of each event id in play
 	inserted map[eventKey]bool // event ids this call inserted (by their first param)
 	made     int               // deliveries made
+	leased   int               // of which handed off (see licensehooks.Handoff)
+	// listeners holds the matched listeners whole when some event may be
+	// handed off: its claims carry them.
+	listeners map[string]*licensehooks.Listener
+	now       time.Time // when handed-off leases start
 }
 
 // PublishEvents stores the events and their deliveries in one transaction,
@@ -40,6 +45,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
 	}
 	now := ts(s.now())
+	b.now = now
 	for i, p := range params {
 		if err := prepareEvent(p.Event, now); err != nil {
 			b.results[i].Err = err
@@ -47,6 +53,9 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		}
 		b.results[i].EventID = p.Event.ID
 		b.ok = append(b.ok, i)
+		if handsOff(p) && b.listeners == nil {
+			b.listeners = map[string]*licensehooks.Listener{}
+		}
 	}
 	if len(b.ok) == 0 {
 		return b.results, nil
@@ -67,10 +76,16 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err != nil {
 		return nil, err
 	}
-	if b.made > 0 {
+	if b.made > b.leased { // only work left for a claim needs announcing
 		s.announce()
 	}
 	return b.results, nil
+}
+
+// handsOff reports whether p's deliveries may be leased as they are made:
+// those of the Test action and those due later never are.
+func handsOff(p licensehooks.PublishParams) bool {
+	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
 }
 
 // prepareEvent fills what the caller left empty and rejects what PostgreSQL
@@ -110,20 +125,42 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		p := b.params[i]
 		tenants[j], codes[j], named[j], idx[j] = p.Event.TenantID, p.Event.Code, p.ListenerID, int32(i)
 	}
-	batch.Queue(`SELECT e.i, l.id
+	// A handoff needs the listeners whole, for its claims.
+	cols := "l.id"
+	if b.listeners != nil {
+		cols = qualified(listenerCols, "l")
+	}
+	batch.Queue(`SELECT e.i, `+cols+`
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS e(tenant_id, code, listener_id, i)
 		JOIN listeners l ON l.tenant_id = e.tenant_id AND CASE WHEN e.listener_id <> ''
 			THEN l.id = e.listener_id ELSE l.enabled AND e.code = ANY (l.subscriptions) END
 		ORDER BY e.i, l.created_at, l.seq`, tenants, codes, named, idx,
 	).Query(func(rows pgx.Rows) error {
 		var i int32
-		var id string
-		_, err := pgx.ForEachRow(rows, []any{&i, &id}, func() error {
-			b.matches[int(i)] = append(b.matches[int(i)], id)
+		var l licensehooks.Listener
+		dest := []any{&i, &l.ID}
+		if b.listeners != nil {
+			dest = append([]any{&i}, listenerDest(&l)...)
+		}
+		_, err := pgx.ForEachRow(rows, dest, func() error {
+			b.matches[int(i)] = append(b.matches[int(i)], l.ID)
+			if _, seen := b.listeners[l.ID]; b.listeners != nil && !seen {
+				b.listeners[l.ID] = new(l)
+			}
+			l = licensehooks.Listener{}
 			return nil
 		})
 		return err
 	})
+}
+
+// qualified prefixes each column of a comma-separated list with alias.
+func qualified(cols, alias string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // queueInsertEvents inserts the events in play, skipping ids already taken
@@ -192,10 +229,16 @@ func (b *publishBatch) insertedHere(i int) bool {
 // queueDeliveries makes one pending delivery per matched listener of each
 // inserted event, in one statement; their ids are made here so they have
 // the domain's form.
+//
+// Deliveries a Handoff takes are leased to its owner in the same statement
+// and returned as claims. Take runs here, before the statement is sent: if
+// the transaction then fails, the whole call fails and the caller gives the
+// room back.
 func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
-	var ids, tenants, events, codes, listeners []string
+	var ids, tenants, events, codes, listeners, owners []string
 	var once []bool
 	var due, created []time.Time
+	var leases []*time.Time
 	for _, i := range b.ok {
 		if !b.insertedHere(i) {
 			continue
@@ -206,12 +249,30 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 		if !p.NotBefore.IsZero() {
 			next = ts(p.NotBefore)
 		}
+		var until time.Time
+		if handsOff(p) {
+			until = ts(b.now.Add(p.Handoff.Lease))
+		}
 		dids := make([]string, 0, len(b.matches[i]))
 		for _, l := range b.matches[i] {
 			id := licensehooks.NewID(licensehooks.PrefixDelivery)
 			dids = append(dids, id)
 			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
 			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
+			if !handsOff(p) || !p.Handoff.Take(l) {
+				owners, leases = append(owners, ""), append(leases, nil)
+				continue
+			}
+			owners, leases = append(owners, p.Handoff.Owner), append(leases, &until)
+			b.leased++
+			b.results[i].Claims = append(b.results[i].Claims, &licensehooks.Claim{
+				Delivery: &licensehooks.Delivery{
+					ID: id, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l,
+					Status: licensehooks.StatusPending, Once: p.Once, NextAttemptAt: next,
+					LeaseOwner: p.Handoff.Owner, LeaseExpiresAt: new(until), CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt,
+				},
+				Event: e, Listener: b.listeners[l],
+			})
 		}
 		b.results[i].DeliveryIDs = dids
 	}
@@ -219,13 +280,13 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 		return
 	}
 	batch.Queue(`INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
-		status, once, next_attempt_at, created_at, updated_at)
+		status, once, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
 		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, 'pending', d.once,
-			d.next_attempt_at, d.created_at, d.created_at
+			d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.created_at, d.created_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-			$7::timestamptz[], $8::timestamptz[])
-			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, created_at)`,
-		ids, tenants, events, codes, listeners, once, due, created)
+			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[])
+			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at)`,
+		ids, tenants, events, codes, listeners, once, due, owners, leases, created)
 }
 
 // queueDuplicates answers the events that were not inserted: the same Hash
