@@ -130,9 +130,14 @@ func fanout(w *writer, e *licensehooks.Event) ([]*licensehooks.Listener, error) 
 	return matched, nil
 }
 
+// maxFanoutTenants bounds the fan-out cache; past it the cache starts
+// afresh.
+const maxFanoutTenants = 1000
+
 // enabledListeners returns a tenant's enabled listeners, oldest first,
-// cached for the current transaction (listener writes clear the cache). The
-// claims a handoff makes share them: nobody may modify them.
+// cached until a listener changes (see writer.fanout). The claims a handoff
+// makes share them: nobody may modify them, and their LastSuccessAt may be
+// older than the store's (the five-day rule reads the listener afresh).
 func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, error) {
 	if ls, ok := w.fanout[tenantID]; ok {
 		return ls, nil
@@ -146,7 +151,7 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 	if err != nil {
 		return nil, err
 	}
-	if w.fanout == nil {
+	if w.fanout == nil || len(w.fanout) >= maxFanoutTenants {
 		w.fanout = map[string][]*licensehooks.Listener{}
 	}
 	w.fanout[tenantID] = ls

@@ -127,3 +127,53 @@ func TestClosed(t *testing.T) {
 		t.Error("Open of an empty path succeeded")
 	}
 }
+
+// TestFanoutSeesOtherWriters checks that the fan-out, which keeps each
+// tenant's listeners between transactions, sees listeners another process
+// (here another Store on the same file) creates, disables or deletes.
+func TestFanoutSeesOtherWriters(t *testing.T) {
+	t.Parallel()
+	path := tempPath(t)
+	a, b := open(t, path), open(t, path)
+	defer a.Close()
+	defer b.Close()
+	fa := &storetest.Fixture{T: t, S: a, Ctx: t.Context()}
+	fb := &storetest.Fixture{T: t, S: b, Ctx: t.Context()}
+	const code = "entitlement.created"
+	tn := fa.Tenant()
+	first := fa.Listener(tn.ID, []string{code})
+	if _, res := fa.Publish(tn.ID, code, storetest.Base); len(res.DeliveryIDs) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(res.DeliveryIDs))
+	}
+	second := fb.Listener(tn.ID, []string{code})
+	_, res := fa.Publish(tn.ID, code, storetest.Base)
+	if got := listenersOf(t, a, tn.ID, res.DeliveryIDs); len(got) != 2 || !got[first.ID] || !got[second.ID] {
+		t.Errorf("after another process added a listener, deliveries went to %v", got)
+	}
+	if err := b.DisableListener(t.Context(), tn.ID, first.ID, "test", storetest.Base); err != nil {
+		t.Fatal(err)
+	}
+	_, res = fa.Publish(tn.ID, code, storetest.Base)
+	if got := listenersOf(t, a, tn.ID, res.DeliveryIDs); len(got) != 1 || !got[second.ID] {
+		t.Errorf("after another process disabled a listener, deliveries went to %v", got)
+	}
+	if err := b.DeleteListener(t.Context(), tn.ID, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, res = fa.Publish(tn.ID, code, storetest.Base); len(res.DeliveryIDs) != 0 {
+		t.Errorf("after another process deleted the last listener, %d deliveries were made", len(res.DeliveryIDs))
+	}
+}
+
+func listenersOf(t *testing.T, s *sqlite.Store, tenantID string, ids []string) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	for _, id := range ids {
+		d, err := s.GetDelivery(t.Context(), tenantID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[d.ListenerID] = true
+	}
+	return got
+}

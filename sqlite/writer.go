@@ -33,9 +33,13 @@ type writer struct {
 	// wake is set by a request whose changes may make deliveries due; the
 	// subscribers are told after the commit.
 	wake bool
-	// fanout caches each tenant's enabled listeners for the current
-	// transaction; any listener write clears it.
+	// fanout caches each tenant's enabled listeners across transactions.
+	// Listener writes on this connection clear it, and so does a commit by
+	// any other connection (another process), seen as a new data_version
+	// when a transaction begins, and any rollback. See enabledListeners.
 	fanout map[string][]*licensehooks.Listener
+	// dataVersion is PRAGMA data_version when fanout was last checked.
+	dataVersion int64
 	// relaxedSync is true while the connection runs synchronous=NORMAL.
 	relaxedSync bool
 }
@@ -242,11 +246,17 @@ var errDirty = errors.New("a request failed after writing")
 // runBatch runs the batch in one transaction, each request under a
 // savepoint when isolate is set, and commits.
 func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
-	w.wake, w.fanout = false, nil
+	w.wake = false
 	if err := w.setSync(batch); err != nil {
 		return err
 	}
 	if err := w.raw("BEGIN IMMEDIATE"); err != nil {
+		w.fanout = nil
+		return err
+	}
+	if err := w.checkDataVersion(); err != nil {
+		w.fanout = nil
+		_ = w.raw("ROLLBACK")
 		return err
 	}
 	for _, r := range batch {
@@ -260,6 +270,7 @@ func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 		r.err = r.fn(w)
 		var le *licensehooks.Error
 		if r.err != nil && !errors.As(r.err, &le) {
+			w.fanout = nil // it may hold what is rolled back
 			_ = w.raw("ROLLBACK")
 			return errDirty
 		}
@@ -267,10 +278,24 @@ func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 	start := time.Now()
 	defer func() { s.syncNanos.Add(int64(time.Since(start))) }()
 	if err := w.raw("COMMIT"); err != nil {
+		w.fanout = nil
 		_ = w.raw("ROLLBACK") // SQLite may have rolled back already
 		return err
 	}
 	s.walDirty.Store(true)
+	return nil
+}
+
+// checkDataVersion drops the fan-out cache when another connection has
+// committed since the last check: it may have changed listeners.
+func (w *writer) checkDataVersion() error {
+	var v int64
+	if err := w.queryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v != w.dataVersion {
+		w.fanout, w.dataVersion = nil, v
+	}
 	return nil
 }
 
