@@ -96,8 +96,10 @@ type DeliveryStore interface {
 	// expired) and does not fail the others.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome) error
 	// ReleaseClaims gives back the leases an owner holds on the given
-	// deliveries (all of them when ids is nil), unchanged otherwise, so other
-	// workers may claim them at once.
+	// deliveries, unchanged otherwise, so other workers may claim them at
+	// once. With ids nil it releases the owner's leases on every pending
+	// delivery (what claims take); a lease on a finished delivery (a manual
+	// attempt) is released by id.
 	ReleaseClaims(ctx context.Context, owner string, ids []string) error
 
 	GetDelivery(ctx context.Context, tenantID, id string) (*Delivery, error)

@@ -132,7 +132,10 @@ type Dispatcher struct {
 	// backlog holds the listeners that may have due work in the store that
 	// no claim has taken yet: left out of the last claim, or refused by a
 	// handoff since. Publishes hand them nothing off.
-	backlog  map[string]struct{}
+	backlog map[string]struct{}
+	// refusals counts deliveries a handoff left for a claim: a claim that
+	// began before one cannot tell whether it took it.
+	refusals uint64
 	started  bool
 	stopping bool
 

@@ -11,7 +11,7 @@ import (
 // deliveries to this dispatcher as the store makes them (claim at insert,
 // see licensehooks.Handoff), and done, to call with the claims the store
 // returned (nil when the publish failed). h is nil when the dispatcher takes
-// nothing (not started, or stopping).
+// nothing (not started, stopping, or behind).
 //
 // Fresh work handed off this way is sent without waiting for a claim: the
 // publish's commit is the only store round trip before the request goes out.
@@ -24,9 +24,9 @@ import (
 // deliveries stay together, sharing one signature.
 func (d *Dispatcher) Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim)) {
 	d.mu.Lock()
-	running := d.started && !d.stopping
+	takes := d.started && !d.stopping && !d.behind
 	d.mu.Unlock()
-	if !running {
+	if !takes {
 		return nil, func([]*licensehooks.Claim) {}
 	}
 	in := &intake{d: d, at: time.Now()}
@@ -34,9 +34,12 @@ func (d *Dispatcher) Handoff() (h *licensehooks.Handoff, done func(claims []*lic
 	return h, in.done
 }
 
-// intake is one publish call's handoff. take runs on the store's writer and
-// done on the publisher after the store answered, so the reservations need
-// no lock of their own.
+// intake is one publish call's handoff. take runs inside the store's call
+// (on SQLite's writer goroutine, on the publisher's with PostgreSQL) and
+// done after the store answered, never at the same time, so the
+// reservations need no lock of their own; the lanes' counts are under d.mu.
+// A transaction run again reserves again: done gives back what no claim
+// used, but until then the lane may look fuller than it is.
 type intake struct {
 	d *Dispatcher
 	// at is taken before the store call, so the store's lease starts no
@@ -47,23 +50,20 @@ type intake struct {
 
 // take reserves room for one delivery to the listener, as claim would: the
 // lane must not be full and the dispatcher must hold less than a claim's
-// worth beyond its workers.
+// worth beyond its workers. Nothing older may wait for the listener either:
+// a refusal leaves the delivery for a claim, and the listener's next ones
+// with it.
 func (in *intake) take(listenerID string) bool {
 	d := in.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.behind || d.stopping {
-		return false
-	}
-	if _, waiting := d.backlog[listenerID]; waiting {
-		return false
-	}
+	_, waiting := d.backlog[listenerID]
 	l := d.lanes[listenerID]
-	if d.held >= d.cfg.Workers+d.cfg.BatchSize || l != nil && d.full(listenerID, l) {
+	if d.behind || d.stopping || waiting || d.held >= d.cfg.Workers+d.cfg.BatchSize || l != nil && d.full(listenerID, l) {
 		d.backlog[listenerID] = struct{}{}
+		d.refusals++
 		return false
 	}
-	d.stats.handedOff.Add(1)
 	if l == nil {
 		l = &lane{}
 		d.lanes[listenerID] = l
@@ -104,6 +104,7 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 			d.settleLocked(id, 1)
 			continue
 		}
+		d.stats.handedOff.Add(1)
 		l := d.lanes[id]
 		l.queue = append(l.queue, job{claim: c, deadline: deadline})
 		d.spawn(id, l)
@@ -116,13 +117,13 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 	in.reserved = nil
 	d.mu.Unlock()
 	if stopping && len(claims) > 0 {
-		d.releaseAll(claims)
+		d.releaseClaims(claims)
 	}
 }
 
-// releaseAll gives back the leases of claims this dispatcher will not send,
-// so another worker may take them now rather than when the leases lapse.
-func (d *Dispatcher) releaseAll(claims []*licensehooks.Claim) {
+// releaseClaims gives back the leases of claims this dispatcher will not
+// send, so another worker may take them now rather than when they lapse.
+func (d *Dispatcher) releaseClaims(claims []*licensehooks.Claim) {
 	ids := make([]string, len(claims))
 	for i, c := range claims {
 		ids[i] = c.Delivery.ID

@@ -169,7 +169,10 @@ func TestHandoffAroundStop(t *testing.T) {
 	b := setup(t)
 	rv := b.receiver(nil)
 	_, rv.secret = b.listener(rv.srv.URL)
-	d := b.dispatcher(Config{})
+	rel := &releaseLog{Store: b.store}
+	d := New(rel, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	must(t, d.Start(b.ctx))
+	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
 
 	h, done := d.Handoff()
@@ -195,13 +198,38 @@ func TestHandoffAroundStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	must(t, d.Stop(ctx))
+	// Stop released the owner's leases already; done must release its
+	// claims by id too, for a publish that commits after that.
 	done(res[0].Claims)
 	if dl := b.delivery(res[0].DeliveryIDs[0]); dl.LeaseOwner != "" || dl.Status != licensehooks.StatusPending {
 		t.Errorf("a delivery handed to a stopped dispatcher: %+v, want pending and released", dl)
 	}
+	if got := rel.released(); len(got) != 1 || got[0] != res[0].DeliveryIDs[0] {
+		t.Errorf("released by id %v after Stop, want the handed-off delivery", got)
+	}
 	if h, _ := d.Handoff(); h != nil {
 		t.Errorf("a stopped dispatcher offered a handoff")
 	}
+}
+
+// releaseLog is a store that remembers the deliveries released by id.
+type releaseLog struct {
+	licensehooks.Store
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *releaseLog) ReleaseClaims(ctx context.Context, owner string, ids []string) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+	return r.Store.ReleaseClaims(ctx, owner, ids)
+}
+
+func (r *releaseLog) released() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ids...)
 }
 
 // recordLog is a store that counts RecordOutcomes calls and outcomes.
@@ -231,7 +259,8 @@ func TestOutcomesAreBatched(t *testing.T) {
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(10*time.Second, licensehooks.StatusSucceeded, ids...)
-	if n, calls := rec.outcomes.Load(), rec.calls.Load(); n != int64(len(ids)) || calls > n/4 {
-		t.Errorf("%d outcomes stored in %d calls; want %d in at most %d", n, calls, len(ids), len(ids)/4)
+	// One call per outcome or so without the linger; a few with it.
+	if n, calls := rec.outcomes.Load(), rec.calls.Load(); n != int64(len(ids)) || calls > n/2 {
+		t.Errorf("%d outcomes stored in %d calls; want %d in at most %d", n, calls, len(ids), len(ids)/2)
 	}
 }

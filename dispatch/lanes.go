@@ -123,7 +123,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, done chan struct{}) {
 // claim leases one batch and queues it. more reports that the batch came
 // back full and there is room for another.
 func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
-	limit, exclude := d.capacity()
+	limit, exclude, refusals := d.capacity()
 	if limit == 0 {
 		return false, nil
 	}
@@ -142,9 +142,13 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 		d.nextDue = time.Time{}
 	}
 	// A claim that came back short took all that was due for the listeners
-	// it did not leave out: they are caught up (see Handoff).
-	d.behind = len(claims) == limit
-	if !d.behind {
+	// it did not leave out: they are caught up (see Handoff), unless a
+	// publish left work for a claim since this one looked.
+	switch {
+	case len(claims) == limit:
+		d.behind = true
+	case d.refusals == refusals:
+		d.behind = false
 		clear(d.backlog)
 		for _, id := range exclude {
 			d.backlog[id] = struct{}{}
@@ -166,21 +170,21 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 }
 
 // capacity returns how many deliveries to claim now, and the listeners to
-// leave out; nothing while less than claimThreshold is free.
-func (d *Dispatcher) capacity() (int, []string) {
+// leave out; nothing while less than claimThreshold is free. refusals is
+// the count of handoff refusals at this moment.
+func (d *Dispatcher) capacity() (limit int, exclude []string, refusals uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	free := d.cfg.Workers + d.cfg.BatchSize - d.held
 	if d.stopping || free < d.claimThreshold() {
-		return 0, nil
+		return 0, nil, d.refusals
 	}
-	var exclude []string
 	for id, l := range d.lanes {
 		if d.full(id, l) {
 			exclude = append(exclude, id)
 		}
 	}
-	return min(free, d.cfg.BatchSize), exclude
+	return min(free, d.cfg.BatchSize), exclude, d.refusals
 }
 
 // idleWait is how long the claimer sleeps without news: the poll interval,

@@ -49,9 +49,10 @@
 // hash fails that event only), and rows go in key order so concurrent
 // batches do not deadlock. With a Handoff it leases the deliveries the
 // publishing node's dispatcher takes in the same INSERT (claim at insert),
-// and only work left unleased sends a NOTIFY. ClaimDeliveries leases due rows with UPDATE ...
-// WHERE id = ANY (ARRAY(SELECT ... FOR UPDATE SKIP LOCKED)): claimers on
-// every node run at once without waiting on each other, and a lease that
+// and only work left unleased sends a NOTIFY. ClaimDeliveries leases due
+// rows with UPDATE ... WHERE id = ANY (ARRAY(SELECT ... FOR UPDATE SKIP
+// LOCKED)): claimers on every node run at once without waiting on each
+// other, and a lease that
 // expires (its node died) makes the row claimable again. Leases commit
 // without waiting for the WAL flush (synchronous_commit off for that
 // transaction alone): a lease lost in a server crash only makes its

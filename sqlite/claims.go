@@ -156,18 +156,19 @@ func attach(w *writer, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, []st
 	return claims, orphans, nil
 }
 
-// releaseQuery clears an owner's leases on every delivery. No index holds
-// the owner (each claim and outcome would have to update one): it walks the
-// pending rows in deliveries_due, whose entries carry the lease's end, and
-// reads only the leased ones. It runs when a dispatcher stops.
+// releaseQuery clears an owner's leases on every pending delivery. No index
+// holds the owner (each claim and outcome would have to update one): it
+// walks the pending rows in deliveries_due, whose entries carry the lease's
+// end, and reads only the leased ones. It runs when a dispatcher stops.
 const releaseQuery = `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0
 	WHERE rowid IN (SELECT rowid FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 'pending' AND lease_expires_at > 0)
 	AND lease_owner = ?`
 
-// releaseIDsQuery clears an owner's leases on the given deliveries.
+// releaseIDsQuery clears an owner's leases on the given deliveries, in any
+// status (a manual attempt leases a finished one).
 const releaseIDsQuery = `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0
-	WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending'`
+	WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`
 
 // ReleaseClaims clears owner's leases on ids (all of them when ids is nil).
 func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) error {

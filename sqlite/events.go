@@ -61,7 +61,6 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 // *licensehooks.Error return is the event's own failure, found before any
 // write. now is the publish call's time, when handed-off leases start.
 func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult) error {
-	*res = licensehooks.PublishResult{EventID: p.Event.ID} // a rerun starts afresh
 	e := p.Event
 	var targets []*licensehooks.Listener
 	if p.ListenerID != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,6 +160,63 @@ func TestRelaxedSync(t *testing.T) {
 		}
 		if m != c.want {
 			t.Errorf("%s batch: synchronous=%d, want %d", c.name, m, c.want)
+		}
+	}
+}
+
+// TestHandoffRerun runs a publish with a Handoff in a batch that is rolled
+// back and run again (a later request fails after writing): Take is asked
+// again, and the publish returns each handed-off delivery once.
+func TestHandoffRerun(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	tn := &licensehooks.Tenant{ID: "tnt_rerun", Name: "rerun", CreatedAt: time.Now()}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		l := &licensehooks.Listener{ID: fmt.Sprintf("whl_%d", i), TenantID: tn.ID, URI: "https://example.com/",
+			Subscriptions: []string{"customer.created"}, Enabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if err := s.CreateListener(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var takes atomic.Int64
+	h := &licensehooks.Handoff{Owner: "me", Lease: time.Minute, Take: func(string) bool { takes.Add(1); return true }}
+	e := &licensehooks.Event{TenantID: tn.ID, Code: "customer.created", ResourceID: "r", Payload: []byte(`{}`), Hash: []byte("h")}
+
+	waitQueued, release := holdWriter(t, s)
+	var res []licensehooks.PublishResult
+	var pubErr, dirtyErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { res, pubErr = s.PublishEvents(ctx, []licensehooks.PublishParams{{Event: e, Handoff: h}}) })
+	waitQueued(1)
+	wg.Go(func() {
+		dirtyErr = s.write(ctx, func(w *writer) error { insertTenant("t_dirty")(w); return errors.New("disk on fire") })
+	})
+	waitQueued(2)
+	release()
+	wg.Wait()
+	if pubErr != nil || dirtyErr == nil {
+		t.Fatalf("publish: %v; dirty request: %v (want it to fail)", pubErr, dirtyErr)
+	}
+	if takes.Load() != 6 {
+		t.Errorf("Take asked %d times, want 6 (3 deliveries, run twice)", takes.Load())
+	}
+	seen := map[string]bool{}
+	for _, c := range res[0].Claims {
+		if seen[c.Delivery.ID] {
+			t.Errorf("delivery %s handed off twice", c.Delivery.ID)
+		}
+		seen[c.Delivery.ID] = true
+	}
+	if len(seen) != 3 || len(res[0].DeliveryIDs) != 3 {
+		t.Errorf("%d claims for %d deliveries, want 3 and 3", len(seen), len(res[0].DeliveryIDs))
+	}
+	for _, id := range res[0].DeliveryIDs {
+		if d, err := s.GetDelivery(ctx, tn.ID, id); err != nil || d.LeaseOwner != "me" || !seen[id] {
+			t.Errorf("delivery %s: %+v, %v; want leased to me and among the claims", id, d, err)
 		}
 	}
 }

@@ -178,5 +178,18 @@ var outcomeTests = map[string]func(t *testing.T, f *Fixture){
 		if got := claimIDs(f.Claim("c", now, 10)); !slices.Equal(got, ids[1:]) {
 			t.Errorf("after releasing all of a's, c claimed %v, want %v", got, ids[1:])
 		}
+
+		// A manual attempt leases a finished delivery; released by id, it
+		// can be leased again at once.
+		_, res := f.Publish(tn.ID, codeA, Base)
+		done := f.Finish(tn.ID, res.DeliveryIDs[0], licensehooks.StatusFailed, now)
+		_, err := f.S.ClaimDelivery(f.Ctx, licensehooks.ClaimOneParams{TenantID: tn.ID, DeliveryID: done.DeliveryID, Owner: "m", Now: now, Lease: time.Minute})
+		must(t, err, "ClaimDelivery of a failed delivery")
+		must(t, f.S.ReleaseClaims(f.Ctx, "m", []string{done.DeliveryID}), "ReleaseClaims of a failed delivery")
+		if d := f.Delivery(tn.ID, done.DeliveryID); d.LeaseOwner != "" || d.Status != licensehooks.StatusFailed {
+			t.Errorf("released failed delivery: %+v", d)
+		}
+		_, err = f.S.ClaimDelivery(f.Ctx, licensehooks.ClaimOneParams{TenantID: tn.ID, DeliveryID: done.DeliveryID, Owner: "n", Now: now, Lease: time.Minute})
+		must(t, err, "ClaimDelivery after the release")
 	},
 }

@@ -148,9 +148,11 @@ func runServe(ctx context.Context, args []string) error {
 
 // serveGCPercent is the GOGC a server runs with unless the environment sets
 // one. Its heap is mostly short-lived garbage of requests and attempts over
-// a live set of a few tens of megabytes: collecting at three times the live
-// heap rather than twice saves a third of the collector's CPU (several
-// percent of a busy node's) for some tens of megabytes.
+// a live set of a few tens of megabytes, so letting the heap grow to three
+// times the live set before collecting, rather than twice, halves the
+// collections for some tens of megabytes. Measured with the benchmark's
+// fanout scenario: serve's CPU per delivery 225 µs at GOGC=100, 208 to
+// 219 µs at 200.
 const serveGCPercent = 200
 
 func tuneGC() {
