@@ -52,11 +52,11 @@
 // and only work left unleased sends a NOTIFY. ClaimDeliveries leases due
 // rows with UPDATE ... WHERE id = ANY (ARRAY(SELECT ... FOR UPDATE SKIP
 // LOCKED)): claimers on every node run at once without waiting on each
-// other, and a lease that
-// expires (its node died) makes the row claimable again. Leases commit
-// without waiting for the WAL flush (synchronous_commit off for that
-// transaction alone): a lease lost in a server crash only makes its
-// delivery claimable again, which at-least-once delivery allows.
+// other, and a lease that expires (its node died) makes the row claimable
+// again. Leases commit without waiting for the WAL flush
+// (synchronous_commit off for that transaction alone): a lease lost in a
+// server crash only makes its delivery claimable again, which
+// at-least-once delivery allows.
 // RecordOutcomes applies a batch in one pipelined transaction guarded by
 // lease_owner, so a worker that lost its lease changes nothing; it locks
 // the listeners whose LastSuccessAt it moves first, in id order, so
