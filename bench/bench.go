@@ -28,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -242,9 +244,12 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 	rep.Bounds = b
 	printBounds(out, b)
 	var errs []error
-	for _, sc := range cfg.plan() {
+	for i, sc := range cfg.plan() {
 		if ctx.Err() != nil {
 			break
+		}
+		if i > 0 {
+			settle(ctx, cfg.Small)
 		}
 		res, err := runScenario(ctx, cfg, sc, templates)
 		if res != nil {
@@ -260,4 +265,21 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 	printSummary(out, rep)
 	printTargets(out, rep.Targets, cfg.Small)
 	return rep, errors.Join(append(errs, ctx.Err())...)
+}
+
+// settleTime is the pause between scenarios.
+const settleTime = 3 * time.Second
+
+// settle lets the machine quiet down between scenarios: the last one's
+// database was hundreds of megabytes written through the page cache, and
+// its writeback (and this process's garbage) would otherwise land in the
+// next scenario's figures. Measured: steady run after fanout had a p99 of
+// 20.9 ms against 12.4 ms run alone.
+func settle(ctx context.Context, small bool) {
+	syscall.Sync()
+	runtime.GC()
+	debug.FreeOSMemory()
+	if !small {
+		sleepUntil(ctx, time.Now().Add(settleTime))
+	}
 }
