@@ -64,12 +64,7 @@ func (in *intake) take(listenerID string) bool {
 		d.refusals++
 		return false
 	}
-	if l == nil {
-		l = &lane{}
-		d.lanes[listenerID] = l
-	}
-	l.held++
-	d.held++
+	d.hold(listenerID)
 	if in.reserved == nil {
 		in.reserved = make(map[string]int)
 	}
@@ -90,13 +85,7 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 		if in.reserved[id] == 0 {
 			// Not reserved by this call: never the case for a store that
 			// keeps the Handoff contract, but a claim must not go missing.
-			l := d.lanes[id]
-			if l == nil {
-				l = &lane{}
-				d.lanes[id] = l
-			}
-			l.held++
-			d.held++
+			d.hold(id)
 		} else {
 			in.reserved[id]--
 		}

@@ -156,17 +156,24 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	}
 	for _, c := range claims {
 		id := c.Delivery.ListenerID
-		l := d.lanes[id]
-		if l == nil {
-			l = &lane{}
-			d.lanes[id] = l
-		}
+		l := d.hold(id)
 		l.queue = append(l.queue, job{claim: c, deadline: deadline})
-		l.held++
-		d.held++
 		d.spawn(id, l)
 	}
 	return len(claims) == limit, nil
+}
+
+// hold counts one more delivery held for the listener, making its lane if
+// it has none, and returns the lane. Called with d.mu held.
+func (d *Dispatcher) hold(id string) *lane {
+	l := d.lanes[id]
+	if l == nil {
+		l = &lane{}
+		d.lanes[id] = l
+	}
+	l.held++
+	d.held++
+	return l
 }
 
 // capacity returns how many deliveries to claim now, and the listeners to

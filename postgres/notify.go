@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"licensehooks/internal/wakeup"
 )
 
 // Wakeups returns a channel that receives when deliveries may have become
@@ -65,13 +67,11 @@ const (
 type notifier struct {
 	cfg     *pgx.ConnConfig
 	payload string // notifications of other schemas are ignored
+	hub     *wakeup.Hub
 
-	mu      sync.Mutex
-	subs    map[chan struct{}]struct{}
+	mu      sync.Mutex // guards the two below, set by the first subscription
 	started bool
-	closed  bool
 	stop    context.CancelFunc
-	done    chan struct{} // closed by close: subscribers' goroutines end
 	ended   chan struct{} // closed when run has returned
 }
 
@@ -83,68 +83,30 @@ func newNotifier(cfg *pgx.ConnConfig, payload string) *notifier {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = name[:min(len(name), 63)]
-	return &notifier{cfg: cfg, payload: payload, subs: map[chan struct{}]struct{}{},
-		done: make(chan struct{}), ended: make(chan struct{})}
+	return &notifier{cfg: cfg, payload: payload, hub: wakeup.New(), ended: make(chan struct{})}
 }
 
 func (n *notifier) subscribe(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		close(ch)
-		return ch
-	}
-	n.subs[ch] = struct{}{}
-	if !n.started {
-		n.started = true
+	return n.hub.Subscribe(ctx, func() {
 		runCtx, stop := context.WithCancel(context.Background())
-		n.stop = stop
-		go n.run(runCtx)
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-n.done:
-		}
 		n.mu.Lock()
-		defer n.mu.Unlock()
-		if _, ok := n.subs[ch]; ok {
-			delete(n.subs, ch)
-			close(ch)
-		}
-	}()
-	return ch
-}
-
-// wake signals every subscriber without blocking: a full buffer already
-// holds a wakeup the subscriber has yet to read.
-func (n *notifier) wake() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for ch := range n.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// close stops the listening connection, waits for it to be closed, and
-// closes every subscriber's channel. It may be called more than once.
-func (n *notifier) close() {
-	n.mu.Lock()
-	if n.closed {
+		n.started, n.stop = true, stop
 		n.mu.Unlock()
-		return
-	}
-	n.closed = true
+		go n.run(runCtx)
+	})
+}
+
+// wake signals every subscriber of this node.
+func (n *notifier) wake() { n.hub.Broadcast() }
+
+// close closes every subscriber's channel, then stops the listening
+// connection and waits for it to be closed. It may be called more than
+// once.
+func (n *notifier) close() {
+	n.hub.Close() // no subscription starts the connection after this
+	n.mu.Lock()
 	stop, started := n.stop, n.started
-	for ch := range n.subs {
-		delete(n.subs, ch)
-		close(ch)
-	}
-	close(n.done)
+	n.started = false
 	n.mu.Unlock()
 	if started {
 		stop()

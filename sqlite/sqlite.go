@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"licensehooks"
+	"licensehooks/internal/wakeup"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -60,8 +61,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	wake      wakeHub
-	dumps     dumpPasses // migrate-store's passes over tables with no index on id
+	wake      *wakeup.Hub // tells the dispatchers of this process that work may be due
+	dumps     dumpPasses  // migrate-store's passes over tables with no index on id
 
 	// Now dates the few writes whose caller gives no time (the cancelled
 	// deliveries of a deleted listener). Tests may replace it.
@@ -115,8 +116,8 @@ func Open(path string) (*Store, error) {
 		done:     make(chan struct{}),
 		ckptDone: make(chan struct{}),
 		Now:      time.Now,
+		wake:     wakeup.New(),
 	}
-	s.wake.subs = map[chan struct{}]struct{}{}
 	w, err := newWriter(wdb)
 	if err != nil {
 		wdb.Close()
@@ -159,7 +160,7 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.ckptDone
-		s.wake.closeAll()
+		s.wake.Close()
 		s.closeErr = errors.Join(s.rdb.Close(), s.cdb.Close(), s.wdb.Close())
 	})
 	return s.closeErr

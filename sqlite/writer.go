@@ -229,7 +229,7 @@ func (s *Store) commit(w *writer, batch []*writeReq) {
 	if err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
 	} else if w.wake {
-		s.wake.broadcast()
+		s.wake.Broadcast()
 	}
 	for _, r := range batch {
 		if err != nil {
