@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -191,13 +190,7 @@ func (s *Store) LoadAttempts(ctx context.Context, attempts []*licensehooks.Attem
 		bodies                                           = mk[[]byte](n)
 	)
 	for i, a := range attempts {
-		var err error
-		if reqH[i], err = headerJSON(a.RequestHeaders); err != nil {
-			return fmt.Errorf("postgres: attempt %s request headers: %w", a.ID, err)
-		}
-		if respH[i], err = headerJSON(a.ResponseHeaders); err != nil {
-			return fmt.Errorf("postgres: attempt %s response headers: %w", a.ID, err)
-		}
+		reqH[i], respH[i] = headerJSON(a.RequestHeaders), headerJSON(a.ResponseHeaders)
 		ids[i], dids[i], tenants[i], listeners[i], uris[i] = a.ID, a.DeliveryID, a.TenantID, a.ListenerID, a.URI
 		kinds[i], errs[i], numbers[i], codes[i] = a.ErrorKind, a.Error, int32(a.Number), int32(a.StatusCode)
 		manual[i], started[i], durations[i], bodies[i] = a.Manual, ts(a.StartedAt), int64(a.Duration), a.ResponseBody

@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"licensehooks"
+	"licensehooks/internal/headerjson"
 )
 
 // recordSQL applies a round of outcomes in one statement: it updates each
@@ -96,17 +95,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 		batch.Queue(lockListenersSQL, succeeded)
 	}
 	for _, round := range rounds {
-		args, err := outcomeArgs(round)
-		if err != nil {
-			return err
-		}
-		batch.Queue(recordSQL, args...)
+		batch.Queue(recordSQL, outcomeArgs(round)...)
 	}
 	return mapErr(s.pool.SendBatch(ctx, batch).Close(), "record outcomes")
 }
 
 // outcomeArgs turns a round of outcomes into the column arrays of recordSQL.
-func outcomeArgs(os []licensehooks.Outcome) ([]any, error) {
+func outcomeArgs(os []licensehooks.Outcome) []any {
 	n := len(os)
 	var (
 		dids, owners, statuses, aids, uris, kinds, errs = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
@@ -120,13 +115,7 @@ func outcomeArgs(os []licensehooks.Outcome) ([]any, error) {
 	)
 	for i, o := range os {
 		a := o.Attempt
-		var err error
-		if reqH[i], err = headerJSON(a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("postgres: attempt %s request headers: %w", a.ID, err)
-		}
-		if respH[i], err = headerJSON(a.ResponseHeaders); err != nil {
-			return nil, fmt.Errorf("postgres: attempt %s response headers: %w", a.ID, err)
-		}
+		reqH[i], respH[i] = headerJSON(a.RequestHeaders), headerJSON(a.ResponseHeaders)
 		if !o.NextAttemptAt.IsZero() {
 			nexts[i] = tsPtr(&o.NextAttemptAt)
 		}
@@ -136,20 +125,16 @@ func outcomeArgs(os []licensehooks.Outcome) ([]any, error) {
 		started[i], ended[i] = ts(a.StartedAt), ts(a.StartedAt.Add(a.Duration))
 	}
 	return []any{dids, owners, statuses, nexts, counts, aids, numbers, manual, started, durations,
-		uris, reqH, codes, respH, bodies, kinds, errs, succeeded, ended}, nil
+		uris, reqH, codes, respH, bodies, kinds, errs, succeeded, ended}
 }
 
 func mk[T any](n int) []T { return make([]T, n) }
 
 // headerJSON encodes headers for a jsonb column; nil stays NULL.
-func headerJSON(h http.Header) (*string, error) {
+func headerJSON(h http.Header) *string {
 	if h == nil {
-		return nil, nil
+		return nil
 	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	return &s, nil
+	s := headerjson.Encode(h)
+	return &s
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"licensehooks"
+	"licensehooks/internal/headerjson"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -54,6 +55,7 @@ func jsonText(v any) string {
 		if x == nil {
 			return "{}"
 		}
+		return headerjson.Encode(x)
 	}
 	b, err := json.Marshal(v)
 	if err != nil { // strings, maps of strings: cannot fail
