@@ -57,7 +57,10 @@ type Page struct {
 const (
 	DefaultPageSize = 10
 	MaxPageSize     = 100
+	// MaxPageNumber bounds page numbers, so an offset never overflows.
+	MaxPageNumber = 1 << 30
 )
 
-// Offset returns the number of rows before the page.
-func (p Page) Offset() int { return (p.Number - 1) * p.Size }
+// Offset returns the number of rows before the page (the page number taken
+// within 1 and MaxPageNumber).
+func (p Page) Offset() int { return (min(max(p.Number, 1), MaxPageNumber) - 1) * p.Size }

@@ -89,7 +89,7 @@ var ErrBadCredentials = licensehooks.Errorf(licensehooks.EUNAUTHORIZED, "Invalid
 
 // Authenticate checks a client id and secret and returns the credential.
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*licensehooks.Credential, error) {
-	if clientID == "" || secret == "" {
+	if clientID == "" || secret == "" || !licensehooks.ValidText(clientID) {
 		return nil, ErrBadCredentials
 	}
 	c, err := s.Store.GetCredential(ctx, clientID)

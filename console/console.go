@@ -131,7 +131,37 @@ func (c *Console) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusForbidden, "Request refused", "The request came from another site.")
 	}))
-	return securityHeaders(cop.Handler(mux))
+	return securityHeaders(cop.Handler(c.validInput(mux)))
+}
+
+// maxFormBytes bounds a posted form; the largest, a listener's, is a few KiB.
+const maxFormBytes = 1 << 20
+
+// validInput answers 400 to a request whose address or form holds text no
+// store can keep (invalid UTF-8, NUL): no id, filter or field is such text,
+// and PostgreSQL would refuse to compare with it. The form it parses stays
+// on the request for the handlers.
+func (c *Console) validInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			c.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read: "+err.Error()+".")
+			return
+		}
+		ok := licensehooks.ValidText(r.URL.Path)
+		for k, vs := range r.Form {
+			ok = ok && licensehooks.ValidText(k)
+			for _, v := range vs {
+				ok = ok && licensehooks.ValidText(v)
+			}
+		}
+		if !ok {
+			c.errorPage(w, r, nil, http.StatusBadRequest, "Bad request",
+				"The address or the form holds text that is not valid UTF-8, or a NUL character.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // contentSecurityPolicy lets pages load only the server's own script,

@@ -38,6 +38,38 @@ func TestConsoleHTTP(t *testing.T) {
 	t.Run("revoked credential", func(t *testing.T) { testRevoked(t, f) })
 	t.Run("operator chooses a tenant", func(t *testing.T) { testOperator(t, f) })
 	t.Run("secure cookies", func(t *testing.T) { testSecureCookies(t, f) })
+	t.Run("odd input", func(t *testing.T) { testOddInput(t, f) })
+}
+
+// testOddInput sends what no form or link of the console makes: text no
+// store keeps, control characters, huge page numbers, an open redirect.
+func testOddInput(t *testing.T, f *httpFixture) {
+	s := f.s
+	c := newClient(t, s.url)
+	r, _ := c.do("POST", "/signin", url.Values{"client_id": {s.credA.ID}, "client_secret": {s.credA.Secret}, "next": {"/\t/evil.example/"}})
+	if loc := r.Header.Get("Location"); r.StatusCode != http.StatusSeeOther || loc != "/webhooks" {
+		t.Errorf("sign in with next=/<tab>/evil.example/: %s → %q", r.Status, loc)
+	}
+	token := c.signIn(s.credA)
+	for _, p := range []string{"/webhooks/%ff", "/webhooks/whl_%00/edit", "/logs?code=%00", "/logs/%ff"} {
+		if r, _ := c.do("GET", p, nil); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %s, want 400", p, r.Status)
+		}
+	}
+	form := url.Values{"uri": {s.recv.URL + "/odd"}, "subscriptions": {"customer.created"}}
+	bad := withCSRF(form, token)
+	bad.Set("name", "a\x00b")
+	if r, _ := c.do("POST", "/webhooks/new", bad); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a name with a NUL: %s, want 400", r.Status)
+	}
+	bad = withCSRF(form, token)
+	bad["header_name"], bad["header_value"] = []string{"X-A"}, []string{"a\x01b"}
+	if r, body := c.do("POST", "/webhooks/new", bad); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "control characters") {
+		t.Errorf("a header value with a control character: %s", r.Status)
+	}
+	if r, body := c.do("GET", "/webhooks?page=9223372036854775807", nil); r.StatusCode != http.StatusOK || strings.Contains(body, "whl_") {
+		t.Errorf("the last possible page: %s", r.Status)
+	}
 }
 
 // httpFixture is what the subtests share: the stack and tenant B's listener

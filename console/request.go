@@ -113,11 +113,22 @@ func (c *Console) toSignin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// safeNext returns next when it is a path on this site (never another
-// host: "//evil.example" and "/\evil" are refused), else the default.
+// safeNext returns next when it is a path on this site, else the default.
+// Browsers read "/\evil.example" and "/<tab>/evil.example" as
+// "//evil.example", another host, so a backslash or any control character
+// is refused besides a leading "//".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/webhooks"
+	const home = "/webhooks"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return home
+	}
+	for i := 0; i < len(next); i++ {
+		if next[i] < ' ' || next[i] == 0x7f {
+			return home
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
+		return home
 	}
 	return next
 }

@@ -108,6 +108,11 @@ func TestSafeNext(t *testing.T) {
 		{"/\\evil.example", "/webhooks"},
 		{"https://evil.example/", "/webhooks"},
 		{"javascript:alert(1)", "/webhooks"},
+		{"/\t/evil.example/", "/webhooks"},
+		{"/\n/evil.example/", "/webhooks"},
+		{"/x\\y", "/webhooks"},
+		{"/\x7f", "/webhooks"},
+		{"/webhooks/lst_1?page=2#top", "/webhooks/lst_1?page=2#top"},
 	}
 	for _, tt := range tests {
 		if got := safeNext(tt.in); got != tt.want {

@@ -57,13 +57,13 @@ func newPager(path string, query url.Values, page, size, total, shown int) pager
 	return p
 }
 
-// pageNumber reads ?page=, 1 when absent or bad.
+// pageNumber reads ?page=, 1 when absent or bad, at most MaxPageNumber.
 func pageNumber(r *http.Request) int {
 	n, err := strconv.Atoi(r.URL.Query().Get("page"))
 	if err != nil || n < 1 {
 		return 1
 	}
-	return n
+	return min(n, licensehooks.MaxPageNumber)
 }
 
 // samples reads the attempts of the last day, for charts and rates.

@@ -168,7 +168,7 @@ func parsePage(q url.Values) (licensehooks.Page, error) {
 		name string
 		dst  *int
 		max  int
-	}{{"pageNumber", &p.Number, 1 << 30}, {"pageSize", &p.Size, licensehooks.MaxPageSize}} {
+	}{{"pageNumber", &p.Number, licensehooks.MaxPageNumber}, {"pageSize", &p.Size, licensehooks.MaxPageSize}} {
 		v := strings.TrimSpace(q.Get(f.name))
 		if v == "" {
 			continue

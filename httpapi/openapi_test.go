@@ -295,7 +295,9 @@ func (e *env) checkExchanges() {
 	defer e.rec.mu.Unlock()
 	extended := e.extendedListeners()
 	for _, x := range e.rec.seen {
-		_, pattern := e.api.mux.Handler(httptest.NewRequest(x.method, x.path, nil))
+		req := httptest.NewRequest(x.method, "/", nil)
+		req.URL.Path = x.path // as sent: it may hold what a URL may not, such as a NUL
+		_, pattern := e.api.mux.Handler(req)
 		method, path, ok := strings.Cut(pattern, " ")
 		if !ok || method != x.method {
 			continue // an unmatched path: no operation to hold it to

@@ -73,6 +73,10 @@ const TenantHeader = "N-TenantId"
 // wrap adds authentication, the tenant and scope checks, and error writing.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkURL(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		c := &call{}
 		if rt.scope != "" {
 			var err error
@@ -107,6 +111,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string)
 		return nil, &licensehooks.Error{Code: licensehooks.EBADREQUEST, Message: "The N-TenantId header is required: it names the account the call acts on.",
 			Fields: []licensehooks.FieldError{{Field: TenantHeader, Message: "The N-TenantId header is required.", Code: "required"}}}
 	}
+	if !licensehooks.ValidText(tenantID) {
+		return nil, &licensehooks.Error{Code: licensehooks.EBADREQUEST, Message: "The N-TenantId header must be valid UTF-8 text.",
+			Fields: []licensehooks.FieldError{{Field: TenantHeader, Message: "The N-TenantId header must be valid UTF-8 text.", Code: "invalid_text"}}}
+	}
 	if !claims.MayActFor(tenantID) {
 		return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "The access token may not act for the account %s.", tenantID)
 	}
@@ -120,6 +128,23 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string)
 		}
 	}
 	return &call{TenantID: tenantID, Claims: claims}, nil
+}
+
+// checkURL refuses a URL whose path or query, unescaped, is not valid
+// UTF-8 or holds a NUL: no id or filter can be such text, and PostgreSQL
+// would refuse to compare with it.
+func checkURL(r *http.Request) error {
+	ok := licensehooks.ValidText(r.URL.Path)
+	for k, vs := range r.URL.Query() {
+		ok = ok && licensehooks.ValidText(k)
+		for _, v := range vs {
+			ok = ok && licensehooks.ValidText(v)
+		}
+	}
+	if !ok {
+		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The URL must be valid UTF-8 text without NUL characters, %%XX escapes included.")
+	}
+	return nil
 }
 
 func (s *Server) tenantExists(ctx context.Context, tenantID string) error {

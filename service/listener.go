@@ -27,8 +27,8 @@ func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error
 	errs := validateURI(in.URI)
 	subs, subErrs := s.cleanSubscriptions(in.Subscriptions)
 	errs = append(errs, subErrs...)
-	errs = append(errs, validateText("name", in.Name, MaxNameLength)...)
-	errs = append(errs, validateText("description", in.Description, MaxDescriptionLength)...)
+	errs = append(errs, validateText("name", in.Name, MaxNameLength, false)...)
+	errs = append(errs, validateText("description", in.Description, MaxDescriptionLength, true)...)
 	headers, hErrs := cleanHeaders(in.Headers)
 	errs = append(errs, hErrs...)
 	if len(errs) > 0 {

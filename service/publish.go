@@ -91,6 +91,8 @@ func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*li
 	}
 	if in.ResourceID == "" {
 		errs = append(errs, field("resourceId", "required", "resourceId is required."))
+	} else if !licensehooks.ValidText(in.ResourceID) || hasControl(in.ResourceID, false) {
+		errs = append(errs, field("resourceId", "invalid_text", "resourceId must be UTF-8 text without control characters."))
 	} else if utf8.RuneCountInString(in.ResourceID) > MaxResourceIDLen {
 		errs = append(errs, field("resourceId", "too_long", "resourceId must be at most %d characters.", MaxResourceIDLen))
 	}

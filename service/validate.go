@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"licensehooks"
@@ -47,7 +48,7 @@ func validateURI(uri string) []licensehooks.FieldError {
 		return []licensehooks.FieldError{field("uri", "too_long", "uri must be at most %d characters.", MaxURILength)}
 	}
 	u, err := url.Parse(uri)
-	if err != nil || !u.IsAbs() {
+	if err != nil || !u.IsAbs() || !utf8.ValidString(uri) {
 		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must be an absolute URL such as https://example.com/webhook.")}
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
@@ -82,12 +83,51 @@ func (s *Service) cleanSubscriptions(subs []string) ([]string, []licensehooks.Fi
 	return out, errs
 }
 
-// validateText checks the length of an optional text field, in characters.
-func validateText(name string, v *string, max int) []licensehooks.FieldError {
-	if v != nil && utf8.RuneCountInString(*v) > max {
+// validateText checks an optional text field: valid UTF-8, no control
+// characters (multiline allows tabs and line breaks), at most max
+// characters.
+func validateText(name string, v *string, max int, multiline bool) []licensehooks.FieldError {
+	switch {
+	case v == nil:
+		return nil
+	case !utf8.ValidString(*v):
+		return []licensehooks.FieldError{field(name, "invalid_text", "%s must be valid UTF-8 text.", name)}
+	case hasControl(*v, multiline):
+		what := "control characters"
+		if !multiline {
+			what = "control characters or line breaks"
+		}
+		return []licensehooks.FieldError{field(name, "invalid_text", "%s must not contain %s.", name, what)}
+	case utf8.RuneCountInString(*v) > max:
 		return []licensehooks.FieldError{field(name, "too_long", "%s must be at most %d characters.", name, max)}
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character (C0, DEL or C1);
+// multiline allows tab, line feed and carriage return.
+func hasControl(s string, multiline bool) bool {
+	for _, r := range s {
+		if multiline && (r == '\t' || r == '\n' || r == '\r') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// validHeaderValue reports whether v can be sent as a header value (RFC
+// 9110 field-value: visible characters, spaces and tabs; Go's client
+// refuses any other control character) and stored as text.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(v)
 }
 
 // cleanHeaders checks custom headers and returns them with canonical names.
@@ -110,8 +150,9 @@ func cleanHeaders(h map[string]string) (map[string]string, []licensehooks.FieldE
 			errs = append(errs, field(prop, "invalid_header_name", "%q is not a valid header name.", name))
 		case forbiddenHeaders[canon] || strings.HasPrefix(canon, "Proxy-"):
 			errs = append(errs, field(prop, "forbidden_header", "The header %s is set by licensehooks and cannot be overridden.", canon))
-		case strings.ContainsAny(value, "\r\n\x00"):
-			errs = append(errs, field(prop, "invalid_header_value", "The value of %s must not contain line breaks.", canon))
+		case !validHeaderValue(value):
+			errs = append(errs, field(prop, "invalid_header_value",
+				"The value of %s must be UTF-8 text without line breaks or other control characters.", canon))
 		case len(value) > MaxHeaderValueLength:
 			errs = append(errs, field(prop, "too_long", "The value of %s must be at most %d bytes.", canon, MaxHeaderValueLength))
 		case hasKey(out, canon):
