@@ -98,6 +98,11 @@ type ClaimParams struct {
 	// ExcludeListeners skips listeners whose worker queue is full, so a slow
 	// listener's backlog never crowds out the others.
 	ExcludeListeners []string
+	// PerListener caps the deliveries of any one listener in the claim (0:
+	// no cap), so one listener's backlog cannot fill a claim that has room
+	// for others: past the cap its rows are skipped, and the claim may come
+	// back short although more of that listener's work is due.
+	PerListener int
 }
 
 // ClaimOneParams leases one chosen delivery, whatever its status or schedule

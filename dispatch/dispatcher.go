@@ -40,8 +40,9 @@ type Config struct {
 	Workers int
 	// BatchSize is how many deliveries one claim leases at most.
 	BatchSize int
-	// PerListener caps one listener's attempts in flight. A listener with
-	// that many in flight and as many more waiting is left out of claims.
+	// PerListener caps one listener's attempts in flight. A listener holds
+	// at most twice that, in flight and waiting; a claim brings it at most
+	// PerListener more, and none while its lane has less room than that.
 	PerListener int
 	// Lease is how long a claim is held. An attempt is started only while
 	// enough of its lease remains to finish it, and is cut off before the

@@ -47,9 +47,19 @@ func (d *Dispatcher) limit(id string) int {
 	return d.cfg.PerListener
 }
 
-// full reports whether a lane has enough work: as much waiting as in
-// flight. Full lanes are left out of claims. Called with d.mu held.
+// full reports whether a lane holds all it may: as much waiting as in
+// flight. Called with d.mu held.
 func (d *Dispatcher) full(id string, l *lane) bool { return l.held >= 2*d.limit(id) }
+
+// claimable reports whether a lane has room for a claim's share of work
+// (PerListener, or all that a failing listener's smaller lane holds).
+// Other lanes are left out of claims, and a claim brings a listener at
+// most PerListener: it never leases a listener more than its lane takes.
+// Called with d.mu held.
+func (d *Dispatcher) claimable(id string, l *lane) bool {
+	most := 2 * d.limit(id)
+	return most-l.held >= min(d.cfg.PerListener, most)
+}
 
 // leaseMargin is kept between the end of an attempt and the end of its
 // lease, for the outcome to reach the store.
@@ -121,7 +131,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, done chan struct{}) {
 }
 
 // claim leases one batch and queues it. more reports that the batch came
-// back full and there is room for another.
+// back full, or with a listener at the cap, and there may be more to claim.
 func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	limit, exclude, refusals := d.capacity()
 	if limit == 0 {
@@ -129,21 +139,51 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	}
 	claimedAt := time.Now()
 	now := d.cfg.Now()
+	// No listener gets more than its lane has room for (see claimable), so
+	// one listener's backlog cannot take a claim meant for the others.
+	perListener := d.cfg.PerListener
 	claims, err := d.store.ClaimDeliveries(ctx, licensehooks.ClaimParams{
 		Owner: d.cfg.Owner, Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludeListeners: exclude,
+		PerListener: perListener,
 	})
 	if err != nil {
 		return false, err
 	}
 	deadline := claimedAt.Add(d.cfg.Lease - d.leaseMargin())
+	over, capped := d.queueClaims(claims, deadline, now, limit, perListener, exclude, refusals)
+	if len(over) > 0 {
+		d.releaseClaims(over)
+	}
+	return len(claims) == limit || capped, nil
+}
+
+// queueClaims queues a claim's deliveries in their lanes. It returns those
+// that found their lane full (a failing listener's lane holds less than
+// PerListener), for the caller to give back, and whether a listener
+// reached the cap.
+func (d *Dispatcher) queueClaims(claims []*licensehooks.Claim, deadline, now time.Time, limit, perListener int,
+	exclude []string, refusals uint64) (over []*licensehooks.Claim, capped bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.nextDue.IsZero() && !d.nextDue.After(now) {
 		d.nextDue = time.Time{}
 	}
+	counts := make(map[string]int)
+	for _, c := range claims {
+		id := c.Delivery.ListenerID
+		counts[id]++
+		if l := d.lanes[id]; l != nil && d.full(id, l) {
+			over = append(over, c)
+			continue
+		}
+		l := d.hold(id)
+		l.queue = append(l.queue, job{claim: c, deadline: deadline})
+		d.spawn(id, l)
+	}
 	// A claim that came back short took all that was due for the listeners
-	// it did not leave out: they are caught up (see Handoff), unless a
-	// publish left work for a claim since this one looked.
+	// it did not leave out, but those it took up to the cap: the others are
+	// caught up (see Handoff), unless a publish left work for a claim since
+	// this one looked.
 	switch {
 	case len(claims) == limit:
 		d.behind = true
@@ -153,14 +193,16 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 		for _, id := range exclude {
 			d.backlog[id] = struct{}{}
 		}
+		for id, n := range counts {
+			if n >= perListener {
+				d.backlog[id] = struct{}{}
+			}
+		}
 	}
-	for _, c := range claims {
-		id := c.Delivery.ListenerID
-		l := d.hold(id)
-		l.queue = append(l.queue, job{claim: c, deadline: deadline})
-		d.spawn(id, l)
+	for _, n := range counts {
+		capped = capped || n >= perListener
 	}
-	return len(claims) == limit, nil
+	return over, capped
 }
 
 // hold counts one more delivery held for the listener, making its lane if
@@ -187,7 +229,7 @@ func (d *Dispatcher) capacity() (limit int, exclude []string, refusals uint64) {
 		return 0, nil, d.refusals
 	}
 	for id, l := range d.lanes {
-		if d.full(id, l) {
+		if !d.claimable(id, l) {
 			exclude = append(exclude, id)
 		}
 	}
@@ -340,16 +382,16 @@ func (d *Dispatcher) forget(id string, n int) {
 }
 
 // settleLocked accounts n deliveries of a lane as done and wakes the
-// claimer when that lets it claim again: the lane stopped being full, or a
+// claimer when that lets it claim again: the lane became claimable, or a
 // claim's worth of room opened. Waking it on every attempt would cost a
 // futile look at the lanes thousands of times a second. Called with d.mu
 // held.
 func (d *Dispatcher) settleLocked(id string, n int) {
 	wake := false
 	if l := d.lanes[id]; l != nil {
-		wasFull := d.full(id, l)
+		wasOut := !d.claimable(id, l)
 		l.held -= n
-		wake = wasFull && !d.full(id, l)
+		wake = wasOut && d.claimable(id, l)
 		d.tidy(id, l)
 	}
 	room, need := d.cfg.Workers+d.cfg.BatchSize-d.held, d.claimThreshold()

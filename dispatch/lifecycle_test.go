@@ -65,6 +65,41 @@ func TestSlowListenerDoesNotDelayOthers(t *testing.T) {
 	})
 }
 
+// A claim has room for far more than a lane holds: a slow listener's
+// backlog, due first, must not fill it and leave the others' work waiting
+// behind leases the slow lane cannot use before they lapse.
+func TestBacklogDoesNotFillClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	slow := b.receiver(bl.answer)
+	_, slow.secret = b.listener(slow.srv.URL)
+	b.publish(100, licensehooks.PublishParams{}) // the slow listener's backlog
+	healthy := b.receiver(nil)
+	_, healthy.secret = b.listener(healthy.srv.URL)
+	b.publish(10, licensehooks.PublishParams{})
+	d := b.dispatcher(Config{
+		PerListener: 2, Workers: 4, BatchSize: 100,
+		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 20 * time.Second}),
+	})
+	eventually(t, 5*time.Second, func() string {
+		if got := healthy.count(); got < 10 {
+			return "healthy listener got " + strconv.Itoa(got) + " of 10"
+		}
+		return ""
+	})
+	if held := d.Stats().Claimed; held > 4 {
+		t.Errorf("the dispatcher holds %d deliveries, more than the slow lane's 4", held)
+	}
+	bl.open()
+	eventually(t, 10*time.Second, func() string {
+		if got := slow.count(); got < 110 {
+			return "slow listener got " + strconv.Itoa(got) + " of 110 after it recovered"
+		}
+		return ""
+	})
+}
+
 func TestFailingListenerKeepsFewSlots(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

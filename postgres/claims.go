@@ -26,18 +26,22 @@ func scanDelivery(row pgx.CollectableRow) (*licensehooks.Delivery, error) {
 // claimSQL leases due deliveries. FOR UPDATE SKIP LOCKED lets claimers on
 // any number of nodes run at once: each skips the rows another is taking
 // instead of waiting, and re-checks a row another committed meanwhile, so a
-// delivery has one live lease at a time. "id = ANY (ARRAY(...))" makes the
-// outer UPDATE fetch the chosen rows by primary key whatever the planner
-// guesses of the subquery's size.
-const claimSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
-	WHERE id = ANY (ARRAY(
-		SELECT id FROM deliveries
+// delivery has one live lease at a time. Of the rows locked, those past the
+// per-listener cap ($6) are left (their locks end with the statement's
+// transaction). "id = ANY (ARRAY(...))" makes the outer UPDATE fetch the
+// chosen rows by primary key whatever the planner guesses of their number.
+const claimSQL = `WITH due AS (
+		SELECT id, listener_id, next_attempt_at, seq FROM deliveries
 		WHERE status = 'pending' AND next_attempt_at <= $3
 			AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
 			AND listener_id <> ALL ($4::text[])
 		ORDER BY next_attempt_at, seq
 		LIMIT $5
-		FOR UPDATE SKIP LOCKED))
+		FOR UPDATE SKIP LOCKED)
+	UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
+	WHERE id = ANY (ARRAY(
+		SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY listener_id ORDER BY next_attempt_at, seq) AS nth FROM due) r
+		WHERE nth <= $6))
 	RETURNING ` + deliveryCols + `, seq`
 
 // claimExcludingSQL is claimSQL for claims that leave listeners out. Their
@@ -46,7 +50,8 @@ const claimSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
 // lists the listeners owning pending work by jumping from one to the next
 // in deliveries_listener_due (a skip scan: one index seek per listener,
 // however many rows each has), takes the oldest due rows of each listener
-// not left out from the same index, and keeps the overall oldest. The
+// not left out from the same index, up to the per-listener cap ($6), and
+// keeps the overall oldest. The
 // chosen rows are then locked and their conditions checked again under the
 // lock (a claimer that committed meanwhile changed them), so a delivery has
 // one live lease at a time, as with claimSQL.
@@ -73,7 +78,7 @@ const claimExcludingSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires
 					AND status = 'pending' AND next_attempt_at <= $3
 					AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
 				ORDER BY listener_id, next_attempt_at, seq
-				LIMIT $5) c
+				LIMIT $6) c
 			WHERE ls.id IS NOT NULL AND ls.id <> ALL ($4::text[])
 			ORDER BY c.next_attempt_at, c.seq
 			LIMIT $5))
@@ -107,7 +112,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	if len(p.ExcludeListeners) > 0 {
 		sql = claimExcludingSQL
 	}
-	batch.Queue(sql, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit).
+	perListener := p.Limit
+	if p.PerListener > 0 {
+		perListener = min(p.PerListener, p.Limit)
+	}
+	batch.Queue(sql, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit, perListener).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {

@@ -51,9 +51,10 @@ const windowQuery = `SELECT rowid, listener_id FROM deliveries INDEXED BY delive
 const windowFactor = 4
 
 // pickInWindow returns the rowids of the limit oldest due deliveries of the
-// listeners not in exclude if they lie within the window; ok false when the
-// window was full of rows left out and more may lie beyond it.
-func pickInWindow(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+// listeners not in exclude, at most perListener of each, if they lie within
+// the window; ok false when the window was full of rows left out and more
+// may lie beyond it.
+func pickInWindow(w *writer, now int64, limit, perListener int, exclude []string) (rowids []int64, ok bool, err error) {
 	skip := make(map[string]bool, len(exclude))
 	for _, id := range exclude {
 		skip[id] = true
@@ -65,6 +66,7 @@ func pickInWindow(w *writer, now int64, limit int, exclude []string) (rowids []i
 	}
 	defer rows.Close()
 	seen := 0
+	taken := map[string]int{}
 	for rows.Next() && len(rowids) < limit {
 		var rowid int64
 		var listener string
@@ -72,7 +74,8 @@ func pickInWindow(w *writer, now int64, limit int, exclude []string) (rowids []i
 			return nil, false, err
 		}
 		seen++
-		if !skip[listener] {
+		if !skip[listener] && taken[listener] < perListener {
+			taken[listener]++
 			rowids = append(rowids, rowid)
 		}
 	}
@@ -108,11 +111,11 @@ func candidates(w *writer, exclude []string) (ids []string, ok bool, err error) 
 }
 
 // pickPerListener returns the rowids of the limit oldest due deliveries of
-// the listeners given.
-func pickPerListener(w *writer, now int64, limit int, listeners []string) ([]int64, error) {
+// the listeners given, at most perListener of each.
+func pickPerListener(w *writer, now int64, limit, perListener int, listeners []string) ([]int64, error) {
 	var due []dueRow
 	for _, id := range listeners {
-		rows, err := w.query(listenerDueQuery, id, now, now, limit)
+		rows, err := w.query(listenerDueQuery, id, now, now, min(limit, perListener))
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +146,7 @@ func pickPerListener(w *writer, now int64, limit int, listeners []string) ([]int
 // pick returns the rowids a claim that leaves listeners out should lease,
 // and ok false when it should walk deliveries_due after all (too many
 // listeners own pending work to visit them one by one).
-func pick(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok bool, err error) {
+func pick(w *writer, now int64, limit, perListener int, exclude []string) (rowids []int64, ok bool, err error) {
 	// Listing the listeners first costs a seek each, and often shows that
 	// every listener with work is left out: the dispatcher is woken by each
 	// publish, also while all its lanes are full.
@@ -151,9 +154,9 @@ func pick(w *writer, now int64, limit int, exclude []string) (rowids []int64, ok
 	if err != nil || !ok || len(ids) == 0 {
 		return nil, ok, err
 	}
-	if rowids, ok, err = pickInWindow(w, now, limit, exclude); err != nil || ok {
+	if rowids, ok, err = pickInWindow(w, now, limit, perListener, exclude); err != nil || ok {
 		return rowids, ok, err
 	}
-	rowids, err = pickPerListener(w, now, limit, ids)
+	rowids, err = pickPerListener(w, now, limit, perListener, ids)
 	return rowids, err == nil, err
 }

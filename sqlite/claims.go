@@ -10,15 +10,19 @@ import (
 	"licensehooks"
 )
 
-// claimQuery leases due deliveries in one statement. The subquery walks the
-// partial index deliveries_due in due order and reads only index columns,
-// so leased rows and excluded listeners cost no table reads.
+// claimQuery leases due deliveries in one statement. The innermost query
+// walks the partial index deliveries_due in due order and reads only index
+// columns, so leased rows and excluded listeners cost no table reads; of
+// the rows it takes, those past the per-listener cap are left.
 const claimQuery = `UPDATE deliveries SET lease_owner = ?, lease_expires_at = ?
 	WHERE rowid IN (
-		SELECT rowid FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 'pending' AND next_attempt_at <= ? AND lease_expires_at <= ?
-			AND listener_id NOT IN (SELECT value FROM json_each(?))
-		ORDER BY next_attempt_at LIMIT ?)
+		SELECT rowid FROM (
+			SELECT rowid, row_number() OVER (PARTITION BY listener_id ORDER BY next_attempt_at, rowid) AS nth
+			FROM (SELECT rowid, listener_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
+				WHERE status = 'pending' AND next_attempt_at <= ? AND lease_expires_at <= ?
+					AND listener_id NOT IN (SELECT value FROM json_each(?))
+				ORDER BY next_attempt_at LIMIT ?))
+		WHERE nth <= ?)
 	RETURNING ` + deliveryCols
 
 // ClaimDeliveries leases up to p.Limit due deliveries to p.Owner, oldest
@@ -69,8 +73,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 // fill the first window of it (see claimpick.go).
 func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, error) {
 	until := micros(p.Now.Add(p.Lease))
+	perListener := p.Limit
+	if p.PerListener > 0 {
+		perListener = min(p.PerListener, p.Limit)
+	}
 	if len(p.ExcludeListeners) > 0 {
-		rowids, ok, err := pick(w, now, p.Limit, p.ExcludeListeners)
+		rowids, ok, err := pick(w, now, p.Limit, perListener, p.ExcludeListeners)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +86,7 @@ func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, err
 			return w.query(claimByRowidQuery, p.Owner, until, jsonText(rowids), now)
 		}
 	}
-	return w.query(claimQuery, p.Owner, until, now, now, jsonText(p.ExcludeListeners), p.Limit)
+	return w.query(claimQuery, p.Owner, until, now, now, jsonText(p.ExcludeListeners), p.Limit, perListener)
 }
 
 // ClaimDelivery leases one delivery, whatever its status; another owner's

@@ -26,7 +26,7 @@ func TestQueryPlans(t *testing.T) {
 		name, query string
 		args        []any
 	}{
-		{"claim", claimQuery, []any{"o", 1, 1, 1, "[]", 10}},
+		{"claim", claimQuery, []any{"o", 1, 1, 1, "[]", 10, 5}},
 		{"listeners with pending work", pendingListenersQuery, []any{100}},
 		{"claim window", windowQuery, []any{1, 1, 40}},
 		{"a listener's due work", listenerDueQuery, []any{"l", 1, 1, 10}},

@@ -110,6 +110,44 @@ var claimTests = map[string]func(t *testing.T, f *Fixture){
 			}
 		}
 	},
+	"PerListener": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		f.Listener(tn.ID, []string{codeA}) // busy
+		f.Listener(tn.ID, []string{codeB}) // quiet
+		left := f.Listener(tn.ID, []string{codeC})
+		var busyIDs, quietIDs []string
+		for i := range 6 { // the busy listener's backlog comes first
+			_, res := f.Publish(tn.ID, codeA, Base.Add(time.Duration(i)*time.Second))
+			busyIDs = append(busyIDs, res.DeliveryIDs...)
+		}
+		for i := range 2 {
+			_, res := f.Publish(tn.ID, codeB, Base.Add(time.Duration(10+i)*time.Second))
+			quietIDs = append(quietIDs, res.DeliveryIDs...)
+		}
+		f.Publish(tn.ID, codeC, Base)
+		now := Base.Add(time.Minute)
+		claim := func(limit, per int, exclude ...string) []string {
+			t.Helper()
+			cs, err := f.S.ClaimDeliveries(f.Ctx, licensehooks.ClaimParams{
+				Owner: "w", Now: now, Lease: time.Minute, Limit: limit, PerListener: per, ExcludeListeners: exclude,
+			})
+			must(t, err, "ClaimDeliveries")
+			return claimIDs(cs)
+		}
+		// A claim that leaves a listener out, then a walk of every due row.
+		want := append(slices.Clone(busyIDs[:2]), quietIDs...)
+		if got := claim(10, 2, left.ID); !slices.Equal(got, want) {
+			t.Errorf("claim of 10, 2 per listener, leaving one out: %v, want %v", got, want)
+		}
+		got := claim(10, 2)
+		if len(got) != 3 || !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(id string) bool { return !slices.Contains(busyIDs, id) }), busyIDs[2:4]) {
+			t.Errorf("claim of 10, 2 per listener: %v, want %v and the left listener's one", got, busyIDs[2:4])
+		}
+		// No cap: the busy listener's backlog fills the claim.
+		if got := claim(10, 0); !slices.Equal(got, busyIDs[4:]) {
+			t.Errorf("claim without a cap: %v, want %v", got, busyIDs[4:])
+		}
+	},
 	"ConcurrentClaimers": testConcurrentClaimers,
 	"ClaimDelivery":      testClaimDelivery,
 }
