@@ -148,8 +148,13 @@ type Dispatcher struct {
 	done       chan struct{}
 	sendCtx    context.Context // cancelled to cut attempts off
 	cancelSend context.CancelFunc
-	runners    sync.WaitGroup
-	stopErr    error
+	// quit is cancelled when the stop must end now (Stop's context ended,
+	// or Start's): the outcomes still to store and the leases to release
+	// are given up, and their deliveries sent again when the leases lapse.
+	quit    context.Context
+	quitNow context.CancelFunc
+	runners sync.WaitGroup
+	stopErr error
 
 	disabledMu sync.Mutex
 	disabled   map[string]time.Time // listeners disabled lately, to disable once
@@ -224,8 +229,10 @@ func (d *Dispatcher) Stats() Stats {
 }
 
 // Start begins claiming and sending in the background. Cancelling ctx stops
-// the dispatcher at once (attempts in flight are abandoned and their
-// deliveries released); Stop stops it gracefully. A Dispatcher starts once.
+// the dispatcher at once: attempts in flight are abandoned, outcomes not yet
+// stored are given up (their deliveries are sent again when the leases
+// lapse) and the leases released. Stop stops it gracefully. A Dispatcher
+// starts once.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -235,10 +242,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.started = true
 	sendCtx, cancel := context.WithCancel(ctx)
 	d.sendCtx, d.cancelSend = sendCtx, cancel
+	// Outcomes are stored after attempts are cut off, until the stop must
+	// end: quit does not follow ctx but is cancelled with it (supervise).
+	d.quit, d.quitNow = context.WithCancel(context.WithoutCancel(ctx))
 	claimerDone := make(chan struct{})
 	recorderDone := make(chan struct{})
 	go d.claimLoop(sendCtx, claimerDone)
-	go d.recordLoop(context.WithoutCancel(ctx), recorderDone)
+	go d.recordLoop(d.quit, recorderDone)
 	go d.supervise(ctx, claimerDone, recorderDone)
 	return nil
 }
@@ -252,6 +262,9 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 	case <-d.stopReq:
 	case <-ctx.Done():
 	}
+	stopAfter := context.AfterFunc(ctx, d.quitNow) // cancelling Start's ctx stops at once
+	defer stopAfter()
+	defer d.quitNow()
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
@@ -260,7 +273,14 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 	d.runners.Wait()
 	close(d.records)
 	<-recorderDone
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+	// Releasing is worth a moment even when the stop must end now: the
+	// leases would otherwise keep the deliveries from other nodes until
+	// they lapse.
+	rtimeout := storeCallTimeout
+	if d.quit.Err() != nil {
+		rtimeout = quitReleaseTimeout
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rtimeout)
 	defer cancel()
 	if err := d.store.ReleaseClaims(rctx, d.cfg.Owner, nil); err != nil {
 		d.stopErr = fmt.Errorf("dispatch: release claims: %w", err)
@@ -271,9 +291,14 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 		"failed", st.Failed, "handed_off", st.HandedOff)
 }
 
+// quitReleaseTimeout bounds the release of leases when a stop must end now.
+const quitReleaseTimeout = time.Second
+
 // Stop stops claiming, lets the attempts in flight finish until ctx is
 // done (then cuts them off; their deliveries are released, not recorded),
 // stores every outcome and releases the deliveries claimed but not started.
+// When ctx ends first it returns within about quitReleaseTimeout, whatever
+// the store does: the outcomes still to store are given up, as at a crash.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.mu.Lock()
 	started := d.started
@@ -288,6 +313,7 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	d.cancelSend()
+	d.quitNow()
 	<-d.done
 	return errors.Join(d.stopErr, fmt.Errorf("dispatch: stop: attempts in flight cut off: %w", ctx.Err()))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,5 +333,53 @@ func TestAttemptEndsWithinItsLease(t *testing.T) {
 	}
 	if n := rv.count(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// hangingRecords is a store whose RecordOutcomes waits until its context
+// ends, as a store stuck on a lock would.
+type hangingRecords struct {
+	licensehooks.Store
+	calls atomic.Int64
+}
+
+func (h *hangingRecords) RecordOutcomes(ctx context.Context, _ []licensehooks.Outcome) error {
+	h.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A store that hangs must not hold Stop long past its deadline: the
+// outcomes still to store are given up (their deliveries go out again when
+// the leases lapse), as at a crash.
+func TestStopEndsWhenStoreHangs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	_, rv.secret = b.listener(rv.srv.URL)
+	_, ids := b.publish(3, licensehooks.PublishParams{})
+	st := &hangingRecords{Store: b.store}
+	d := New(st, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	must(t, d.Start(b.ctx))
+	eventually(t, 10*time.Second, func() string {
+		if rv.count() < len(ids) || st.calls.Load() == 0 {
+			return "waiting for the attempts and a call to record them"
+		}
+		return ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := d.Stop(ctx)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Stop with a 500 ms deadline took %v while the store hung", took)
+	}
+	if err == nil {
+		t.Errorf("Stop cut short reported no error")
+	}
+	for _, id := range ids {
+		if got := b.delivery(id); got.Status != licensehooks.StatusPending || got.Attempts != 0 {
+			t.Errorf("delivery %s after the given-up outcome: %s, %d attempts; want pending, none recorded", id, got.Status, got.Attempts)
+		}
 	}
 }

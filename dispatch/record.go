@@ -74,15 +74,20 @@ func (d *Dispatcher) flush(ctx context.Context, batch []record) {
 	for i := range batch {
 		outcomes[i] = batch[i].outcome
 	}
-	// Each call is bounded: a hung store must not hold Stop past its deadline.
+	// Each call is bounded, and ctx (the dispatcher's quit) ends them and
+	// the retries when a stop must end now: a hung store must not hold
+	// Stop past its deadline.
 	record := func() error {
 		rctx, cancel := context.WithTimeout(ctx, recordTimeout)
 		defer cancel()
 		return d.store.RecordOutcomes(rctx, outcomes)
 	}
 	err := record()
-	for wait := 100 * time.Millisecond; err != nil && wait <= 2*time.Second; wait *= 4 {
-		time.Sleep(wait)
+	for wait := 100 * time.Millisecond; err != nil && ctx.Err() == nil && wait <= 2*time.Second; wait *= 4 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
 		err = record()
 	}
 	if err != nil {
