@@ -148,9 +148,10 @@ type Dispatcher struct {
 	done       chan struct{}
 	sendCtx    context.Context // cancelled to cut attempts off
 	cancelSend context.CancelFunc
-	// quit is cancelled when the stop must end now (Stop's context ended,
-	// or Start's): the outcomes still to store and the leases to release
-	// are given up, and their deliveries sent again when the leases lapse.
+	// quit is cancelled when the stop must end now (stopGrace after Stop's
+	// context ended, or when Start's is): the store calls still waiting are
+	// given up, outcomes with them, and their deliveries sent again when
+	// the leases lapse.
 	quit    context.Context
 	quitNow context.CancelFunc
 	runners sync.WaitGroup
@@ -189,12 +190,15 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 	// deadline that send sets bounds the attempt the same way.
 	client := *cfg.Client
 	client.Timeout = 0
+	quit, quitNow := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store:    store,
 		cfg:      cfg,
 		client:   &client,
 		policy:   policy{schedule: cfg.Schedule, jitter: jitter},
-		signer:   newSigner(store, mk),
+		signer:   newSigner(store, mk, quit),
+		quit:     quit,
+		quitNow:  quitNow,
 		log:      cfg.Logger.With("component", "dispatch"),
 		lanes:    make(map[string]*lane),
 		failures: make(map[string]int),
@@ -243,8 +247,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	sendCtx, cancel := context.WithCancel(ctx)
 	d.sendCtx, d.cancelSend = sendCtx, cancel
 	// Outcomes are stored after attempts are cut off, until the stop must
-	// end: quit does not follow ctx but is cancelled with it (supervise).
-	d.quit, d.quitNow = context.WithCancel(context.WithoutCancel(ctx))
+	// end: quit is cancelled with ctx (supervise) or by Stop.
 	claimerDone := make(chan struct{})
 	recorderDone := make(chan struct{})
 	go d.claimLoop(sendCtx, claimerDone)
@@ -291,14 +294,20 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 		"failed", st.Failed, "handed_off", st.HandedOff)
 }
 
-// quitReleaseTimeout bounds the release of leases when a stop must end now.
-const quitReleaseTimeout = time.Second
+// After Stop's context ends, the outcomes of the attempts already made get
+// stopGrace to be stored before they are given up; the leases then get
+// quitReleaseTimeout to be released.
+const (
+	stopGrace          = 2 * time.Second
+	quitReleaseTimeout = time.Second
+)
 
 // Stop stops claiming, lets the attempts in flight finish until ctx is
 // done (then cuts them off; their deliveries are released, not recorded),
 // stores every outcome and releases the deliveries claimed but not started.
-// When ctx ends first it returns within about quitReleaseTimeout, whatever
-// the store does: the outcomes still to store are given up, as at a crash.
+// When ctx ends first it returns within stopGrace and quitReleaseTimeout
+// after, whatever the store does: outcomes not stored by then are given
+// up, as at a crash.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.mu.Lock()
 	started := d.started
@@ -313,7 +322,11 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	d.cancelSend()
-	d.quitNow()
-	<-d.done
+	select {
+	case <-d.done:
+	case <-time.After(stopGrace):
+		d.quitNow()
+		<-d.done
+	}
 	return errors.Join(d.stopErr, fmt.Errorf("dispatch: stop: attempts in flight cut off: %w", ctx.Err()))
 }

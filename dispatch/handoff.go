@@ -117,7 +117,7 @@ func (d *Dispatcher) releaseClaims(claims []*licensehooks.Claim) {
 	for i, c := range claims {
 		ids[i] = c.Delivery.ID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeCallTimeout)
+	ctx, cancel := context.WithTimeout(d.quit, storeCallTimeout)
 	defer cancel()
 	if err := d.store.ReleaseClaims(ctx, d.cfg.Owner, ids); err != nil {
 		d.log.Error("cannot release handed-off deliveries; they are sent when their leases lapse",

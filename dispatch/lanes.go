@@ -180,12 +180,16 @@ func (d *Dispatcher) queueClaims(claims []*licensehooks.Claim, deadline, now tim
 		l.queue = append(l.queue, job{claim: c, deadline: deadline})
 		d.spawn(id, l)
 	}
+	for _, n := range counts {
+		capped = capped || n >= perListener
+	}
 	// A claim that came back short took all that was due for the listeners
-	// it did not leave out, but those it took up to the cap: the others are
-	// caught up (see Handoff), unless a publish left work for a claim since
-	// this one looked.
+	// it did not leave out: they are caught up (see Handoff), unless a
+	// publish left work for a claim since this one looked. Not when it
+	// stopped at a listener's cap: the store walked only as far as the
+	// limit, and others' due work may lie beyond.
 	switch {
-	case len(claims) == limit:
+	case len(claims) == limit || capped:
 		d.behind = true
 	case d.refusals == refusals:
 		d.behind = false
@@ -193,14 +197,9 @@ func (d *Dispatcher) queueClaims(claims []*licensehooks.Claim, deadline, now tim
 		for _, id := range exclude {
 			d.backlog[id] = struct{}{}
 		}
-		for id, n := range counts {
-			if n >= perListener {
-				d.backlog[id] = struct{}{}
-			}
+		for _, c := range over { // given back: due, and older than what comes
+			d.backlog[c.Delivery.ListenerID] = struct{}{}
 		}
-	}
-	for _, n := range counts {
-		capped = capped || n >= perListener
 	}
 	return over, capped
 }

@@ -50,17 +50,21 @@ type listenerSecrets struct {
 
 // signer builds and signs bodies and opens the keys they need.
 type signer struct {
-	store   licensehooks.Store
-	mk      *licensehooks.MasterKey
+	store licensehooks.Store
+	mk    *licensehooks.MasterKey
+	// quit ends the store calls a cached value waits for: they serve every
+	// sender waiting, so no one sender's context may cancel them.
+	quit    context.Context
 	bodies  *flight[bodyKey, signedBody]
 	keys    *flight[string, *rsa.PrivateKey]
 	secrets *flight[string, listenerSecrets]
 }
 
-func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey) *signer {
+func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey, quit context.Context) *signer {
 	return &signer{
 		store:   store,
 		mk:      mk,
+		quit:    quit,
 		bodies:  newFlight[bodyKey, signedBody](bodyCacheSize),
 		keys:    newFlight[string, *rsa.PrivateKey](tenantCacheSize),
 		secrets: newFlight[string, listenerSecrets](secretCacheSize),
@@ -99,7 +103,7 @@ func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt in
 // tenant exists, so they are kept until evicted.
 func (s *signer) tenantKey(ctx context.Context, tenantID string) (*rsa.PrivateKey, error) {
 	return s.keys.get(tenantID, func() (*rsa.PrivateKey, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+		ctx, cancel := context.WithTimeout(s.quit, storeCallTimeout)
 		defer cancel()
 		t, err := s.store.GetTenant(ctx, tenantID)
 		if err != nil {

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 func TestBodySignedOncePerEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	s := newSigner(b.store, b.mk)
+	s := newSigner(b.store, b.mk, context.Background())
 	e := &licensehooks.Event{
 		ID: "event_1", TenantID: b.tenant.ID, Code: codeCreated, ResourceID: "cust_1",
 		Payload: []byte(`{"customerId":"cust_1"}`), OccurredAt: time.Now(), CreatedAt: time.Now(),
