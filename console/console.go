@@ -143,13 +143,17 @@ const maxFormBytes = 1 << 20
 // on the request for the handlers.
 func (c *Console) validInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			c.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read: "+err.Error()+".")
-			return
+		values := r.URL.Query() // a malformed pair in a link is ignored, as the pages do
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				c.errorPage(w, r, nil, http.StatusBadRequest, "Bad request", "The form could not be read: "+err.Error()+".")
+				return
+			}
+			values = r.Form
 		}
 		ok := licensehooks.ValidText(r.URL.Path)
-		for k, vs := range r.Form {
+		for k, vs := range values {
 			ok = ok && licensehooks.ValidText(k)
 			for _, v := range vs {
 				ok = ok && licensehooks.ValidText(v)
