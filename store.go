@@ -46,6 +46,9 @@ type CredentialStore interface {
 	// tenantID is "" (operator credentials included), oldest first.
 	ListCredentials(ctx context.Context, tenantID string) ([]*Credential, error)
 	RevokeCredential(ctx context.Context, clientID string, at time.Time) error
+	// EndSessions voids the credential's console sessions begun before at
+	// (SessionsEndedAt only moves forward).
+	EndSessions(ctx context.Context, clientID string, at time.Time) error
 }
 
 // ListenerStore keeps listeners.

@@ -36,6 +36,9 @@ type Credential struct {
 	SecretHash []byte // SHA-256 of the secret; secrets are 32 random bytes, so no slow hash is needed
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+	// SessionsEndedAt voids the console sessions begun before it: signing
+	// out of the console sets it, ending every session of the credential.
+	SessionsEndedAt *time.Time
 }
 
 // Operator reports whether the credential may act on every tenant.

@@ -36,6 +36,11 @@ func (m memCredentials) RevokeCredential(_ context.Context, id string, at time.T
 	return nil
 }
 
+func (m memCredentials) EndSessions(_ context.Context, id string, at time.Time) error {
+	m[id].SessionsEndedAt = &at
+	return nil
+}
+
 func setup(t *testing.T) (*auth.Service, memCredentials, *licensehooks.MasterKey) {
 	mk, _ := licensehooks.GenerateMasterKey()
 	store := memCredentials{}

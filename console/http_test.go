@@ -39,6 +39,36 @@ func TestConsoleHTTP(t *testing.T) {
 	t.Run("operator chooses a tenant", func(t *testing.T) { testOperator(t, f) })
 	t.Run("secure cookies", func(t *testing.T) { testSecureCookies(t, f) })
 	t.Run("odd input", func(t *testing.T) { testOddInput(t, f) })
+	t.Run("sign out everywhere", func(t *testing.T) { testSignOut(t, f) })
+}
+
+// testSignOut checks that signing out ends the session for good: a copy of
+// the cookie and the credential's other browsers are signed out too.
+func testSignOut(t *testing.T, f *httpFixture) {
+	s := f.s
+	a, b := newClient(t, s.url), newClient(t, s.url)
+	token := a.signIn(s.credA)
+	b.signIn(s.credA)
+	u, _ := url.Parse(s.url)
+	copied := newClient(t, s.url)
+	copied.http.Jar.SetCookies(u, a.http.Jar.Cookies(u))
+	if r, _ := copied.do("GET", "/webhooks", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("a copy of the session cookie before sign-out: %s", r.Status)
+	}
+	r, _ := a.do("POST", "/signout", withCSRF(nil, token))
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin?out=1" {
+		t.Fatalf("sign out: %s → %q", r.Status, r.Header.Get("Location"))
+	}
+	for name, c := range map[string]*client{"a copy of the cookie": copied, "another browser": b, "the same browser": a} {
+		r, _ := c.do("GET", "/webhooks", nil)
+		if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/signin") {
+			t.Errorf("%s after sign-out: %s → %q, want the sign-in page", name, r.Status, r.Header.Get("Location"))
+		}
+	}
+	a.signIn(s.credA)
+	if r, _ := a.do("GET", "/webhooks", nil); r.StatusCode != http.StatusOK {
+		t.Errorf("signed in again after signing out: %s", r.Status)
+	}
 }
 
 // testOddInput sends what no form or link of the console makes: text no

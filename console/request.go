@@ -86,12 +86,18 @@ func (c *Console) begin(w http.ResponseWriter, r *http.Request) (*request, bool)
 		c.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong", "The server could not check your session. Try again.")
 		return nil, false
 	}
-	if err != nil || !allowed(cred) || (!cred.Operator() && cred.TenantID != s.TenantID) {
+	if err != nil || !allowed(cred) || (!cred.Operator() && cred.TenantID != s.TenantID) || ended(s, cred) {
 		c.clearSession(w, r)
 		c.toSignin(w, r)
 		return nil, false
 	}
 	return &request{w: w, r: r, sess: s, cred: cred}, true
+}
+
+// ended reports whether the session was begun before its credential's
+// sessions were ended (a sign-out, on this browser or another).
+func ended(s session, c *licensehooks.Credential) bool {
+	return c.SessionsEndedAt != nil && s.Begun <= c.SessionsEndedAt.UnixMicro()
 }
 
 // allowed reports whether a credential may use the console.

@@ -26,13 +26,14 @@ type session struct {
 	ClientID string `json:"c"`
 	TenantID string `json:"t,omitempty"` // "" while an operator has not chosen a tenant
 	Expires  int64  `json:"e"`           // Unix seconds
+	Begun    int64  `json:"b"`           // Unix microseconds: signing out voids sessions begun before
 	CSRF     string `json:"x"`
 }
 
 // newSession starts a session for a credential that just signed in.
 func newSession(clientID, tenantID string, now time.Time) session {
 	return session{ClientID: clientID, TenantID: tenantID, Expires: now.Add(sessionTTL).Unix(),
-		CSRF: licensehooks.RandomToken(24)}
+		Begun: now.UnixMicro(), CSRF: licensehooks.RandomToken(24)}
 }
 
 // encode returns the cookie value: base64url(JSON) "." base64url(HMAC).

@@ -97,6 +97,12 @@ func (c *Console) chooseTenant(q *request) error {
 }
 
 func (c *Console) signout(q *request) error {
+	// The cookie is signed, not stored: clearing it on this browser would
+	// leave a copy of it valid until it expires. Ending the credential's
+	// sessions voids every copy (and its sessions on other browsers).
+	if err := c.cfg.Store.EndSessions(q.r.Context(), q.sess.ClientID, c.now()); err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
 	c.clearSession(q.w, q.r)
 	http.Redirect(q.w, q.r, "/signin?out=1", http.StatusSeeOther)
 	return nil

@@ -46,18 +46,18 @@ func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error)
 func (s *Store) CreateCredential(ctx context.Context, c *licensehooks.Credential) error {
 	c.CreatedAt = ts(c.CreatedAt)
 	c.RevokedAt = tsPtr(c.RevokedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO credentials
-		(client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		c.ClientID, c.TenantID, c.Name, c.Scopes, c.SecretHash, c.CreatedAt, c.RevokedAt)
+	c.SessionsEndedAt = tsPtr(c.SessionsEndedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.ClientID, c.TenantID, c.Name, c.Scopes, c.SecretHash, c.CreatedAt, c.RevokedAt, c.SessionsEndedAt)
 	return mapErr(err, "credential")
 }
 
-const credentialCols = `client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at`
+const credentialCols = `client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at, sessions_ended_at`
 
 func scanCredential(row pgx.CollectableRow) (*licensehooks.Credential, error) {
 	var c licensehooks.Credential
-	err := row.Scan(&c.ClientID, &c.TenantID, &c.Name, &c.Scopes, &c.SecretHash, &c.CreatedAt, &c.RevokedAt)
+	err := row.Scan(&c.ClientID, &c.TenantID, &c.Name, &c.Scopes, &c.SecretHash, &c.CreatedAt, &c.RevokedAt, &c.SessionsEndedAt)
 	return &c, err
 }
 
@@ -75,6 +75,19 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licens
 		WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at, seq`, tenantID)
 	cs, err := pgx.CollectRows(rows, scanCredential)
 	return cs, mapErr(err, "list credentials")
+}
+
+// EndSessions voids the credential's console sessions begun before at.
+func (s *Store) EndSessions(ctx context.Context, clientID string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE credentials SET sessions_ended_at = GREATEST(sessions_ended_at, $2)
+		WHERE client_id = $1`, clientID, ts(at))
+	if err != nil {
+		return mapErr(err, "end sessions")
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("credential")
+	}
+	return nil
 }
 
 // RevokeCredential marks a credential revoked at `at`. Revoking it again

@@ -115,20 +115,20 @@ func scanTenant(sc scanner) (*licensehooks.Tenant, error) {
 	return &t, nil
 }
 
-const credentialCols = `client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at`
+const credentialCols = `client_id, tenant_id, name, scopes, secret_hash, created_at, revoked_at, sessions_ended_at`
 
 func scanCredential(sc scanner) (*licensehooks.Credential, error) {
 	var c licensehooks.Credential
 	var scopes string
 	var created int64
-	var revoked sql.NullInt64
-	if err := sc.Scan(&c.ClientID, &c.TenantID, &c.Name, &scopes, &c.SecretHash, &created, &revoked); err != nil {
+	var revoked, ended sql.NullInt64
+	if err := sc.Scan(&c.ClientID, &c.TenantID, &c.Name, &scopes, &c.SecretHash, &created, &revoked, &ended); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
 		return nil, fmt.Errorf("credential %s scopes: %w", c.ClientID, err)
 	}
-	c.CreatedAt, c.RevokedAt = fromMicros(created), fromNullMicros(revoked)
+	c.CreatedAt, c.RevokedAt, c.SessionsEndedAt = fromMicros(created), fromNullMicros(revoked), fromNullMicros(ended)
 	return &c, nil
 }
 

@@ -36,8 +36,9 @@ func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error)
 // CreateCredential stores a new credential; a taken client id is ECONFLICT.
 func (s *Store) CreateCredential(ctx context.Context, c *licensehooks.Credential) error {
 	err := s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.ClientID, c.TenantID, c.Name, jsonText(c.Scopes), c.SecretHash, micros(c.CreatedAt), microsPtr(c.RevokedAt))
+		_, err := w.exec(`INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ClientID, c.TenantID, c.Name, jsonText(c.Scopes), c.SecretHash, micros(c.CreatedAt), microsPtr(c.RevokedAt),
+			microsPtr(c.SessionsEndedAt))
 		return mapErr(err, "credential")
 	})
 	return mapErr(err, "credential")
@@ -64,6 +65,19 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licens
 	}
 	cs, err := collect(rows, scanCredential)
 	return cs, mapErr(err, "credentials")
+}
+
+// EndSessions voids the credential's console sessions begun before at.
+func (s *Store) EndSessions(ctx context.Context, clientID string, at time.Time) error {
+	err := s.write(ctx, func(w *writer) error {
+		n, err := w.execN(`UPDATE credentials SET sessions_ended_at = max(coalesce(sessions_ended_at, 0), ?)
+			WHERE client_id = ?`, micros(at), clientID)
+		if err == nil && n == 0 {
+			return notFound("credential")
+		}
+		return err
+	})
+	return mapErr(err, "credential")
 }
 
 // RevokeCredential marks a credential revoked at `at`; revoking twice keeps

@@ -36,6 +36,30 @@ var tenantTests = map[string]func(t *testing.T, f *Fixture){
 }
 
 var credentialTests = map[string]func(t *testing.T, f *Fixture){
+	"EndSessions": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		c := &licensehooks.Credential{ClientID: "lhc_sessions", TenantID: tn.ID, Name: "console",
+			Scopes: licensehooks.AllScopes, SecretHash: []byte{1}, CreatedAt: Base}
+		must(t, f.S.CreateCredential(f.Ctx, c), "CreateCredential")
+		ended := func() *time.Time {
+			got, err := f.S.GetCredential(f.Ctx, c.ClientID)
+			must(t, err, "GetCredential")
+			return got.SessionsEndedAt
+		}
+		if at := ended(); at != nil {
+			t.Fatalf("a new credential has sessions ended at %v", at)
+		}
+		later := Base.Add(time.Hour + 123*time.Microsecond)
+		must(t, f.S.EndSessions(f.Ctx, c.ClientID, later), "EndSessions")
+		if at := ended(); at == nil || !at.Equal(later) {
+			t.Errorf("sessions ended at %v, want %v", at, later)
+		}
+		must(t, f.S.EndSessions(f.Ctx, c.ClientID, Base), "EndSessions earlier")
+		if at := ended(); at == nil || !at.Equal(later) {
+			t.Errorf("an earlier EndSessions moved the time back to %v", at)
+		}
+		wantCode(t, f.S.EndSessions(f.Ctx, "lhc_missing", later), licensehooks.ENOTFOUND, "EndSessions of a missing id")
+	},
 	"CreateGetList": func(t *testing.T, f *Fixture) {
 		tn, other := f.Tenant(), f.Tenant()
 		c1 := &licensehooks.Credential{
