@@ -265,9 +265,10 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 	case <-d.stopReq:
 	case <-ctx.Done():
 	}
-	stopAfter := context.AfterFunc(ctx, d.quitNow) // cancelling Start's ctx stops at once
+	// Cancelling Start's ctx stops at once. quit is not cancelled after a
+	// graceful stop: SendNow (the Test action, a resend) still works.
+	stopAfter := context.AfterFunc(ctx, d.quitNow)
 	defer stopAfter()
-	defer d.quitNow()
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
