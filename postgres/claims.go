@@ -51,10 +51,12 @@ const claimSQL = `WITH due AS (
 // in deliveries_listener_due (a skip scan: one index seek per listener,
 // however many rows each has), takes the oldest due rows of each listener
 // not left out from the same index, up to the per-listener cap ($6), and
-// keeps the overall oldest. The
-// chosen rows are then locked and their conditions checked again under the
-// lock (a claimer that committed meanwhile changed them), so a delivery has
-// one live lease at a time, as with claimSQL.
+// keeps the overall oldest. With more than $7 listeners owning pending
+// work, visiting each would cost more than the walk, and it walks
+// deliveries_due after all (the listing stops at $7 + 1). The chosen rows
+// are then locked and their conditions checked again under the lock (a
+// claimer that committed meanwhile changed them), so a delivery has one
+// live lease at a time, as with claimSQL.
 //
 // The listener is matched by a range and the rows ordered by listener
 // first on purpose: with "listener_id = ls.id" the planner drops the
@@ -62,30 +64,45 @@ const claimSQL = `WITH due AS (
 // spread, prefers walking deliveries_due with a filter, which is the very
 // walk past the backlog this statement avoids. Ordered so, only
 // deliveries_listener_due gives the order without a sort.
-const claimExcludingSQL = `UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
+const claimExcludingSQL = `WITH RECURSIVE ls(id, n) AS (
+		SELECT (SELECT min(listener_id) FROM deliveries WHERE status = 'pending'), 1
+		UNION ALL
+		SELECT (SELECT min(listener_id) FROM deliveries
+			WHERE status = 'pending' AND listener_id > ls.id), ls.n + 1
+		FROM ls WHERE ls.id IS NOT NULL AND ls.n <= $7),
+	many AS (SELECT count(*) > $7 AS yes FROM ls WHERE id IS NOT NULL),
+	picked AS (
+		SELECT c.id, c.next_attempt_at, c.seq FROM ls CROSS JOIN LATERAL (
+			SELECT id, next_attempt_at, seq FROM deliveries
+			WHERE listener_id >= ls.id AND listener_id <= ls.id
+				AND status = 'pending' AND next_attempt_at <= $3
+				AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+			ORDER BY listener_id, next_attempt_at, seq
+			LIMIT $6) c
+		WHERE NOT (SELECT yes FROM many) AND ls.id IS NOT NULL AND ls.id <> ALL ($4::text[])
+		UNION ALL
+		SELECT id, next_attempt_at, seq FROM (
+			SELECT id, next_attempt_at, seq,
+				row_number() OVER (PARTITION BY listener_id ORDER BY next_attempt_at, seq) AS nth
+			FROM (SELECT id, listener_id, next_attempt_at, seq FROM deliveries
+				WHERE (SELECT yes FROM many) AND status = 'pending' AND next_attempt_at <= $3
+					AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+					AND listener_id <> ALL ($4::text[])
+				ORDER BY next_attempt_at, seq
+				LIMIT $5) w) r
+		WHERE nth <= $6)
+	UPDATE deliveries SET lease_owner = $1, lease_expires_at = $2
 	WHERE id = ANY (ARRAY(
 		SELECT d.id FROM deliveries d
-		WHERE d.id = ANY (ARRAY(
-			WITH RECURSIVE ls(id) AS (
-				SELECT (SELECT min(listener_id) FROM deliveries WHERE status = 'pending')
-				UNION ALL
-				SELECT (SELECT min(listener_id) FROM deliveries
-					WHERE status = 'pending' AND listener_id > ls.id)
-				FROM ls WHERE ls.id IS NOT NULL)
-			SELECT c.id FROM ls CROSS JOIN LATERAL (
-				SELECT id, next_attempt_at, seq FROM deliveries
-				WHERE listener_id >= ls.id AND listener_id <= ls.id
-					AND status = 'pending' AND next_attempt_at <= $3
-					AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
-				ORDER BY listener_id, next_attempt_at, seq
-				LIMIT $6) c
-			WHERE ls.id IS NOT NULL AND ls.id <> ALL ($4::text[])
-			ORDER BY c.next_attempt_at, c.seq
-			LIMIT $5))
+		WHERE d.id = ANY (ARRAY(SELECT id FROM picked ORDER BY next_attempt_at, seq LIMIT $5))
 			AND d.status = 'pending' AND d.next_attempt_at <= $3
 			AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $3)
 		FOR UPDATE SKIP LOCKED))
 	RETURNING ` + deliveryCols + `, seq`
+
+// maxPickListeners bounds the listeners a claim that leaves some out visits
+// one by one (as in the SQLite store).
+const maxPickListeners = 512
 
 // asyncCommit makes the statements after it in a batch (one implicit
 // transaction) commit without waiting for the WAL flush. Only leases are
@@ -108,15 +125,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	var list []claimed
 	batch := &pgx.Batch{}
 	batch.Queue(asyncCommit)
-	sql := claimSQL
-	if len(p.ExcludeListeners) > 0 {
-		sql = claimExcludingSQL
-	}
 	perListener := p.Limit
 	if p.PerListener > 0 {
 		perListener = min(p.PerListener, p.Limit)
 	}
-	batch.Queue(sql, p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit, perListener).
+	args := []any{p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit, perListener}
+	sql := claimSQL
+	if len(p.ExcludeListeners) > 0 {
+		sql, args = claimExcludingSQL, append(args, maxPickListeners)
+	}
+	batch.Queue(sql, args...).
 		Query(func(rows pgx.Rows) error {
 			var err error
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (claimed, error) {

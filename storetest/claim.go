@@ -148,6 +148,40 @@ var claimTests = map[string]func(t *testing.T, f *Fixture){
 			t.Errorf("claim without a cap: %v, want %v", got, busyIDs[4:])
 		}
 	},
+	"ExcludeManyListeners": func(t *testing.T, f *Fixture) {
+		// More listeners own pending work than a claim that leaves some out
+		// visits one by one: it walks the due rows instead, and still leaves
+		// those out and caps each listener's share.
+		tn := f.Tenant()
+		var ls []*licensehooks.Listener
+		for range 520 {
+			ls = append(ls, f.Listener(tn.ID, []string{codeA}))
+		}
+		_, first := f.Publish(tn.ID, codeA, Base)
+		f.Publish(tn.ID, codeA, Base.Add(time.Second))
+		left := map[string]bool{ls[0].ID: true, ls[1].ID: true}
+		cs, err := f.S.ClaimDeliveries(f.Ctx, licensehooks.ClaimParams{
+			Owner: "w", Now: Base.Add(time.Minute), Lease: time.Minute, Limit: 100, PerListener: 1,
+			ExcludeListeners: []string{ls[0].ID, ls[1].ID},
+		})
+		must(t, err, "ClaimDeliveries")
+		if len(cs) != 100 {
+			t.Fatalf("claimed %d, want 100", len(cs))
+		}
+		seen := map[string]bool{}
+		for _, c := range cs {
+			d := c.Delivery
+			switch {
+			case left[d.ListenerID]:
+				t.Errorf("claimed a delivery of a listener left out")
+			case seen[d.ListenerID]:
+				t.Errorf("claimed two deliveries of listener %s, past the cap of 1", d.ListenerID)
+			case !slices.Contains(first.DeliveryIDs, d.ID):
+				t.Errorf("claimed %s, not of the oldest event", d.ID)
+			}
+			seen[d.ListenerID] = true
+		}
+	},
 	"ConcurrentClaimers": testConcurrentClaimers,
 	"ClaimDelivery":      testClaimDelivery,
 }
