@@ -224,6 +224,9 @@ func populateCredentials(f *Fixture, tenantID string) {
 		if c.Name == "revoked" {
 			must(f.T, f.S.RevokeCredential(f.Ctx, c.ClientID, Base.Add(time.Hour)), "RevokeCredential")
 		}
+		if c.Name == "admin" {
+			must(f.T, f.S.EndSessions(f.Ctx, c.ClientID, Base.Add(2*time.Hour)), "EndSessions")
+		}
 	}
 }
 

@@ -285,7 +285,8 @@ func checkCredential(t *testing.T, got, want *licensehooks.Credential) {
 	t.Helper()
 	if got.ClientID != want.ClientID || got.TenantID != want.TenantID || got.Name != want.Name ||
 		!slices.Equal(got.Scopes, want.Scopes) || !bytes.Equal(got.SecretHash, want.SecretHash) ||
-		!timeEq(got.CreatedAt, want.CreatedAt) || !timePtrEq(got.RevokedAt, want.RevokedAt) {
+		!timeEq(got.CreatedAt, want.CreatedAt) || !timePtrEq(got.RevokedAt, want.RevokedAt) ||
+		!timePtrEq(got.SessionsEndedAt, want.SessionsEndedAt) {
 		t.Errorf("credential:\n got %+v\nwant %+v", got, want)
 	}
 }
