@@ -79,24 +79,23 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licens
 
 // EndSessions voids the credential's console sessions begun before at.
 func (s *Store) EndSessions(ctx context.Context, clientID string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE credentials SET sessions_ended_at = GREATEST(sessions_ended_at, $2)
-		WHERE client_id = $1`, clientID, ts(at))
-	if err != nil {
-		return mapErr(err, "end sessions")
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("credential")
-	}
-	return nil
+	return s.updateCredential(ctx, "end sessions", `UPDATE credentials
+		SET sessions_ended_at = GREATEST(sessions_ended_at, $2) WHERE client_id = $1`, clientID, at)
 }
 
 // RevokeCredential marks a credential revoked at `at`. Revoking it again
 // keeps the first time: that is when it stopped being trusted.
 func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2)
-		WHERE client_id = $1`, clientID, ts(at))
+	return s.updateCredential(ctx, "revoke credential", `UPDATE credentials
+		SET revoked_at = COALESCE(revoked_at, $2) WHERE client_id = $1`, clientID, at)
+}
+
+// updateCredential sets a time on one credential with query ($1 the client
+// id, $2 the time); a missing credential is ENOTFOUND.
+func (s *Store) updateCredential(ctx context.Context, what, query, clientID string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, query, clientID, ts(at))
 	if err != nil {
-		return mapErr(err, "revoke credential")
+		return mapErr(err, what)
 	}
 	if tag.RowsAffected() == 0 {
 		return notFound("credential")

@@ -69,23 +69,22 @@ func (s *Store) ListCredentials(ctx context.Context, tenantID string) ([]*licens
 
 // EndSessions voids the credential's console sessions begun before at.
 func (s *Store) EndSessions(ctx context.Context, clientID string, at time.Time) error {
-	err := s.write(ctx, func(w *writer) error {
-		n, err := w.execN(`UPDATE credentials SET sessions_ended_at = max(coalesce(sessions_ended_at, 0), ?)
-			WHERE client_id = ?`, micros(at), clientID)
-		if err == nil && n == 0 {
-			return notFound("credential")
-		}
-		return err
-	})
-	return mapErr(err, "credential")
+	return s.updateCredential(ctx, `UPDATE credentials
+		SET sessions_ended_at = max(coalesce(sessions_ended_at, 0), ?) WHERE client_id = ?`, clientID, at)
 }
 
 // RevokeCredential marks a credential revoked at `at`; revoking twice keeps
 // the first time.
 func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.Time) error {
+	return s.updateCredential(ctx, `UPDATE credentials
+		SET revoked_at = coalesce(revoked_at, ?) WHERE client_id = ?`, clientID, at)
+}
+
+// updateCredential sets a time on one credential with query (the time,
+// then the client id); a missing credential is ENOTFOUND.
+func (s *Store) updateCredential(ctx context.Context, query, clientID string, at time.Time) error {
 	err := s.write(ctx, func(w *writer) error {
-		n, err := w.execN(`UPDATE credentials SET revoked_at = coalesce(revoked_at, ?) WHERE client_id = ?`,
-			micros(at), clientID)
+		n, err := w.execN(query, micros(at), clientID)
 		if err == nil && n == 0 {
 			return notFound("credential")
 		}
