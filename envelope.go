@@ -40,7 +40,8 @@ func AppendEnvelope(dst []byte, e *Event, callAttempt int) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string, escaping as encoding/json does
-// (including <, > and & and the line separators U+2028 and U+2029).
+// (\b, \f, \n, \r and \t by name, other control characters as \u00XX, and
+// <, > and & and the line separators U+2028 and U+2029 escaped).
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -61,6 +62,10 @@ func appendJSONString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
