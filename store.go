@@ -46,6 +46,8 @@ type CredentialStore interface {
 	// tenantID is "" (operator credentials included), oldest first.
 	ListCredentials(ctx context.Context, tenantID string) ([]*Credential, error)
 	RevokeCredential(ctx context.Context, clientID string, at time.Time) error
+	// RevokedCredentials returns the client ids of credentials revoked at or after since.
+	RevokedCredentials(ctx context.Context, since time.Time) ([]string, error)
 	// EndSessions voids the credential's console sessions begun before at
 	// (SessionsEndedAt only moves forward).
 	EndSessions(ctx context.Context, clientID string, at time.Time) error

@@ -90,6 +90,15 @@ func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.T
 		SET revoked_at = COALESCE(revoked_at, $2) WHERE client_id = $1`, clientID, at)
 }
 
+// RevokedCredentials returns the client ids of credentials revoked at or
+// after since, oldest revocation first.
+func (s *Store) RevokedCredentials(ctx context.Context, since time.Time) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT client_id FROM credentials
+		WHERE revoked_at >= $1 ORDER BY revoked_at, client_id`, ts(since))
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, mapErr(err, "list revoked credentials")
+}
+
 // updateCredential sets a time on one credential with query ($1 the client
 // id, $2 the time); a missing credential is ENOTFOUND.
 func (s *Store) updateCredential(ctx context.Context, what, query, clientID string, at time.Time) error {

@@ -80,6 +80,21 @@ func (s *Store) RevokeCredential(ctx context.Context, clientID string, at time.T
 		SET revoked_at = coalesce(revoked_at, ?) WHERE client_id = ?`, clientID, at)
 }
 
+// RevokedCredentials returns the client ids of credentials revoked at or
+// after since, oldest revocation first.
+func (s *Store) RevokedCredentials(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT client_id FROM credentials
+		WHERE revoked_at >= ? ORDER BY revoked_at, client_id`, micros(since))
+	if err != nil {
+		return nil, mapErr(err, "credentials")
+	}
+	ids, err := collect(rows, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	})
+	return ids, mapErr(err, "credentials")
+}
+
 // updateCredential sets a time on one credential with query (the time,
 // then the client id); a missing credential is ENOTFOUND.
 func (s *Store) updateCredential(ctx context.Context, query, clientID string, at time.Time) error {

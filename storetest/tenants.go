@@ -107,6 +107,44 @@ var credentialTests = map[string]func(t *testing.T, f *Fixture){
 			t.Errorf("ListCredentials(\"\") = %v, want %v (oldest first)", ids, want)
 		}
 	},
+	"RevokedSince": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		mk := func(id string) *licensehooks.Credential {
+			c := &licensehooks.Credential{ClientID: id, TenantID: tn.ID, Name: id,
+				Scopes: []string{licensehooks.ScopeWebhooksAdmin}, SecretHash: []byte{1}, CreatedAt: Base}
+			must(t, f.S.CreateCredential(f.Ctx, c), "CreateCredential")
+			return c
+		}
+		early, late := mk("lhc_early"), mk("lhc_late")
+		mk("lhc_live") // never revoked
+		op := &licensehooks.Credential{ClientID: "lhc_op_rev", Name: "op", Scopes: licensehooks.AllScopes,
+			SecretHash: []byte{2}, CreatedAt: Base}
+		must(t, f.S.CreateCredential(f.Ctx, op), "CreateCredential operator")
+		at1 := Base.Add(time.Hour + 7*time.Microsecond)
+		at2 := Base.Add(2 * time.Hour)
+		must(t, f.S.RevokeCredential(f.Ctx, early.ClientID, at1), "RevokeCredential")
+		must(t, f.S.RevokeCredential(f.Ctx, late.ClientID, at2), "RevokeCredential")
+		must(t, f.S.RevokeCredential(f.Ctx, op.ClientID, at2), "RevokeCredential operator")
+		// Revoking again keeps the first time: it does not move into a later window.
+		must(t, f.S.RevokeCredential(f.Ctx, early.ClientID, Base.Add(3*time.Hour)), "RevokeCredential again")
+		for _, tc := range []struct {
+			since time.Time
+			want  []string
+		}{
+			{time.Time{}, []string{"lhc_early", "lhc_late", "lhc_op_rev"}},
+			{Base, []string{"lhc_early", "lhc_late", "lhc_op_rev"}},
+			{at1, []string{"lhc_early", "lhc_late", "lhc_op_rev"}}, // at or after: inclusive
+			{at1.Add(time.Microsecond), []string{"lhc_late", "lhc_op_rev"}},
+			{at2, []string{"lhc_late", "lhc_op_rev"}},
+			{at2.Add(time.Microsecond), nil},
+		} {
+			got, err := f.S.RevokedCredentials(f.Ctx, tc.since)
+			must(t, err, "RevokedCredentials")
+			if !sameIDs(got, tc.want) {
+				t.Errorf("RevokedCredentials(%v) = %v, want %v", tc.since, got, tc.want)
+			}
+		}
+	},
 	"Revoke": func(t *testing.T, f *Fixture) {
 		tn := f.Tenant()
 		c := &licensehooks.Credential{
