@@ -159,6 +159,8 @@ func compile(code string, schema []byte) (*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	c.RegisterVocabulary(int64Vocabulary)
+	c.AssertVocabs()
 	c.UseLoader(jsonschema.SchemeURLLoader{})
 	url := "urn:licensehooks:event:" + code
 	if err := c.AddResource(url, doc); err != nil {

@@ -54,8 +54,12 @@ func (e *entry) validate(payload []byte) error {
 			Field: payloadField, Message: "payload is not valid JSON.", Code: CodeInvalidJSON,
 		})
 	}
+	fields := rangeErrors(doc)
 	err = e.schema.Validate(doc)
 	if err == nil {
+		if len(fields) > 0 {
+			return licensehooks.Invalid(fields...)
+		}
 		return nil
 	}
 	var ve *jsonschema.ValidationError
@@ -63,11 +67,11 @@ func (e *entry) validate(payload []byte) error {
 		// Only a schema that cannot run (impossible once compiled) ends here.
 		return fmt.Errorf("validate %s payload: %w", e.Code, err)
 	}
-	fields := fieldErrors(ve, doc)
-	if len(fields) == 0 {
-		fields = []licensehooks.FieldError{{Field: payloadField, Message: "payload does not match its schema.", Code: CodeSchema}}
+	schemaFields := fieldErrors(ve, doc)
+	if len(schemaFields) == 0 && len(fields) == 0 {
+		schemaFields = []licensehooks.FieldError{{Field: payloadField, Message: "payload does not match its schema.", Code: CodeSchema}}
 	}
-	return licensehooks.Invalid(fields...)
+	return licensehooks.Invalid(append(fields, schemaFields...)...)
 }
 
 // fieldErrors flattens the error tree to its leaves, one FieldError each,
@@ -124,9 +128,16 @@ func leafErrors(v *jsonschema.ValidationError, doc any) []licensehooks.FieldErro
 		}
 		return out
 	}
-	name := path[strings.LastIndexByte(path, '.')+1:]
-	return []licensehooks.FieldError{{Field: path, Message: name + " " + describe(v.ErrorKind) + ".", Code: CodeSchema}}
+	code := CodeSchema
+	if _, ok := v.ErrorKind.(*outOfInt64); ok {
+		code = CodeNumberRange
+	}
+	return []licensehooks.FieldError{{Field: path, Message: lastName(path) + " " + describe(v.ErrorKind) + ".", Code: code}}
 }
+
+// lastName is the last name of a field path: "seatsUsed" of
+// "payload.features[1].seatsUsed".
+func lastName(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
 
 // fieldPath spells an instance location as a dotted path under "payload",
 // with array indexes in brackets. The document tells an index from an
@@ -209,6 +220,8 @@ func describe(k jsonschema.ErrorKind) string {
 		return "matches more than one of the allowed forms"
 	case *kind.FalseSchema:
 		return "is not allowed"
+	case *outOfInt64:
+		return k.LocalizedString(printer)
 	}
 	return "is invalid: " + k.LocalizedString(printer)
 }

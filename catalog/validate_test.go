@@ -208,3 +208,50 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	})
 }
+
+// TestValidateNumberRange: numbers no receiver can read are refused on
+// their field: anything beyond a finite double, wherever it is, and an
+// integer outside int64 where the schema says "integer".
+func TestValidateNumberRange(t *testing.T) {
+	t.Parallel()
+	c := catalog.New()
+	const exp = `"entitlementId":"ent_1","expiresAt":"2030-01-08T00:00:00Z"`
+	tests := []struct {
+		name, payload string
+		want          []string
+	}{
+		{"huge double", `{` + exp + `,"daysToExpire":1e400}`, []string{"payload.daysToExpire:number_range"}},
+		{"huge negative in an extra field", `{` + exp + `,"daysToExpire":7,"x":{"y":[1,-2e309]}}`, []string{"payload.x.y[1]:number_range"}},
+		{"integer past int64", `{` + exp + `,"daysToExpire":9223372036854775808}`, []string{"payload.daysToExpire:number_range"}},
+		{"integer written with an exponent", `{` + exp + `,"daysToExpire":1e19}`, []string{"payload.daysToExpire:number_range"}},
+		{"range and schema problems together", `{"expiresAt":"2030-01-08T00:00:00Z","daysToExpire":7,"z":1e999}`,
+			[]string{"payload.z:number_range", "payload.entitlementId:required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantFields(t, c.Validate("entitlement.expires7days", []byte(tt.payload)), tt.want...)
+		})
+	}
+	for _, ok := range []string{
+		`{` + exp + `,"daysToExpire":9223372036854775807}`,
+		`{` + exp + `,"daysToExpire":7,"big":1e300,"tiny":1e-400}`, // a huge double, and one that rounds to 0, are readable
+	} {
+		if err := c.Validate("entitlement.expires7days", []byte(ok)); err != nil {
+			t.Errorf("Validate(%s) = %v, want nil", ok, err)
+		}
+	}
+
+	// A custom type's integers, nested in oneOf and in arrays, get the same bound.
+	et := customType("entitlement.counted")
+	et.Schema = json.RawMessage(`{"type":"object","properties":{"n":{"oneOf":[{"type":"integer"},{"type":"string"}]},
+		"list":{"type":"array","items":{"type":["integer","null"]}}}}`)
+	et.Sample = json.RawMessage(`{"n":1,"list":[1,null]}`)
+	if err := c.Register(et); err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, c.Validate(et.Code, []byte(`{"list":[0,-9223372036854775809]}`)), "payload.list[1]:number_range")
+	wantFields(t, c.Validate(et.Code, []byte(`{"n":-9223372036854775809}`)), "payload.n:schema") // matches none of oneOf
+	if err := c.Validate(et.Code, []byte(`{"n":-9223372036854775808,"list":[9223372036854775807]}`)); err != nil {
+		t.Errorf("int64 bounds refused: %v", err)
+	}
+}
