@@ -118,7 +118,8 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 	r.ParseForm()
 	pf := r.PostForm
 	f := formData{
-		URI: strings.TrimSpace(pf.Get("uri")), Name: strings.TrimSpace(pf.Get("name")),
+		// The URI is not trimmed: spaces around it are refused, as by the API.
+		URI: pf.Get("uri"), Name: strings.TrimSpace(pf.Get("name")),
 		Description: strings.TrimSpace(pf.Get("description")), Enabled: pf.Get("enabled") != "",
 		Selected: map[string]bool{}, Groups: c.groups(), Errors: map[string]string{},
 	}

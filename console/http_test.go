@@ -97,6 +97,18 @@ func testOddInput(t *testing.T, f *httpFixture) {
 	if r, body := c.do("POST", "/webhooks/new", bad); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "control characters") {
 		t.Errorf("a header value with a control character: %s", r.Status)
 	}
+	for uri, want := range map[string]string{
+		s.recv.URL + "/odd ":          "must not begin or end with spaces",
+		s.recv.URL + "/odd#x":         "must not have a fragment",
+		"http://u:p@example.com/hook": "custom header such as Authorization",
+		"http://f.example:99999/hook": "a port must be a number from 1 to 65535",
+	} {
+		bad = withCSRF(form, token)
+		bad.Set("uri", uri)
+		if r, body := c.do("POST", "/webhooks/new", bad); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, want) {
+			t.Errorf("console uri %q: %s, want 422 saying %q", uri, r.Status, want)
+		}
+	}
 	if r, body := c.do("GET", "/webhooks?page=9223372036854775807", nil); r.StatusCode != http.StatusOK || strings.Contains(body, "whl_") {
 		t.Errorf("the last possible page: %s", r.Status)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +56,15 @@ func TestTextNoStoreKeeps(t *testing.T) {
 		r := e.as("GET", path, nil)
 		wantStatus(t, r, http.StatusBadRequest)
 		r.apiErr(t)
+	}
+	// A query that cannot be decoded is refused, not read without the bad
+	// pair (which gave the default page size).
+	for _, path := range []string{webhooksPath + "?pageSize=%zz", webhooksPath + "?pageNumber=1&pageSize=%1", deliveriesDir + "?status=failed&%zz=1"} {
+		r := e.as("GET", path, nil)
+		wantStatus(t, r, http.StatusBadRequest)
+		if a := r.apiErr(t); !strings.Contains(a.Error, "cannot be decoded") {
+			t.Errorf("GET %s: %s", path, r.body)
+		}
 	}
 	r = e.do("GET", webhooksPath, credOperator, "t_\xff", nil)
 	wantStatus(t, r, http.StatusBadRequest)

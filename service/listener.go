@@ -24,7 +24,7 @@ type ListenerInput struct {
 // validate checks every field and returns the cleaned subscriptions and
 // headers, or an EINVALID error with one FieldError per problem.
 func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error) {
-	errs := validateURI(in.URI)
+	errs := s.validateURI(in.URI)
 	subs, subErrs := s.cleanSubscriptions(in.Subscriptions)
 	errs = append(errs, subErrs...)
 	errs = append(errs, validateText("name", in.Name, MaxNameLength, false)...)

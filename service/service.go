@@ -10,6 +10,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"licensehooks"
@@ -37,7 +38,11 @@ type Service struct {
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
 	Handoffer Handoffer // optional
-	Now       func() time.Time
+	// AddressGuard, when set, refuses a listener URI whose host is a
+	// literal IP address that deliveries may not reach (the SSRF guard's
+	// Check); host names are checked when a delivery dials them.
+	AddressGuard func(netip.Addr) error
+	Now          func() time.Time
 }
 
 // now returns the current time in UTC at the store's precision, so what the

@@ -1,16 +1,20 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"licensehooks"
+	"licensehooks/egress"
 )
 
 // Limits of a listener's fields.
@@ -38,24 +42,58 @@ func field(name, code, format string, args ...any) licensehooks.FieldError {
 	return licensehooks.FieldError{Field: name, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// validateURI checks a listener's URI: an absolute http or https URL with a
-// host, at most 2048 characters.
-func validateURI(uri string) []licensehooks.FieldError {
-	if uri == "" {
-		return []licensehooks.FieldError{field("uri", "required", "uri is required.")}
+// validateURI checks a listener's URI: an absolute http or https URL with
+// a host and a valid port, at most 2048 characters, without spaces, a
+// fragment or a user name and password; a literal IP address must be one
+// that deliveries may reach.
+func (s *Service) validateURI(uri string) []licensehooks.FieldError {
+	invalid := func(format string, args ...any) []licensehooks.FieldError {
+		return []licensehooks.FieldError{field("uri", "invalid_uri", format, args...)}
 	}
-	if len(uri) > MaxURILength {
+	switch {
+	case uri == "":
+		return []licensehooks.FieldError{field("uri", "required", "uri is required.")}
+	case len(uri) > MaxURILength:
 		return []licensehooks.FieldError{field("uri", "too_long", "uri must be at most %d characters.", MaxURILength)}
+	case strings.TrimSpace(uri) != uri:
+		return invalid("uri must not begin or end with spaces or line breaks; remove them.")
 	}
 	u, err := url.Parse(uri)
 	if err != nil || !u.IsAbs() || !utf8.ValidString(uri) {
-		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must be an absolute URL such as https://example.com/webhook.")}
+		return invalid("uri must be an absolute URL such as https://example.com/webhook.")
+	}
+	if strings.ContainsFunc(uri, unicode.IsSpace) {
+		return invalid("uri must not contain spaces; write a space in a path or query as %%20.")
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
-		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must use http or https, not %q.", u.Scheme)}
+		return invalid("uri must use http or https, not %q.", u.Scheme)
 	}
 	if u.Hostname() == "" {
-		return []licensehooks.FieldError{field("uri", "invalid_uri", "uri must name a host.")}
+		return invalid("uri must name a host.")
+	}
+	if u.User != nil {
+		return invalid("uri must not contain a user name or password; send credentials in a custom header such as Authorization.")
+	}
+	if u.Fragment != "" || strings.Contains(uri, "#") {
+		return invalid("uri must not have a fragment (the part from #): it is never sent to the receiver.")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("uri has port %s; a port must be a number from 1 to 65535.", p)
+		}
+	}
+	if s.AddressGuard != nil {
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			if err := s.AddressGuard(a); err != nil {
+				what := ""
+				var be *egress.BlockedError
+				if errors.As(err, &be) {
+					what = " (" + be.Reason + ")"
+				}
+				return invalid("uri points at %s%s, which is not a public address: this server does not deliver there. "+
+					"Use a public host name or address.", a.WithZone(""), what)
+			}
+		}
 	}
 	return nil
 }
@@ -120,14 +158,18 @@ func hasControl(s string, multiline bool) bool {
 
 // validHeaderValue reports whether v can be sent as a header value (RFC
 // 9110 field-value: visible characters, spaces and tabs; Go's client
-// refuses any other control character) and stored as text.
+// refuses any other control character) and stored as text. C1 control
+// characters (U+0080 to U+009F) are refused too, as in names and text.
 func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if r < ' ' && r != '\t' || r >= 0x7f && r <= 0x9f {
 			return false
 		}
 	}
-	return utf8.ValidString(v)
+	return true
 }
 
 // cleanHeaders checks custom headers and returns them with canonical names.
