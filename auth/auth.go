@@ -3,8 +3,9 @@
 //
 // Tokens are self-contained and signed with HMAC-SHA256 under a key derived
 // from the master key, so any node verifies them without a store read; the
-// store is read only when a token is issued, which is where a revoked
-// credential is refused.
+// store is read when a token is issued, which is where a revoked credential
+// is refused, and every few seconds for the revocation list, through which
+// a revocation reaches the tokens already issued (revocations.go).
 package auth
 
 import (
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"licensehooks"
@@ -54,6 +56,8 @@ type Service struct {
 	TTL   time.Duration
 	Now   func() time.Time
 	key   []byte
+	// revoked is the revocation list (see RefreshRevocations).
+	revoked atomic.Pointer[revokedSet]
 }
 
 // NewService returns a Service whose tokens are signed with a key derived
@@ -140,7 +144,8 @@ func (s *Service) Issue(c *licensehooks.Credential, scopes []string) (token stri
 // ErrBadToken is returned for a token that is malformed, forged or expired.
 var ErrBadToken = licensehooks.Errorf(licensehooks.EUNAUTHORIZED, "The access token is invalid or expired.")
 
-// Verify checks a token's signature and expiry, without a store read.
+// Verify checks a token's signature and expiry, and that its credential is
+// not on the revocation list, without a store read.
 func (s *Service) Verify(token string) (*Claims, error) {
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok {
@@ -159,7 +164,7 @@ func (s *Service) Verify(token string) (*Claims, error) {
 	if err := dec.Decode(&c); err != nil || c.ClientID == "" {
 		return nil, ErrBadToken
 	}
-	if s.Now().Unix() >= c.ExpiresAt {
+	if s.Now().Unix() >= c.ExpiresAt || s.isRevoked(c.ClientID) {
 		return nil, ErrBadToken
 	}
 	return &c, nil

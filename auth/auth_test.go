@@ -36,6 +36,16 @@ func (m memCredentials) RevokeCredential(_ context.Context, id string, at time.T
 	return nil
 }
 
+func (m memCredentials) RevokedCredentials(_ context.Context, since time.Time) ([]string, error) {
+	var ids []string
+	for id, c := range m {
+		if c.RevokedAt != nil && !c.RevokedAt.Before(since) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 func (m memCredentials) EndSessions(_ context.Context, id string, at time.Time) error {
 	m[id].SessionsEndedAt = &at
 	return nil
@@ -149,4 +159,83 @@ func TestParseScopes(t *testing.T) {
 	if _, err := auth.ParseScopes("webhooks:admin,root"); err == nil || !strings.Contains(err.Error(), "root") {
 		t.Fatalf("unknown scope accepted: %v", err)
 	}
+}
+
+// TestRevocationReachesIssuedTokens: a token issued before its credential
+// was revoked is refused once the revocation list is refreshed, with no
+// store read per Verify; revocations older than a token's lifetime (no
+// live token left) are not kept.
+func TestRevocationReachesIssuedTokens(t *testing.T) {
+	t.Parallel()
+	svc, store, _ := setup(t)
+	ctx := context.Background()
+	now := time.Now()
+	svc.Now = func() time.Time { return now }
+	c, _ := auth.NewCredential("t_1", "ci", []string{licensehooks.ScopeWebhooksAdmin}, now)
+	other, _ := auth.NewCredential("t_1", "other", []string{licensehooks.ScopeWebhooksAdmin}, now)
+	old, _ := auth.NewCredential("t_1", "old", []string{licensehooks.ScopeWebhooksAdmin}, now)
+	for _, x := range []*licensehooks.Credential{c, other, old} {
+		store.CreateCredential(ctx, x)
+	}
+	token, _ := svc.Issue(c, c.Scopes)
+	otherToken, _ := svc.Issue(other, other.Scopes)
+	if err := svc.RefreshRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Verify(token); err != nil {
+		t.Fatalf("token refused before revocation: %v", err)
+	}
+	store.RevokeCredential(ctx, c.ClientID, now)
+	store.RevokeCredential(ctx, old.ClientID, now.Add(-auth.DefaultTTL-time.Hour))
+	if _, err := svc.Verify(token); err != nil {
+		t.Fatalf("Verify read the store: the revocation showed before a refresh (%v)", err)
+	}
+	if err := svc.RefreshRevocations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Verify(token); err != auth.ErrBadToken {
+		t.Fatalf("revoked credential's token: %v, want ErrBadToken", err)
+	}
+	if _, err := svc.Verify(otherToken); err != nil {
+		t.Fatalf("another credential's token refused: %v", err)
+	}
+	if svcRevoked(t, svc, store, old.ClientID) {
+		t.Error("a revocation older than a token's lifetime is kept in the list")
+	}
+}
+
+// svcRevoked reports whether a fresh token of clientID is refused (the list
+// holds it).
+func svcRevoked(t *testing.T, svc *auth.Service, store memCredentials, clientID string) bool {
+	t.Helper()
+	token, _ := svc.Issue(store[clientID], store[clientID].Scopes)
+	_, err := svc.Verify(token)
+	return err == auth.ErrBadToken
+}
+
+// TestWatchRevocations: the watcher refreshes the list on its own and ends
+// with its context.
+func TestWatchRevocations(t *testing.T) {
+	t.Parallel()
+	svc, store, _ := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, _ := auth.NewCredential("t_1", "ci", []string{licensehooks.ScopeWebhooksAdmin}, time.Now())
+	store.CreateCredential(ctx, c)
+	token, _ := svc.Issue(c, c.Scopes)
+	done := make(chan struct{})
+	go func() { svc.WatchRevocations(ctx, 10*time.Millisecond, nil); close(done) }()
+	store.RevokeCredential(ctx, c.ClientID, time.Now())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := svc.Verify(token); err == auth.ErrBadToken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher never refused the revoked credential's token")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
