@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -71,9 +72,12 @@ func (s *Server) routeTable() []route {
 const TenantHeader = "N-TenantId"
 
 // wrap adds authentication, the tenant and scope checks, and error writing.
+// A request refused before its handler runs is answered at once, without
+// reading its body, and its connection is closed.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkURL(r); err != nil {
+			refuseBody(w, r)
 			s.writeError(w, r, err)
 			return
 		}
@@ -81,11 +85,23 @@ func (s *Server) wrap(rt route) http.Handler {
 		if rt.scope != "" {
 			var err error
 			if c, err = s.authorize(w, r, rt.scope); err != nil {
+				refuseBody(w, r)
 				s.writeError(w, r, err)
 				return
 			}
 		}
+		body := r.Body
 		if err := rt.h(w, r, c); err != nil {
+			if b, ok := body.(*timedBody); ok {
+				if eof, timedOut := b.state(); timedOut {
+					w.Header().Set("Connection", "close")
+					writeJSON(w, http.StatusRequestTimeout, apiError{ErrorCode: licensehooks.EBADREQUEST,
+						Error: fmt.Sprintf("The request body did not arrive in time: send each %d KiB within %s.", BodyTimeoutPer>>10, s.cfg.BodyTimeout)})
+					return
+				} else if !eof {
+					refuseBody(w, r)
+				}
+			}
 			s.writeError(w, r, err)
 		}
 	})

@@ -9,9 +9,14 @@
 package httpapi
 
 import (
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"licensehooks"
 	"licensehooks/auth"
@@ -30,7 +35,18 @@ type Config struct {
 	Logger    *slog.Logger
 	Version   string
 	Fallback  http.Handler
+	// BodyTimeout is the time a client has to send each BodyTimeoutPer
+	// bytes of a request body (DefaultBodyTimeout when zero): a body that
+	// stalls is cut off after it, one that keeps coming earns more.
+	BodyTimeout time.Duration
 }
+
+// DefaultBodyTimeout lets the largest body of one listener or one event
+// arrive at 8.7 KB/s.
+const (
+	DefaultBodyTimeout = 30 * time.Second
+	BodyTimeoutPer     = 256 << 10
+)
 
 // Server is the HTTP API.
 type Server struct {
@@ -45,6 +61,9 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.cfg.BodyTimeout <= 0 {
+		s.cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -64,9 +83,11 @@ func New(cfg Config) *Server {
 var apiPrefixes = []string{"/api/", "/oauth/", "/protocol/", "/openapi.json", "/docs", "/healthz"}
 
 // Handler returns the handler of the API, and of the Fallback for every
-// other path.
+// other path. Every request body, the Fallback's too, is read under a
+// deadline (Config.BodyTimeout).
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.bodyDeadline(w, r)
 		if s.cfg.Fallback != nil && !ownsPath(r.URL.Path) {
 			s.cfg.Fallback.ServeHTTP(w, r)
 			return
@@ -101,4 +122,87 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, licensehooks.Errorf(licensehooks.ENOTFOUND, "No operation at %s.", r.URL.Path))
+}
+
+// bodyDeadline puts the reading of r's body under a deadline: BodyTimeout
+// from now, and BodyTimeout more for each BodyTimeoutPer bytes that
+// arrive. The deadline is lifted when the body has been read to its end, so
+// a handler that runs long after reading its body (and the connection's
+// check for a client that went away) is not cut off; a body never read to
+// its end keeps it, which also bounds the server's draining of the rest
+// after the response.
+func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	if rc.SetReadDeadline(start.Add(s.cfg.BodyTimeout)) != nil {
+		return // not a connection with deadlines (a test's recorder)
+	}
+	r.Body = &timedBody{ReadCloser: r.Body, rc: rc, start: start, per: s.cfg.BodyTimeout, deadline: start.Add(s.cfg.BodyTimeout)}
+}
+
+// timedBody extends and lifts the read deadline of a request body.
+type timedBody struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	start    time.Time
+	per      time.Duration
+	mu       sync.Mutex
+	read     int64
+	deadline time.Time
+	eof      bool
+	timedOut bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.read += int64(n)
+	switch {
+	case err == io.EOF:
+		if !b.eof {
+			b.eof = true
+			b.rc.SetReadDeadline(time.Time{})
+		}
+	case err != nil:
+		// Keep the deadline: a read after a timeout fails at once.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			b.timedOut = true
+		}
+	case n > 0:
+		// Extend in steps of at least a second, not on every read.
+		d := b.start.Add(b.per + time.Duration(float64(b.per)*float64(b.read)/BodyTimeoutPer))
+		if d.Sub(b.deadline) >= time.Second {
+			b.deadline = d
+			b.rc.SetReadDeadline(d)
+		}
+	}
+	return n, err
+}
+
+// state reports whether the body was read to its end, and whether reading
+// it ran out of time.
+func (b *timedBody) state() (eof, timedOut bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof, b.timedOut
+}
+
+// refuseBody makes the answer to a request whose body is not going to be
+// read the last on its connection, and stops the server from reading that
+// body: draining it first would wait as long as the client stalls.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	if b, ok := r.Body.(*timedBody); ok {
+		if eof, _ := b.state(); eof {
+			return
+		}
+	}
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now())
 }

@@ -26,6 +26,7 @@ import (
 	"licensehooks/dispatch"
 	"licensehooks/egress"
 	"licensehooks/httpapi"
+	"licensehooks/internal/connlimit"
 	"licensehooks/service"
 )
 
@@ -48,6 +49,8 @@ type serveConfig struct {
 	Verbose     bool
 	Secure      bool
 	Pprof       string
+	BodyTimeout time.Duration
+	MaxConns    int
 	retention   time.Duration
 	schedule    []time.Duration
 }
@@ -72,6 +75,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.BoolVar(&c.Verbose, "v", false, "log every request and delivery (debug level)")
 	fs.BoolVar(&c.Secure, "secure-cookies", false, "mark console cookies Secure even on plain HTTP (set it behind a TLS-terminating proxy)")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send each 256 KiB of a request body; a stalled body is cut off after it")
+	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,11 +102,44 @@ func (c *serveConfig) validate() error {
 	if c.Lease < time.Second || c.Lease < c.Timeout {
 		return fmt.Errorf("--lease %s must be at least 1s and at least --timeout %s", c.Lease, c.Timeout)
 	}
+	if c.BodyTimeout < time.Second {
+		return fmt.Errorf("--body-timeout %s must be at least 1s", c.BodyTimeout)
+	}
+	if c.MaxConns < 1 {
+		return errors.New("--max-conns must be at least 1")
+	}
 	if c.NodeID == "" {
 		host, _ := os.Hostname()
 		c.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	return nil
+}
+
+// defaultMaxConns is --max-conns: each connection costs a file descriptor
+// and a goroutine with its buffers (some tens of KiB).
+const defaultMaxConns = 10000
+
+// fdReserve is what a node keeps of its open-files limit for other than
+// client connections: the store, delivery connections (up to two per
+// worker: one in flight, one idle), the pprof listener and logs.
+func fdReserve(workers int) int { return 256 + 2*workers }
+
+// capConns lowers max to what the open-files limit leaves for client
+// connections, saying so; over the limit, accept would fail with EMFILE
+// and so would the store and deliveries.
+func capConns(want, workers int, logger *slog.Logger) int {
+	limit, ok := connlimit.FileLimit()
+	if !ok {
+		return want
+	}
+	room := int(min(limit, 1<<30)) - fdReserve(workers)
+	if room >= want {
+		return want
+	}
+	room = max(room, 1)
+	logger.Warn("--max-conns lowered to what the open-files limit allows (raise it with ulimit -n)",
+		"max_conns", want, "lowered_to", room, "open_files_limit", limit)
+	return room
 }
 
 // parseDays reads a Go duration or a number of days ("30d").
@@ -179,6 +217,7 @@ type server struct {
 	janitor    *dispatch.Janitor
 	http       *http.Server
 	pprof      *http.Server // profiles, when --pprof is set
+	conns      *connlimit.Listener
 	logger     *slog.Logger
 	Addr       string // the address actually bound
 }
@@ -217,17 +256,20 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		return fmt.Errorf("console: %w", err)
 	}
 	// The API serves its own paths and hands every other one to the console.
-	api := httpapi.New(httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler()})
+	api := httpapi.New(httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler(),
+		BodyTimeout: cfg.BodyTimeout})
 	if cfg.Pprof != "" {
 		if err := s.servePprof(cfg.Pprof); err != nil {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	tcp, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.closePprof()
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	s.conns = connlimit.New(tcp, capConns(cfg.MaxConns, cfg.Workers, s.logger), s.logger)
+	ln := net.Listener(s.conns)
 	s.Addr = ln.Addr().String()
 	if cfg.Dev {
 		s.logger.Warn("development mode: deliveries may reach loopback and private addresses; never use --dev in production")
@@ -247,6 +289,10 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	}
 	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
 	s.janitor.Start(run)
+	// Headers must arrive within 10 s and each body under the API's own
+	// deadline (--body-timeout), which it lifts once the body is read:
+	// http.Server.ReadTimeout would also cut off a handler that runs long
+	// after reading its body.
 	s.http = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
