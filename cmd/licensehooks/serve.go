@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -69,7 +71,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.StringVar(&c.Schedule, "retry-schedule", "", "comma-separated delays after each failed attempt (default 5s,5m,30m,2h,5h,10h,14h,20h,24h)")
 	fs.StringVar(&c.Retention, "retention", "30d", "how long finished deliveries and their events are kept (e.g. 30d, 72h)")
-	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in leases (default host-pid)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in leases, unique among the nodes of a store (default host-pid-random)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", auth.DefaultTTL, "lifetime of issued access tokens")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&c.Verbose, "v", false, "log every request and delivery (debug level)")
@@ -109,10 +111,19 @@ func (c *serveConfig) validate() error {
 		return errors.New("--max-conns must be at least 1")
 	}
 	if c.NodeID == "" {
-		host, _ := os.Hostname()
-		c.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
+		c.NodeID = defaultNodeID()
 	}
 	return nil
+}
+
+// defaultNodeID names this node in leases: host and PID for people to read,
+// and a random part, as two containers may share a hostname and both run as
+// PID 1.
+func defaultNodeID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // defaultMaxConns is --max-conns: each connection costs a file descriptor
