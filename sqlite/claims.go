@@ -199,6 +199,25 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []string) e
 	return mapErr(err, "deliveries")
 }
 
+// releaseAllQuery clears every lease on a pending delivery, whoever holds it.
+const releaseAllQuery = `UPDATE deliveries SET lease_owner = '', lease_expires_at = 0
+	WHERE rowid IN (SELECT rowid FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 'pending' AND lease_expires_at > 0)`
+
+// releaseAllLeases gives back the leases the previous serving process left
+// on pending deliveries (see Options.Serving). A lease on a finished
+// delivery (a manual attempt that was in flight) is left to expire: it
+// holds no work back, and finding it would read the whole table.
+func (s *Store) releaseAllLeases(ctx context.Context) error {
+	return s.write(ctx, func(w *writer) error {
+		n, err := w.execN(releaseAllQuery)
+		if n > 0 {
+			w.wake = true
+		}
+		return err
+	})
+}
+
 // leaseLive reports whether a lease is held at now.
 func leaseLive(d *licensehooks.Delivery, now time.Time) bool {
 	return d.LeaseOwner != "" && d.LeaseExpiresAt != nil && d.LeaseExpiresAt.After(now)

@@ -56,6 +56,8 @@ type Store struct {
 	queued            atomic.Int64 // write requests waiting or running
 	syncNanos         atomic.Int64 // time spent in COMMIT (writing and syncing the WAL)
 
+	lock *os.File // the serving lock (Options.Serving), closed last
+
 	walDirty atomic.Bool // a commit happened since the last checkpoint
 	ckptDone chan struct{}
 
@@ -71,9 +73,31 @@ type Store struct {
 
 var _ licensehooks.Store = (*Store)(nil)
 
+// Options tunes OpenWithOptions.
+type Options struct {
+	// Serving opens the store for the process that serves it (claims and
+	// sends deliveries): SQLite has one such process. It takes an exclusive
+	// lock on the file beside the database (path + ".lock") for the life of
+	// the store, so a second serving open of the same database fails at once
+	// with an error naming it, and then releases every lease on a pending
+	// delivery: whoever held them is dead (it held the lock), so the
+	// deliveries it had claimed or been handed are due again at once rather
+	// than after their leases expire. Opens without Serving (administration
+	// commands, tools) take no lock and work beside the serving process.
+	// Where the system has no flock (Windows), there is no lock and no
+	// release at start.
+	Serving bool
+}
+
 // Open opens (creating if needed) the database at path, creating its parent
-// directory, and applies the pending migrations.
+// directory, and applies the pending migrations. It takes no lock: see
+// OpenWithOptions for the serving process.
 func Open(path string) (*Store, error) {
+	return OpenWithOptions(path, Options{})
+}
+
+// OpenWithOptions is Open with options.
+func OpenWithOptions(path string, opt Options) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
@@ -82,6 +106,31 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
 	}
+	var lock *os.File
+	if opt.Serving {
+		var err error
+		if lock, err = serveLock(path); err != nil {
+			return nil, err
+		}
+	}
+	s, err := open(path)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	s.lock = lock
+	if lock != nil && lockSupported {
+		if err := s.releaseAllLeases(context.Background()); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: release the leases of the previous process: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func open(path string) (*Store, error) {
 	wdb, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -162,6 +211,9 @@ func (s *Store) Close() error {
 		<-s.ckptDone
 		s.wake.Close()
 		s.closeErr = errors.Join(s.rdb.Close(), s.cdb.Close(), s.wdb.Close())
+		if s.lock != nil {
+			s.closeErr = errors.Join(s.closeErr, s.lock.Close())
+		}
 	})
 	return s.closeErr
 }

@@ -28,7 +28,7 @@ type adminEnv struct {
 // flags they all take: the store's and --json.
 func adminFlags(name string) (*flag.FlagSet, *storeFlags, *bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	sf := &storeFlags{}
+	sf := &storeFlags{shared: true} // beside a running serve: no serving lock
 	sf.register(fs)
 	return fs, sf, fs.Bool("json", false, "print JSON")
 }

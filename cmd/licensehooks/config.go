@@ -20,6 +20,10 @@ import (
 type storeFlags struct {
 	Data string
 	DB   string
+	// shared opens the store beside the serving process, without taking
+	// SQLite's serving lock (see sqlite.Options.Serving): administration
+	// commands set it. Without it (serve) the store is opened to serve.
+	shared bool
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
@@ -27,24 +31,31 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.DB, "db", "", "database URL: sqlite:///path/to/file.db or postgres://user@host/db (default: SQLite in --data)")
 }
 
-// openStore opens the store that --db names, SQLite in --data by default.
+// openStore opens the store that --db names, SQLite in --data by default:
+// to serve it (SQLite's serving lock taken, the previous process's leases
+// released), unless f.shared is set.
 func (f *storeFlags) openStore(ctx context.Context) (licensehooks.Store, error) {
-	return openStoreURL(ctx, f.DB, f.Data)
+	return openStoreAt(ctx, f.DB, f.Data, sqlite.Options{Serving: !f.shared})
 }
 
+// openStoreURL opens a store without serving it (no SQLite lock).
 func openStoreURL(ctx context.Context, dbURL, dataDir string) (licensehooks.Store, error) {
+	return openStoreAt(ctx, dbURL, dataDir, sqlite.Options{})
+}
+
+func openStoreAt(ctx context.Context, dbURL, dataDir string, opt sqlite.Options) (licensehooks.Store, error) {
 	switch {
 	case dbURL == "":
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-		return sqlite.Open(filepath.Join(dataDir, "licensehooks.db"))
+		return sqlite.OpenWithOptions(filepath.Join(dataDir, "licensehooks.db"), opt)
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		path, err := sqlitePath(dbURL)
 		if err != nil {
 			return nil, err
 		}
-		return sqlite.Open(path)
+		return sqlite.OpenWithOptions(path, opt)
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return postgres.Open(ctx, dbURL)
 	}
