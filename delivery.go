@@ -143,6 +143,8 @@ type DeliveryFilter struct {
 
 // RecoverParams re-queues the failed deliveries of a listener created at or
 // after Since: they become pending, due at Now, with a fresh schedule.
+// Deliveries that are never retried (Once, the Test action's TestEventCode
+// deliveries) are left failed.
 type RecoverParams struct {
 	TenantID   string
 	ListenerID string

@@ -79,7 +79,8 @@ func (s *Store) ListAttempts(ctx context.Context, tenantID, deliveryID string) (
 
 // RecoverDeliveries re-queues a listener's failed deliveries made at or
 // after p.Since: pending, due at p.Now, with a fresh schedule (Tries 0).
-// A missing listener is ENOTFOUND.
+// Deliveries never retried (Once: the Test action's) stay failed. A missing
+// listener is ENOTFOUND.
 func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverParams) (int, error) {
 	now := ts(p.Now)
 	var n int64
@@ -94,8 +95,9 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', tries = 0,
 			next_attempt_at = $4, lease_owner = '', lease_expires_at = NULL, updated_at = $4
-			WHERE tenant_id = $1 AND listener_id = $2 AND status = 'failed' AND created_at >= $3`,
-			p.TenantID, p.ListenerID, ts(p.Since), now)
+			WHERE tenant_id = $1 AND listener_id = $2 AND status = 'failed' AND created_at >= $3
+				AND NOT once AND event_code <> $5`,
+			p.TenantID, p.ListenerID, ts(p.Since), now, licensehooks.TestEventCode)
 		if err != nil {
 			return mapErr(err, "recover deliveries")
 		}

@@ -126,15 +126,17 @@ func recordOutcome(w *writer, r outcomeRow) (bool, error) {
 }
 
 // RecoverDeliveries re-queues a listener's failed deliveries created since
-// p.Since: pending, due at p.Now, with a fresh schedule.
+// p.Since: pending, due at p.Now, with a fresh schedule. Deliveries never
+// retried (Once: the Test action's) stay failed.
 func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverParams) (int, error) {
 	var n int64
 	err := s.write(ctx, func(w *writer) error {
 		var err error
 		n, err = w.execN(`UPDATE deliveries SET status = 'pending', tries = 0, next_attempt_at = ?,
 			lease_owner = '', lease_expires_at = 0, updated_at = ?
-			WHERE listener_id = ? AND tenant_id = ? AND status = 'failed' AND created_at >= ?`,
-			micros(p.Now), micros(p.Now), p.ListenerID, p.TenantID, micros(p.Since))
+			WHERE listener_id = ? AND tenant_id = ? AND status = 'failed' AND created_at >= ?
+				AND NOT once AND event_code <> ?`,
+			micros(p.Now), micros(p.Now), p.ListenerID, p.TenantID, micros(p.Since), licensehooks.TestEventCode)
 		if n > 0 {
 			w.wake = true
 		}

@@ -9,9 +9,10 @@ import (
 )
 
 var maintenanceTests = map[string]func(t *testing.T, f *Fixture){
-	"Recover": testRecover,
-	"Purge":   testPurge,
-	"Wakeups": testWakeups,
+	"Recover":          testRecover,
+	"RecoverSkipsTest": testRecoverSkipsTest,
+	"Purge":            testPurge,
+	"Wakeups":          testWakeups,
 }
 
 // testRecover checks that only the listener's failed deliveries created
@@ -70,6 +71,41 @@ func testRecover(t *testing.T, f *Fixture) {
 	got := claimIDs(f.Claim("w", now, 10))
 	if !sameIDs(got, mine[l1.ID][1:3]) {
 		t.Errorf("claimed %v after recover, want %v and %v", got, mine[l1.ID][1], mine[l1.ID][2])
+	}
+}
+
+// testRecoverSkipsTest checks that recover leaves failed Test deliveries
+// (the Test action's: event code webhook.test, Once) failed: they are
+// never retried, and a recover would send a test event again.
+func testRecoverSkipsTest(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA})
+	_, res := f.Publish(tn.ID, codeA, Base)
+	real := res.DeliveryIDs[0]
+	test := f.PublishParams(licensehooks.PublishParams{
+		Event: f.Event(tn.ID, licensehooks.TestEventCode, Base), ListenerID: l.ID, Once: true,
+	})[0].DeliveryIDs
+	if len(test) != 1 {
+		t.Fatalf("the Test publish made %d deliveries, want 1", len(test))
+	}
+	at := Base.Add(time.Minute)
+	f.Finish(tn.ID, real, licensehooks.StatusFailed, at)
+	f.Finish(tn.ID, test[0], licensehooks.StatusFailed, at)
+
+	now := Base.Add(time.Hour)
+	n, err := f.S.RecoverDeliveries(f.Ctx, licensehooks.RecoverParams{TenantID: tn.ID, ListenerID: l.ID, Since: Base, Now: now})
+	must(t, err, "RecoverDeliveries")
+	if n != 1 {
+		t.Errorf("recovered %d, want 1 (the Test delivery stays failed)", n)
+	}
+	if d := f.Delivery(tn.ID, real); d.Status != licensehooks.StatusPending {
+		t.Errorf("the failed delivery is %q after recover, want pending", d.Status)
+	}
+	if d := f.Delivery(tn.ID, test[0]); d.Status != licensehooks.StatusFailed || d.Attempts != 1 {
+		t.Errorf("the Test delivery after recover: status %q, %d attempts; want failed after 1", d.Status, d.Attempts)
+	}
+	if got := claimIDs(f.Claim("w", now, 10)); !sameIDs(got, []string{real}) {
+		t.Errorf("claimed %v after recover, want only %s", got, real)
 	}
 }
 
