@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"licensehooks"
@@ -146,12 +147,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string)
 	return &call{TenantID: tenantID, Claims: claims}, nil
 }
 
-// checkURL refuses a URL whose path or query, unescaped, is not valid
-// UTF-8 or holds a NUL: no id or filter can be such text, and PostgreSQL
-// would refuse to compare with it.
+// checkURL refuses a URL whose query cannot be decoded (a bad %XX escape
+// would otherwise drop its pair silently, and the filter or page size with
+// it), or whose path or query, unescaped, is not valid UTF-8 or holds a
+// NUL: no id or filter can be such text, and PostgreSQL would refuse to
+// compare with it.
 func checkURL(r *http.Request) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return licensehooks.Errorf(licensehooks.EBADREQUEST,
+			"The query string cannot be decoded (%s); write a literal %% as %%25 and separate parameters with &.", strings.TrimPrefix(err.Error(), "net/url: "))
+	}
 	ok := licensehooks.ValidText(r.URL.Path)
-	for k, vs := range r.URL.Query() {
+	for k, vs := range q {
 		ok = ok && licensehooks.ValidText(k)
 		for _, v := range vs {
 			ok = ok && licensehooks.ValidText(v)

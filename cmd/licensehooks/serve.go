@@ -226,11 +226,13 @@ type server struct {
 	store      licensehooks.Store
 	dispatcher *dispatch.Dispatcher
 	janitor    *dispatch.Janitor
-	http       *http.Server
-	pprof      *http.Server // profiles, when --pprof is set
-	conns      *connlimit.Listener
-	logger     *slog.Logger
-	Addr       string // the address actually bound
+	// stopRevocations ends the refresh of the revocation list.
+	stopRevocations func()
+	http            *http.Server
+	pprof           *http.Server // profiles, when --pprof is set
+	conns           *connlimit.Listener
+	logger          *slog.Logger
+	Addr            string // the address actually bound
 }
 
 func startServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (*server, error) {
@@ -261,7 +263,13 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	cat := catalog.New()
 	authSvc := auth.NewService(s.store, mk)
 	authSvc.TTL = cfg.TokenTTL
+	if err := authSvc.RefreshRevocations(ctx); err != nil {
+		return fmt.Errorf("read the revoked credentials: %w", err)
+	}
 	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher, Now: time.Now}
+	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
+		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
+	}
 	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure, Now: time.Now})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -300,6 +308,16 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	}
 	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
 	s.janitor.Start(run)
+	// Revocations made on any node reach the tokens this node verifies.
+	watchCtx, stopWatch := context.WithCancel(run)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		authSvc.WatchRevocations(watchCtx, auth.DefaultRevocationRefresh, func(err error) {
+			s.logger.Warn("refresh the revocation list of access tokens", "err", err)
+		})
+	}()
+	s.stopRevocations = func() { stopWatch(); <-watched }
 	// Headers must arrive within 10 s and each body under the API's own
 	// deadline (--body-timeout), which it lifts once the body is read:
 	// http.Server.ReadTimeout would also cut off a handler that runs long
@@ -332,6 +350,9 @@ func (s *server) Close(ctx context.Context) error {
 	}()
 	err := errors.Join(s.http.Shutdown(ctx), <-stopped)
 	s.closePprof()
+	if s.stopRevocations != nil {
+		s.stopRevocations()
+	}
 	return errors.Join(err, s.store.Close())
 }
 
