@@ -18,6 +18,7 @@ import (
 type Store interface {
 	TenantStore
 	CredentialStore
+	PortalLinkStore
 	ListenerStore
 	EventStore
 	DeliveryStore
@@ -31,11 +32,44 @@ type Store interface {
 	Close() error
 }
 
-// TenantStore keeps tenants.
+// TenantStore keeps tenants. A deleted tenant is ENOTFOUND everywhere at
+// once, while its data is purged in bounded batches.
 type TenantStore interface {
+	// CreateTenant stores a new tenant; a taken id or ExternalID is ECONFLICT.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	GetTenant(ctx context.Context, id string) (*Tenant, error)
 	ListTenants(ctx context.Context) ([]*Tenant, error) // oldest first
+	// FindTenants returns a page of the tenants f selects, oldest first,
+	// and the total.
+	FindTenants(ctx context.Context, f TenantFilter) ([]*Tenant, int, error)
+	// UpdateTenant sets a tenant's Name and ExternalID; a taken ExternalID
+	// is ECONFLICT.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// DeleteTenant deletes a tenant in one short transaction: the tenant
+	// is ENOTFOUND from then on, its ExternalID is free, its credentials
+	// are revoked at `at` (so the nodes' revocation lists drop their
+	// tokens), its keys, listeners and portal links are deleted (its
+	// pending deliveries, orphaned, are never sent). Its events,
+	// deliveries and attempts are left for PurgeTenant.
+	DeleteTenant(ctx context.Context, id string, at time.Time) error
+	// PurgeTenant deletes up to limit rows of a deleted tenant's events,
+	// deliveries and attempts and returns how many; 0 means nothing is
+	// left. A tenant that is not deleted is ECONFLICT.
+	PurgeTenant(ctx context.Context, id string, limit int) (int, error)
+	// DeletedTenants lists the deleted tenants whose purge has not
+	// finished (a process died in the middle of one).
+	DeletedTenants(ctx context.Context) ([]string, error)
+}
+
+// PortalLinkStore keeps portal links.
+type PortalLinkStore interface {
+	CreatePortalLink(ctx context.Context, l *PortalLink) error
+	GetPortalLink(ctx context.Context, id string) (*PortalLink, error)
+	// UsePortalLink marks the link opened at now and returns it, once: a
+	// link already used or expired is ECONFLICT, an unknown one ENOTFOUND.
+	UsePortalLink(ctx context.Context, id string, now time.Time) (*PortalLink, error)
+	// EndPortalSession ends the console session the link began.
+	EndPortalSession(ctx context.Context, id string, at time.Time) error
 }
 
 // CredentialStore keeps API credentials.

@@ -9,35 +9,38 @@ import (
 	"licensehooks"
 )
 
-// CreateTenant stores a new tenant; a taken id is ECONFLICT.
+// CreateTenant stores a new tenant; a taken id or external id is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *licensehooks.Tenant) error {
 	if t.ID == "" {
 		t.ID = licensehooks.NewID(licensehooks.PrefixTenant)
 	}
 	t.CreatedAt = ts(t.CreatedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, public_key, private_key, created_at)
-		VALUES ($1, $2, $3, $4, $5)`, t.ID, t.Name, t.PublicKey, t.PrivateKey, t.CreatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, public_key, private_key, created_at, external_id)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''))`, t.ID, t.Name, t.PublicKey, t.PrivateKey, t.CreatedAt, t.ExternalID)
+	if isUniqueViolation(err, "tenants_external") {
+		return externalIDTaken(t.ExternalID)
+	}
 	return mapErr(err, "tenant")
 }
 
-const tenantCols = `id, name, public_key, private_key, created_at`
+const tenantCols = `id, name, public_key, private_key, created_at, coalesce(external_id, '')`
 
 func scanTenant(row pgx.CollectableRow) (*licensehooks.Tenant, error) {
 	var t licensehooks.Tenant
-	err := row.Scan(&t.ID, &t.Name, &t.PublicKey, &t.PrivateKey, &t.CreatedAt)
+	err := row.Scan(&t.ID, &t.Name, &t.PublicKey, &t.PrivateKey, &t.CreatedAt, &t.ExternalID)
 	return &t, err
 }
 
-// GetTenant reads a tenant by id.
+// GetTenant reads a tenant that is not deleted.
 func (s *Store) GetTenant(ctx context.Context, id string) (*licensehooks.Tenant, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id)
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1 AND deleted_at IS NULL`, id)
 	t, err := pgx.CollectExactlyOneRow(rows, scanTenant)
 	return t, mapErr(err, "tenant")
 }
 
 // ListTenants lists every tenant, oldest first.
 func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, seq`)
+	rows, _ := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants WHERE deleted_at IS NULL ORDER BY created_at, seq`)
 	list, err := pgx.CollectRows(rows, scanTenant)
 	return list, mapErr(err, "list tenants")
 }

@@ -103,12 +103,12 @@ func notFound(what string) error {
 	return licensehooks.Errorf(licensehooks.ENOTFOUND, "The %s was not found.", what)
 }
 
-const tenantCols = `id, name, public_key, private_key, created_at`
+const tenantCols = `id, name, public_key, private_key, created_at, coalesce(external_id, '')`
 
 func scanTenant(sc scanner) (*licensehooks.Tenant, error) {
 	var t licensehooks.Tenant
 	var created int64
-	if err := sc.Scan(&t.ID, &t.Name, &t.PublicKey, &t.PrivateKey, &created); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.PublicKey, &t.PrivateKey, &created, &t.ExternalID); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)

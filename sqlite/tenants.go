@@ -7,25 +7,29 @@ import (
 	"licensehooks"
 )
 
-// CreateTenant stores a new tenant; a taken id is ECONFLICT.
+// CreateTenant stores a new tenant; a taken id or external id is ECONFLICT.
 func (s *Store) CreateTenant(ctx context.Context, t *licensehooks.Tenant) error {
 	err := s.write(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.PublicKey, t.PrivateKey, micros(t.CreatedAt))
+		if err := externalIDFree(w, t.ExternalID, ""); err != nil {
+			return err
+		}
+		_, err := w.exec(`INSERT INTO tenants (id, name, public_key, private_key, created_at, external_id)
+			VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.PublicKey, t.PrivateKey, micros(t.CreatedAt), nullText(t.ExternalID))
 		return mapErr(err, "tenant")
 	})
 	return mapErr(err, "tenant")
 }
 
-// GetTenant reads a tenant.
+// GetTenant reads a tenant that is not deleted.
 func (s *Store) GetTenant(ctx context.Context, id string) (*licensehooks.Tenant, error) {
-	t, err := scanTenant(s.rdb.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	t, err := scanTenant(s.rdb.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ? AND deleted_at IS NULL`, id))
 	return t, mapErr(err, "tenant")
 }
 
 // ListTenants lists every tenant, oldest first.
 func (s *Store) ListTenants(ctx context.Context) ([]*licensehooks.Tenant, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY created_at, id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE deleted_at IS NULL ORDER BY created_at, id`)
 	if err != nil {
 		return nil, mapErr(err, "tenants")
 	}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		tests map[string]func(t *testing.T, f *Fixture)
 	}{
 		{"Tenants", tenantTests},
+		{"TenantOps", tenantOpTests},
 		{"Credentials", credentialTests},
 		{"Listeners", listenerTests},
 		{"Publish", publishTests},
@@ -275,7 +276,7 @@ func sameIDs(a, b []string) bool { return slices.Equal(sortedIDs(a), sortedIDs(b
 
 func checkTenant(t *testing.T, got, want *licensehooks.Tenant) {
 	t.Helper()
-	if got.ID != want.ID || got.Name != want.Name || !bytes.Equal(got.PublicKey, want.PublicKey) ||
+	if got.ID != want.ID || got.Name != want.Name || got.ExternalID != want.ExternalID || !bytes.Equal(got.PublicKey, want.PublicKey) ||
 		!bytes.Equal(got.PrivateKey, want.PrivateKey) || !timeEq(got.CreatedAt, want.CreatedAt) {
 		t.Errorf("tenant:\n got %+v\nwant %+v", got, want)
 	}
