@@ -181,8 +181,8 @@ func (s *Service) sign(body string) string {
 func ParseScopes(s string) ([]string, error) {
 	var out []string
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if !slices.Contains(licensehooks.AllScopes, f) {
-			return nil, errors.New("unknown scope " + f + " (known: " + strings.Join(licensehooks.AllScopes, ", ") + ")")
+		if !slices.Contains(licensehooks.OperatorScopes, f) {
+			return nil, errors.New("unknown scope " + f + " (known: " + strings.Join(licensehooks.OperatorScopes, ", ") + ")")
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)

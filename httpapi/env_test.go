@@ -148,7 +148,8 @@ const (
 	credWebhooks = "webhooks" // account A, webhooks:admin only
 	credPublish  = "publish"  // account A, events:publish only
 	credOther    = "other"    // account B, every scope
-	credOperator = "operator" // any account, every scope
+	credOperator = "operator" // any account, every scope, tenants:admin too
+	credOpNarrow = "opnarrow" // any account, the tenant scopes but not tenants:admin
 	credRevoked  = "revoked"  // account A, revoked
 )
 
@@ -174,7 +175,8 @@ func setup(t testing.TB) *env {
 	}{
 		credAll: {e.tenant, licensehooks.AllScopes}, credWebhooks: {e.tenant, []string{licensehooks.ScopeWebhooksAdmin}},
 		credPublish: {e.tenant, []string{licensehooks.ScopeEventsPublish}}, credOther: {e.other, licensehooks.AllScopes},
-		credOperator: {"", licensehooks.AllScopes}, credRevoked: {e.tenant, licensehooks.AllScopes},
+		credOperator: {"", licensehooks.OperatorScopes}, credRevoked: {e.tenant, licensehooks.AllScopes},
+		credOpNarrow: {"", licensehooks.AllScopes},
 	} {
 		cred, secret := auth.NewCredential(c.tenant, name, c.scopes, time.Now())
 		if err := st.CreateCredential(ctx, cred); err != nil {
@@ -187,8 +189,9 @@ func setup(t testing.TB) *env {
 	disp := dispatch.New(st, mk, dispatch.Config{
 		Owner: "test", Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second}), UserAgent: "licensehooks/test", Logger: logger,
 	})
-	svc := &service.Service{Store: st, Catalog: cat, MasterKey: mk, Sender: disp}
-	e.api = New(Config{Service: svc, Auth: auth.NewService(st, mk), Catalog: cat, Store: st, MasterKey: mk, Logger: logger, Version: "test"})
+	authSvc := auth.NewService(st, mk)
+	svc := &service.Service{Store: st, Catalog: cat, MasterKey: mk, Sender: disp, Auth: authSvc, Logger: logger}
+	e.api = New(Config{Service: svc, Auth: authSvc, Catalog: cat, Store: st, MasterKey: mk, Logger: logger, Version: "test"})
 	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(e.checkExchanges)

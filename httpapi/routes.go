@@ -39,6 +39,7 @@ const (
 
 func (s *Server) routeTable() []route {
 	admin, key, pub := licensehooks.ScopeWebhooksAdmin, licensehooks.ScopeAPIAdmin, licensehooks.ScopeEventsPublish
+	ops := licensehooks.ScopeTenantsAdmin
 	return []route{
 		{"POST", "/oauth/token", "OAuth_Token", "", s.token},
 		{"POST", "/protocol/openid-connect/token", "OAuth_TokenOpenIDConnect", "", s.token},
@@ -66,6 +67,16 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/account/events/{eventId}", "Events_Get", admin, s.getEvent},
 		{"POST", "/api/v1/events", "Events_Publish", pub, s.publish},
 		{"POST", "/api/v1/events/batch", "Events_PublishBatch", pub, s.publishBatch},
+
+		{"POST", tenantsPath, "Tenants_Create", ops, s.createTenant},
+		{"GET", tenantsPath, "Tenants_GetList", ops, s.listTenants},
+		{"GET", tenantPath, "Tenants_Get", ops, s.getTenant},
+		{"PATCH", tenantPath, "Tenants_Update", ops, s.updateTenant},
+		{"DELETE", tenantPath, "Tenants_Delete", ops, s.deleteTenant},
+		{"POST", tenantPath + "/credentials", "Tenants_CreateCredential", ops, s.createCredential},
+		{"GET", tenantPath + "/credentials", "Tenants_GetCredentials", ops, s.listCredentials},
+		{"DELETE", tenantPath + "/credentials/{clientId}", "Tenants_RevokeCredential", ops, s.revokeCredential},
+		{"POST", tenantPath + "/portal-links", "Tenants_CreatePortalLink", ops, s.createPortalLink},
 	}
 }
 
@@ -108,7 +119,8 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
-// authorize checks, in order: a valid Bearer token (401), the N-TenantId
+// authorize checks, in order: a valid Bearer token (401) (for the operator
+// API, an operator token holding tenants:admin (403), and no more), the N-TenantId
 // header (400), that the token may act for that tenant (403), that it holds
 // scope (403), and, for an operator token, that the tenant exists (404).
 // Only the last reads the store; a tenant token is trusted as issued.
@@ -122,6 +134,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks", error="invalid_token", error_description="The access token is invalid or expired."`)
 		return nil, err
+	}
+	if scope == licensehooks.ScopeTenantsAdmin { // the operator API: no N-TenantId, an operator's token
+		if !claims.Operator() || !claims.HasScope(scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks", error="insufficient_scope", scope="`+scope+`"`)
+			return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN,
+				"This operation needs an operator credential holding the scope %s (licensehooks credential create --operator).", scope)
+		}
+		return &call{Claims: claims}, nil
 	}
 	tenantID := strings.TrimSpace(r.Header.Get(TenantHeader))
 	if tenantID == "" {

@@ -39,6 +39,9 @@ type Config struct {
 	// bytes of a request body (DefaultBodyTimeout when zero): a body that
 	// stalls is cut off after it, one that keeps coming earns more.
 	BodyTimeout time.Duration
+	// PublicURL is the server's address as clients reach it (the links it
+	// makes start with it); "" uses each request's scheme and Host.
+	PublicURL string
 }
 
 // DefaultBodyTimeout lets the largest body of one listener or one event

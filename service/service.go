@@ -10,10 +10,12 @@ package service
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
 	"licensehooks"
+	"licensehooks/auth"
 	"licensehooks/catalog"
 )
 
@@ -42,7 +44,11 @@ type Service struct {
 	// literal IP address that deliveries may not reach (the SSRF guard's
 	// Check); host names are checked when a delivery dials them.
 	AddressGuard func(netip.Addr) error
-	Now          func() time.Time
+	// Auth, when set, has its revocation list refreshed at once when this
+	// process revokes a credential or deletes a tenant.
+	Auth   *auth.Service
+	Logger *slog.Logger // optional
+	Now    func() time.Time
 }
 
 // now returns the current time in UTC at the store's precision, so what the

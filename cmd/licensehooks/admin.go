@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -140,7 +141,8 @@ func runCredential(ctx context.Context, args []string) error {
 	fs, sf, asJSON := adminFlags("credential " + args[0])
 	tenant := fs.String("tenant", "", "tenant id (create: the tenant the credential acts for; list: filter)")
 	operator := fs.Bool("operator", false, "create an operator credential, which acts on any tenant named by N-TenantId")
-	scopes := fs.String("scopes", strings.Join(licensehooks.AllScopes, ","), "comma-separated scopes")
+	scopes := fs.String("scopes", "", "comma-separated scopes (default: "+strings.Join(licensehooks.AllScopes, ",")+
+		"; for --operator also "+licensehooks.ScopeTenantsAdmin+")")
 	name := fs.String("name", "", "a name to recognise the credential by")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -176,9 +178,18 @@ func (e *adminEnv) createCredential(ctx context.Context, tenantID string, operat
 	if operator == (tenantID != "") {
 		return errors.New("credential create: give exactly one of --tenant ID or --operator")
 	}
+	if scopeList == "" {
+		scopeList = strings.Join(licensehooks.AllScopes, ",")
+		if operator {
+			scopeList = strings.Join(licensehooks.OperatorScopes, ",")
+		}
+	}
 	scopes, err := auth.ParseScopes(scopeList)
 	if err != nil {
 		return fmt.Errorf("credential create: %w", err)
+	}
+	if !operator && slices.Contains(scopes, licensehooks.ScopeTenantsAdmin) {
+		return fmt.Errorf("credential create: %s is held by operator credentials only (--operator)", licensehooks.ScopeTenantsAdmin)
 	}
 	if len(scopes) == 0 {
 		return errors.New("credential create: --scopes is empty")
