@@ -100,6 +100,7 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("GET /tenant", c.signedIn(false, c.tenantPage))
 	mux.HandleFunc("POST /tenant", c.signedIn(false, c.chooseTenant))
 	mux.HandleFunc("POST /signout", c.signedIn(false, c.signout))
+	mux.HandleFunc("GET /portal/{token}", c.openPortal)
 
 	mux.HandleFunc("GET /webhooks", c.signedIn(true, c.webhooksPage))
 	mux.HandleFunc("GET /webhooks/new", c.signedIn(true, c.newListenerPage))

@@ -37,6 +37,10 @@ func (c *Console) signedIn(needTenant bool, h func(*request) error) http.Handler
 		if !ok {
 			return
 		}
+		if r.Method == http.MethodPost && q.sess.ReadOnly && r.URL.Path != "/signout" {
+			c.refuseReadOnly(q)
+			return
+		}
 		if r.Method == http.MethodPost && !csrfOK(r, q.sess) {
 			if wantsJSON(r) {
 				writeJSON(w, http.StatusForbidden, map[string]string{"error": "The form has expired. Reload the page and try again."})
@@ -79,6 +83,9 @@ func (c *Console) begin(w http.ResponseWriter, r *http.Request) (*request, bool)
 	if !ok {
 		c.toSignin(w, r)
 		return nil, false
+	}
+	if s.Portal != "" {
+		return c.beginPortal(w, r, s)
 	}
 	cred, err := c.cfg.Store.GetCredential(r.Context(), s.ClientID)
 	if err != nil && licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {

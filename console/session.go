@@ -28,6 +28,11 @@ type session struct {
 	Expires  int64  `json:"e"`           // Unix seconds
 	Begun    int64  `json:"b"`           // Unix microseconds: signing out voids sessions begun before
 	CSRF     string `json:"x"`
+	// Portal is the id of the portal link that began the session ("" for a
+	// credential's); such a session has no ClientID.
+	Portal   string `json:"p,omitempty"`
+	ReadOnly bool   `json:"ro,omitempty"`
+	Return   string `json:"r,omitempty"` // where Sign out leads
 }
 
 // newSession starts a session for a credential that just signed in.
@@ -54,7 +59,7 @@ func decodeSession(key []byte, value string, now time.Time) (session, bool) {
 		return session{}, false
 	}
 	var s session
-	if err := json.Unmarshal(payload, &s); err != nil || s.ClientID == "" || s.CSRF == "" {
+	if err := json.Unmarshal(payload, &s); err != nil || (s.ClientID == "") == (s.Portal == "") || s.CSRF == "" {
 		return session{}, false
 	}
 	if now.Unix() >= s.Expires {

@@ -97,6 +97,9 @@ func (c *Console) chooseTenant(q *request) error {
 }
 
 func (c *Console) signout(q *request) error {
+	if q.sess.Portal != "" {
+		return c.signoutPortal(q)
+	}
 	// The cookie is signed, not stored: clearing it on this browser would
 	// leave a copy of it valid until it expires. Ending the credential's
 	// sessions voids every copy (and its sessions on other browsers).
