@@ -24,7 +24,7 @@ func openTest(t *testing.T) *Store {
 
 func insertTenant(id string) func(w *writer) error {
 	return func(w *writer) error {
-		_, err := w.exec(`INSERT INTO tenants (`+tenantCols+`) VALUES (?, ?, NULL, NULL, 0)`, id, id)
+		_, err := w.exec(`INSERT INTO tenants (id, name, public_key, private_key, created_at) VALUES (?, ?, NULL, NULL, 0)`, id, id)
 		return mapErr(err, "tenant")
 	}
 }

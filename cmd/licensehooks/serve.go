@@ -266,7 +266,8 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	if err := authSvc.RefreshRevocations(ctx); err != nil {
 		return fmt.Errorf("read the revoked credentials: %w", err)
 	}
-	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher, Now: time.Now}
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher,
+		Auth: authSvc, Logger: s.logger, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
@@ -318,6 +319,12 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		})
 	}()
 	s.stopRevocations = func() { stopWatch(); <-watched }
+	// Finish purging tenants whose deletion a previous process left midway.
+	go func() {
+		if err := svc.PurgeDeletedTenants(watchCtx); err != nil && watchCtx.Err() == nil {
+			s.logger.Warn("purge deleted tenants", "err", err)
+		}
+	}()
 	// Headers must arrive within 10 s and each body under the API's own
 	// deadline (--body-timeout), which it lifts once the body is read:
 	// http.Server.ReadTimeout would also cut off a handler that runs long
