@@ -10,7 +10,10 @@ import (
 //
 // Conventions every adapter follows:
 //   - a row that does not exist, or belongs to another tenant than the one
-//     asked for, is ENOTFOUND (never revealing that it exists);
+//     asked for, is ENOTFOUND (never revealing that it exists), and so is a
+//     listener for a tenant that does not exist;
+//   - errors are worded by the root helpers (NotFound, AlreadyExists, ...),
+//     so API clients read the same message whatever the store;
 //   - a unique key taken is ECONFLICT;
 //   - times are stored with microsecond precision, in UTC;
 //   - lists are ordered newest first unless said otherwise, and return the
@@ -114,6 +117,9 @@ type EventStore interface {
 	// Duplicate set when the Hash matches and ECONFLICT in Err when it does
 	// not. The returned slice parallels params. The call returns only when
 	// the accepted events are durable; concurrent calls may share a commit.
+	// A param without an Event fails the whole call (EINVALID, nothing
+	// stored); a ListenerID of no listener of the tenant fails that event
+	// (ENOTFOUND).
 	PublishEvents(ctx context.Context, params []PublishParams) ([]PublishResult, error)
 	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)
 	ListEvents(ctx context.Context, f EventFilter) ([]*Event, int, error)
@@ -132,7 +138,8 @@ type DeliveryStore interface {
 	// and, on success, the listener's LastSuccessAt; in as few transactions
 	// as the adapter can. An outcome whose delivery is no longer leased to
 	// its Owner is dropped (another worker took over after the lease
-	// expired) and does not fail the others.
+	// expired) and does not fail the others. An outcome without an Attempt
+	// fails the whole call (EINVALID, nothing stored).
 	RecordOutcomes(ctx context.Context, outcomes []Outcome) error
 	// ReleaseClaims gives back the leases an owner holds on the given
 	// deliveries, unchanged otherwise, so other workers may claim them at

@@ -14,6 +14,9 @@ import (
 func benchStore(b *testing.B) *fixture {
 	b.Helper()
 	f := &fixture{s: openTest(b), ctx: b.Context(), tenant: "t_bench"}
+	if err := ensureTenant(f.ctx, f.s, f.tenant); err != nil {
+		b.Fatal(err)
+	}
 	for range 3 {
 		l := &licensehooks.Listener{
 			ID: licensehooks.NewID(licensehooks.PrefixListener), TenantID: f.tenant, URI: "https://example.com/h",

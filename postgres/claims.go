@@ -254,7 +254,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 				return mapErr(err, "claim delivery")
 			}
 			if exists {
-				return licensehooks.Errorf(licensehooks.ECONFLICT, "Delivery %s is being sent; try again shortly.", p.DeliveryID)
+				return licensehooks.DeliveryBusy()
 			}
 			return notFound("delivery")
 		} else if err != nil {
@@ -266,7 +266,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 		}
 		e, l := events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]
 		if e == nil || l == nil || l.TenantID != d.TenantID {
-			return notFound("listener")
+			return notFound("listener of this delivery")
 		}
 		claim = &licensehooks.Claim{Delivery: d, Event: e, Listener: l}
 		return nil

@@ -70,10 +70,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	var rounds [][]licensehooks.Outcome
 	seen := map[string]int{} // delivery id → outcomes of it so far
 	var succeeded []string
+	if err := licensehooks.PrepareOutcomes(outcomes); err != nil {
+		return err
+	}
 	for _, o := range outcomes {
-		if o.Attempt == nil {
-			return licensehooks.Errorf(licensehooks.EINVALID, "An outcome has no attempt.")
-		}
 		if o.Attempt.ID == "" {
 			o.Attempt.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
 		}

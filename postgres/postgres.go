@@ -154,24 +154,31 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // mapErr turns driver errors into the domain's codes at the adapter's edge:
-// no row is ENOTFOUND, a unique key taken is ECONFLICT; anything else is
-// wrapped with what was being done.
+// no row is ENOTFOUND, a unique key taken is ECONFLICT, a missing parent
+// (the foreign key of a listener's tenant) ENOTFOUND; what names the thing
+// in lower case, for the message (see licensehooks.NotFound). Anything
+// else is wrapped with what was being done; the domain's errors pass
+// through.
 func mapErr(err error, what string) error {
 	var pgErr *pgconn.PgError
+	var le *licensehooks.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &le):
+		return err
 	case errors.Is(err, pgx.ErrNoRows):
-		return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
-		return licensehooks.Errorf(licensehooks.ECONFLICT, "%s already exists.", what)
+		return licensehooks.NotFound(what)
+	case errors.As(err, &pgErr) && pgErr.Code == "23505": // unique_violation
+		return licensehooks.AlreadyExists(what)
+	case errors.As(err, &pgErr) && pgErr.Code == "23503": // foreign_key_violation
+		return licensehooks.NotFound("tenant of this " + what)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }
 
-func notFound(what string) error {
-	return licensehooks.Errorf(licensehooks.ENOTFOUND, "%s not found.", what)
-}
+// notFound is the ENOTFOUND of a thing named in lower case.
+func notFound(what string) error { return licensehooks.NotFound(what) }
 
 // ts normalises a time to what the database keeps: UTC, microseconds.
 func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

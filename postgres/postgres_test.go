@@ -36,6 +36,9 @@ func setup(t *testing.T) *fixture {
 
 func (f *fixture) addListener(subs ...string) *licensehooks.Listener {
 	f.t.Helper()
+	if err := ensureTenant(f.ctx, f.s, f.tenant); err != nil {
+		f.t.Fatalf("CreateTenant: %v", err)
+	}
 	l := &licensehooks.Listener{
 		ID: licensehooks.NewID(licensehooks.PrefixListener), TenantID: f.tenant, URI: "https://example.com/h",
 		Subscriptions: subs, Enabled: true, Secret: []byte("s"), CreatedAt: base, UpdatedAt: base,
@@ -44,6 +47,16 @@ func (f *fixture) addListener(subs ...string) *licensehooks.Listener {
 		f.t.Fatalf("CreateListener: %v", err)
 	}
 	return l
+}
+
+// ensureTenant creates the tenant id unless it exists (a listener's tenant
+// must exist).
+func ensureTenant(ctx context.Context, s *Store, id string) error {
+	err := s.CreateTenant(ctx, &licensehooks.Tenant{ID: id, Name: id, CreatedAt: base})
+	if licensehooks.ErrorCode(err) == licensehooks.ECONFLICT {
+		return nil
+	}
+	return err
 }
 
 func (f *fixture) event(payload string) *licensehooks.Event {
@@ -178,15 +191,16 @@ func TestPayloadBytesKept(t *testing.T) {
 }
 
 // TestPublishRejectsUnstorableText checks an event PostgreSQL text cannot
-// hold fails alone, without failing its batch.
+// hold fails alone, without failing its batch. (A nil event fails the
+// whole call, on every store: storetest's Errors/PublishNilEvent.)
 func TestPublishRejectsUnstorableText(t *testing.T) {
 	f := setup(t)
 	nul, bad, good := f.event(`{}`), f.event(`{}`), f.event(`{}`)
 	nul.ResourceID = "a\x00b"
 	bad.Code = "\xff"
 	res := f.publish(licensehooks.PublishParams{Event: nul}, licensehooks.PublishParams{Event: bad},
-		licensehooks.PublishParams{Event: good}, licensehooks.PublishParams{Event: nil})
-	for i, code := range []string{licensehooks.EINVALID, licensehooks.EINVALID, "", licensehooks.EINVALID} {
+		licensehooks.PublishParams{Event: good})
+	for i, code := range []string{licensehooks.EINVALID, licensehooks.EINVALID, ""} {
 		if got := licensehooks.ErrorCode(res[i].Err); got != code {
 			t.Errorf("result %d: code %q, want %q (%v)", i, got, code, res[i].Err)
 		}
@@ -420,5 +434,42 @@ func TestClaimExcludingBacklog(t *testing.T) {
 	})
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second claim: %d deliveries, %v; want none (all leased)", len(again), err)
+	}
+}
+
+// TestListenerTenantKeyOnOldData applies the migration that adds the
+// listeners' foreign key to a database that holds a listener whose tenant
+// is gone (made by an older version, which had no key): the migration
+// succeeds and keeps the row, and new listeners are checked.
+func TestListenerTenantKeyOnOldData(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	s := openSchema(t, schema)
+	ctx := t.Context()
+	for _, q := range []string{
+		`ALTER TABLE listeners DROP CONSTRAINT listeners_tenant_fk`,
+		`DELETE FROM schema_migrations WHERE name = '0005_listener_tenant_fk.sql'`,
+		`INSERT INTO listeners (id, tenant_id, uri, subscriptions, name, description, enabled,
+			disabled_reason, headers, created_at, updated_at)
+			VALUES ('whl_orphan', 't_gone', 'https://example.com/h', '{a.code}', '', '', true, '', '{}', now(), now())`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	s = openSchema(t, schema) // applies the migration again
+	if _, err := s.GetListener(ctx, "t_gone", "whl_orphan"); err != nil {
+		t.Errorf("the old listener after the migration: %v", err)
+	}
+	var valid bool
+	if err := s.pool.QueryRow(ctx, `SELECT convalidated FROM pg_constraint WHERE conname = 'listeners_tenant_fk'
+		AND conrelid = 'listeners'::regclass`).Scan(&valid); err != nil || valid {
+		t.Errorf("key validated = %v (%v), want added NOT VALID beside the old row", valid, err)
+	}
+	l := &licensehooks.Listener{ID: "whl_new", TenantID: "t_gone", URI: "https://example.com/h",
+		Subscriptions: []string{"a.code"}, Enabled: true, CreatedAt: base, UpdatedAt: base}
+	if err := s.CreateListener(ctx, l); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("a new listener for the missing tenant: %v, want not found", err)
 	}
 }

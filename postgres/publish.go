@@ -40,6 +40,9 @@ type publishBatch struct {
 // listeners and insert the events; insert the deliveries and read back any
 // duplicates; commit. Workers are told after the commit (announce).
 func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	if err := licensehooks.CheckPublish(params); err != nil {
+		return nil, err
+	}
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)),
 		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
@@ -92,9 +95,6 @@ func handsOff(p licensehooks.PublishParams) bool {
 // text cannot hold (NUL, invalid UTF-8) before the batch's statements, which
 // would otherwise fail as a whole.
 func prepareEvent(e *licensehooks.Event, now time.Time) error {
-	if e == nil {
-		return licensehooks.Errorf(licensehooks.EINVALID, "The event is missing.")
-	}
 	if e.ID == "" {
 		e.ID = licensehooks.NewID(licensehooks.PrefixEvent)
 	}
@@ -334,8 +334,7 @@ func (b *publishBatch) queueDuplicates(batch *pgx.Batch) {
 			case bytes.Equal(x.hash, e.Hash):
 				b.results[i].Duplicate, b.results[i].DeliveryIDs = true, x.dids
 			default:
-				b.results[i].Err = licensehooks.Errorf(licensehooks.ECONFLICT,
-					"Event %s was already published with another body.", e.ID)
+				b.results[i].Err = licensehooks.EventConflict(e.ID)
 			}
 		}
 		return nil

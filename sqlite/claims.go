@@ -103,7 +103,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 			return err
 		}
 		if leaseLive(d, p.Now) && d.LeaseOwner != p.Owner {
-			return licensehooks.Errorf(licensehooks.ECONFLICT, "The delivery is being sent; try again in a moment.")
+			return licensehooks.DeliveryBusy()
 		}
 		// Read before writing: a refusal must leave nothing written.
 		claims, orphans, err := attach(w, []*licensehooks.Delivery{d})
@@ -111,7 +111,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 			return err
 		}
 		if len(orphans) > 0 {
-			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The listener of this delivery no longer exists.")
+			return notFound("listener of this delivery")
 		}
 		exp := p.Now.Add(p.Lease)
 		if _, err := w.exec(`UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?`,

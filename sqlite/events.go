@@ -21,11 +21,11 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if len(params) == 0 {
 		return nil, nil
 	}
+	if err := licensehooks.CheckPublish(params); err != nil {
+		return nil, err
+	}
 	now := s.Now()
 	for _, p := range params {
-		if p.Event == nil {
-			return nil, licensehooks.Errorf(licensehooks.EINVALID, "An event is missing.")
-		}
 		if p.Event.ID == "" {
 			p.Event.ID = licensehooks.NewID(licensehooks.PrefixEvent)
 		}
@@ -106,7 +106,7 @@ func duplicate(w *writer, e *licensehooks.Event, res *licensehooks.PublishResult
 		return err
 	}
 	if !bytes.Equal(hash, e.Hash) {
-		return licensehooks.Errorf(licensehooks.ECONFLICT, "Event %s was already published with a different body.", e.ID)
+		return licensehooks.EventConflict(e.ID)
 	}
 	ids, err := eventDeliveries(w, e.TenantID, e.ID)
 	res.Duplicate, res.DeliveryIDs = err == nil, ids

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"licensehooks"
@@ -36,13 +35,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	if len(outcomes) == 0 {
 		return nil
 	}
+	if err := licensehooks.PrepareOutcomes(outcomes); err != nil {
+		return err
+	}
 	// Encode the headers here, on the caller's goroutine: the writer is the
 	// one thread every write waits for, so it should only run statements.
 	rows := make([]outcomeRow, len(outcomes))
 	for i, o := range outcomes {
-		if o.Attempt == nil {
-			return mapErr(errors.New("an outcome has no attempt"), "outcomes")
-		}
 		rows[i] = outcomeRow{o: o, reqHeaders: jsonText(o.Attempt.RequestHeaders), respHeaders: jsonText(o.Attempt.ResponseHeaders)}
 	}
 	// A few hundred outcomes per commit: the writer runs them while

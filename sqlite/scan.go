@@ -90,18 +90,16 @@ func mapErr(err error, what string) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return licensehooks.Errorf(licensehooks.ECONFLICT, "A %s with this id already exists.", what)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return licensehooks.Errorf(licensehooks.ENOTFOUND, "The tenant of this %s was not found.", what)
+			return licensehooks.AlreadyExists(what)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: // the one foreign key: a listener's tenant
+			return licensehooks.NotFound("tenant of this " + what)
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
 
 // notFound is the ENOTFOUND of a thing named in lower case.
-func notFound(what string) error {
-	return licensehooks.Errorf(licensehooks.ENOTFOUND, "The %s was not found.", what)
-}
+func notFound(what string) error { return licensehooks.NotFound(what) }
 
 const tenantCols = `id, name, public_key, private_key, created_at, coalesce(external_id, '')`
 

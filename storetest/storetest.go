@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Outcomes", outcomeTests},
 		{"Log", logTests},
 		{"Maintenance", maintenanceTests},
+		{"Errors", errorTests},
 	}
 	t.Run("Copier", func(t *testing.T) {
 		t.Parallel()

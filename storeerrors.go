@@ -1,0 +1,57 @@
+package licensehooks
+
+import "strings"
+
+// The errors both store adapters answer, worded here once: an adapter says
+// what (a code and a subject), and every store gives API clients the same
+// message.
+
+// NotFound is the ENOTFOUND of a thing named in lower case ("listener",
+// "tenant of this listener"): "The listener was not found."
+func NotFound(subject string) *Error {
+	return Errorf(ENOTFOUND, "The %s was not found.", subject)
+}
+
+// AlreadyExists is the ECONFLICT of a thing whose id is taken: "A listener
+// with this id already exists."
+func AlreadyExists(subject string) *Error {
+	article := "A"
+	if subject != "" && strings.ContainsRune("aeiou", rune(subject[0])) {
+		article = "An"
+	}
+	return Errorf(ECONFLICT, "%s %s with this id already exists.", article, subject)
+}
+
+// EventConflict is the ECONFLICT of an event id published again with
+// another body (another Hash).
+func EventConflict(eventID string) *Error {
+	return Errorf(ECONFLICT, "Event %s was already published with a different body.", eventID)
+}
+
+// DeliveryBusy is the ECONFLICT of a delivery leased to another worker.
+func DeliveryBusy() *Error {
+	return Errorf(ECONFLICT, "The delivery is being sent; try again in a moment.")
+}
+
+// CheckPublish refuses a PublishEvents call in which a param has no event:
+// the whole call is EINVALID and nothing is stored (a caller's mistake, not
+// one event's fault).
+func CheckPublish(params []PublishParams) error {
+	for _, p := range params {
+		if p.Event == nil {
+			return Errorf(EINVALID, "An event is missing.")
+		}
+	}
+	return nil
+}
+
+// PrepareOutcomes refuses a RecordOutcomes call in which an outcome has no
+// attempt: the whole call is EINVALID and nothing is stored.
+func PrepareOutcomes(outcomes []Outcome) error {
+	for _, o := range outcomes {
+		if o.Attempt == nil {
+			return Errorf(EINVALID, "An outcome has no attempt.")
+		}
+	}
+	return nil
+}
