@@ -46,11 +46,17 @@ func CheckPublish(params []PublishParams) error {
 }
 
 // PrepareOutcomes refuses a RecordOutcomes call in which an outcome has no
-// attempt: the whole call is EINVALID and nothing is stored.
+// attempt (the whole call is EINVALID and nothing is stored), and gives an
+// attempt without an id one (att_…).
 func PrepareOutcomes(outcomes []Outcome) error {
 	for _, o := range outcomes {
 		if o.Attempt == nil {
 			return Errorf(EINVALID, "An outcome has no attempt.")
+		}
+	}
+	for _, o := range outcomes {
+		if o.Attempt.ID == "" {
+			o.Attempt.ID = NewID(PrefixAttempt)
 		}
 	}
 	return nil

@@ -125,11 +125,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 	var list []claimed
 	batch := &pgx.Batch{}
 	batch.Queue(asyncCommit)
-	perListener := p.Limit
-	if p.PerListener > 0 {
-		perListener = min(p.PerListener, p.Limit)
-	}
-	args := []any{p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit, perListener}
+	args := []any{p.Owner, ts(now.Add(p.Lease)), now, strs(p.ExcludeListeners), p.Limit, p.ListenerCap()}
 	sql := claimSQL
 	if len(p.ExcludeListeners) > 0 {
 		sql, args = claimExcludingSQL, append(args, maxPickListeners)
@@ -177,12 +173,12 @@ func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery)
 	claims := make([]*licensehooks.Claim, 0, len(ds))
 	var orphans []string
 	for _, d := range ds {
-		e, l := events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]
-		if e == nil || l == nil || l.TenantID != d.TenantID {
+		c := licensehooks.ClaimOf(d, events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID])
+		if c == nil {
 			orphans = append(orphans, d.ID)
 			continue
 		}
-		claims = append(claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
+		claims = append(claims, c)
 	}
 	if len(orphans) > 0 {
 		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
@@ -264,11 +260,9 @@ func (s *Store) ClaimDelivery(ctx context.Context, p licensehooks.ClaimOneParams
 		if err != nil {
 			return err
 		}
-		e, l := events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]
-		if e == nil || l == nil || l.TenantID != d.TenantID {
+		if claim = licensehooks.ClaimOf(d, events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID]); claim == nil {
 			return notFound("listener of this delivery")
 		}
-		claim = &licensehooks.Claim{Delivery: d, Event: e, Listener: l}
 		return nil
 	})
 	return claim, err

@@ -74,9 +74,6 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 		return err
 	}
 	for _, o := range outcomes {
-		if o.Attempt.ID == "" {
-			o.Attempt.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
-		}
 		if o.Attempt.Succeeded() {
 			succeeded = append(succeeded, o.Attempt.DeliveryID)
 		}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -56,7 +55,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		}
 		b.results[i].EventID = p.Event.ID
 		b.ok = append(b.ok, i)
-		if handsOff(p) && b.listeners == nil {
+		if p.HandsOff() && b.listeners == nil {
 			b.listeners = map[string]*licensehooks.Listener{}
 		}
 	}
@@ -85,33 +84,13 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	return b.results, nil
 }
 
-// handsOff reports whether p's deliveries may be leased as they are made:
-// those of the Test action and those due later never are.
-func handsOff(p licensehooks.PublishParams) bool {
-	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
-}
-
 // prepareEvent fills what the caller left empty and rejects what PostgreSQL
 // text cannot hold (NUL, invalid UTF-8) before the batch's statements, which
 // would otherwise fail as a whole.
 func prepareEvent(e *licensehooks.Event, now time.Time) error {
-	if e.ID == "" {
-		e.ID = licensehooks.NewID(licensehooks.PrefixEvent)
-	}
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = now
-	}
+	e.SetDefaults(now)
 	e.CreatedAt, e.OccurredAt = ts(e.CreatedAt), ts(e.OccurredAt)
-	for _, f := range []struct{ name, v string }{
-		{"eventId", e.ID}, {"tenantId", e.TenantID}, {"eventCode", e.Code}, {"resourceId", e.ResourceID},
-	} {
-		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
-			return licensehooks.Invalid(licensehooks.FieldError{
-				Field: f.name, Message: f.name + " must be UTF-8 text without NUL characters.", Code: "invalid_text",
-			})
-		}
-	}
-	return nil
+	return e.CheckText()
 }
 
 // queueMatch finds, for each event in play, the listeners to deliver to, in
@@ -250,7 +229,7 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			next = ts(p.NotBefore)
 		}
 		var until time.Time
-		if handsOff(p) {
+		if p.HandsOff() {
 			until = ts(b.now.Add(p.Handoff.Lease))
 		}
 		dids := make([]string, 0, len(b.matches[i]))
@@ -259,20 +238,13 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			dids = append(dids, id)
 			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
 			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
-			if !handsOff(p) || !p.Handoff.Take(l) {
+			if !p.HandsOff() || !p.Handoff.Take(l) {
 				owners, leases = append(owners, ""), append(leases, nil)
 				continue
 			}
 			owners, leases = append(owners, p.Handoff.Owner), append(leases, &until)
 			b.leased++
-			b.results[i].Claims = append(b.results[i].Claims, &licensehooks.Claim{
-				Delivery: &licensehooks.Delivery{
-					ID: id, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l,
-					Status: licensehooks.StatusPending, Once: p.Once, NextAttemptAt: next,
-					LeaseOwner: p.Handoff.Owner, LeaseExpiresAt: new(until), CreatedAt: e.CreatedAt, UpdatedAt: e.CreatedAt,
-				},
-				Event: e, Listener: b.listeners[l],
-			})
+			b.results[i].Claims = append(b.results[i].Claims, licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
 		}
 		b.results[i].DeliveryIDs = dids
 	}

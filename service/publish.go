@@ -106,9 +106,7 @@ func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*li
 		Payload: payload, OccurredAt: now, CreatedAt: now,
 		Hash: eventHash(in.EventCode, in.ResourceID, payload, in.EventDate),
 	}
-	if ev.ID == "" {
-		ev.ID = licensehooks.NewID(licensehooks.PrefixEvent)
-	}
+	ev.SetDefaults(now)
 	if in.EventDate != nil {
 		ev.OccurredAt = in.EventDate.UTC().Truncate(time.Microsecond)
 	}

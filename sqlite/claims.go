@@ -73,10 +73,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 // fill the first window of it (see claimpick.go).
 func claimRows(w *writer, p licensehooks.ClaimParams, now int64) (*sql.Rows, error) {
 	until := micros(p.Now.Add(p.Lease))
-	perListener := p.Limit
-	if p.PerListener > 0 {
-		perListener = min(p.PerListener, p.Limit)
-	}
+	perListener := p.ListenerCap()
 	if len(p.ExcludeListeners) > 0 {
 		rowids, ok, err := pick(w, now, p.Limit, perListener, p.ExcludeListeners)
 		if err != nil {
@@ -155,11 +152,12 @@ func attach(w *writer, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, []st
 			}
 			listeners[d.ListenerID] = l
 		}
-		if e == nil || l == nil {
+		c := licensehooks.ClaimOf(d, e, l)
+		if c == nil {
 			orphans = append(orphans, d.ID)
 			continue
 		}
-		claims = append(claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
+		claims = append(claims, c)
 	}
 	return claims, orphans, nil
 }

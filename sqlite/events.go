@@ -16,7 +16,9 @@ import (
 // PublishEvents stores each event and its deliveries. Publishers calling at
 // once share a commit (see writeLoop). A repeated or conflicting event is
 // detected before anything is written, so it needs no rollback and the rest
-// of the batch commits. An event with no ID or CreatedAt gets them here.
+// of the batch commits. An event with no ID or CreatedAt gets them here
+// (Event.SetDefaults); one with text no store keeps fails alone
+// (Event.CheckText).
 func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
 	if len(params) == 0 {
 		return nil, nil
@@ -25,18 +27,18 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		return nil, err
 	}
 	now := s.Now()
-	for _, p := range params {
-		if p.Event.ID == "" {
-			p.Event.ID = licensehooks.NewID(licensehooks.PrefixEvent)
-		}
-		if p.Event.CreatedAt.IsZero() {
-			p.Event.CreatedAt = now
-		}
+	refused := make([]error, len(params)) // text no store keeps: that event fails alone
+	for i, p := range params {
+		p.Event.SetDefaults(now)
+		refused[i] = p.Event.CheckText()
 	}
 	results := make([]licensehooks.PublishResult, len(params))
 	err := s.write(ctx, func(w *writer) error {
 		for i, p := range params {
-			results[i] = licensehooks.PublishResult{EventID: p.Event.ID}
+			results[i] = licensehooks.PublishResult{EventID: p.Event.ID, Err: refused[i]}
+			if refused[i] != nil {
+				continue
+			}
 			if err := publishOne(w, p, now, &results[i]); err != nil {
 				var le *licensehooks.Error
 				if !errors.As(err, &le) {
@@ -88,14 +90,10 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 		}
 	}
 	due := e.CreatedAt
-	handoff := p.Handoff
 	if !p.NotBefore.IsZero() {
-		due, handoff = p.NotBefore, nil
+		due = p.NotBefore
 	}
-	if p.ListenerID != "" {
-		handoff = nil
-	}
-	return insertDeliveries(w, e, targets, p.Once, due, handoff, now, res)
+	return insertDeliveries(w, p, targets, due, now, res)
 }
 
 // duplicate answers an event whose (tenant, id) is taken: the first
@@ -164,38 +162,33 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
 
-// insertDeliveries inserts one pending delivery per listener into res's
-// DeliveryIDs, leasing to the handoff's owner (when not nil) those it takes,
-// into res's Claims.
-func insertDeliveries(w *writer, e *licensehooks.Event, listeners []*licensehooks.Listener, once bool, due time.Time,
-	h *licensehooks.Handoff, now time.Time, res *licensehooks.PublishResult) error {
+// insertDeliveries inserts one pending delivery of p's event per listener
+// into res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
+// those it takes, into res's Claims.
+func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
+	now time.Time, res *licensehooks.PublishResult) error {
+	e := p.Event
 	res.DeliveryIDs = make([]string, len(listeners))
 	idTime := time.Now()
 	var until time.Time
-	if h != nil {
-		until = fromMicros(micros(now.Add(h.Lease)))
+	if p.HandsOff() {
+		until = now.Add(p.Handoff.Lease)
 	}
 	for i, l := range listeners {
 		id := newSortableID(licensehooks.PrefixDelivery, idTime)
 		res.DeliveryIDs[i] = id
 		owner, expires := "", int64(0)
-		take := h != nil && h.Take(l.ID)
+		take := p.HandsOff() && p.Handoff.Take(l.ID)
 		if take {
-			owner, expires = h.Owner, micros(until)
+			owner, expires = p.Handoff.Owner, micros(until)
 		}
-		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(once), micros(due),
+		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(p.Once), micros(due),
 			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
 		if err != nil {
 			return err
 		}
 		if take {
-			d := &licensehooks.Delivery{
-				ID: id, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l.ID,
-				Status: licensehooks.StatusPending, Once: once, NextAttemptAt: fromMicros(micros(due)),
-				LeaseOwner: owner, LeaseExpiresAt: new(until),
-				CreatedAt: fromMicros(micros(e.CreatedAt)), UpdatedAt: fromMicros(micros(e.CreatedAt)),
-			}
-			res.Claims = append(res.Claims, &licensehooks.Claim{Delivery: d, Event: e, Listener: l})
+			res.Claims = append(res.Claims, licensehooks.HandoffClaim(p, id, l, due, until))
 		}
 	}
 	return nil

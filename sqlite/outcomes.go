@@ -97,9 +97,6 @@ type outcomeRow struct {
 // was still the owner's).
 func recordOutcome(w *writer, r outcomeRow) (bool, error) {
 	o, a := r.o, r.o.Attempt
-	if a.ID == "" {
-		a.ID = licensehooks.NewID(licensehooks.PrefixAttempt)
-	}
 	end := micros(a.StartedAt.Add(a.Duration))
 	started := micros(a.StartedAt)
 	n, err := w.execN(applyOutcome, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),

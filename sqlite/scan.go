@@ -91,7 +91,7 @@ func mapErr(err error, what string) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 			return licensehooks.AlreadyExists(what)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: // the one foreign key: a listener's tenant
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY: // every foreign key points at a tenant
 			return licensehooks.NotFound("tenant of this " + what)
 		}
 	}

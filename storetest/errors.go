@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -32,6 +33,26 @@ var errorTests = map[string]func(t *testing.T, f *Fixture){
 		}
 		_, err = f.S.GetEvent(f.Ctx, tn.ID, good.ID)
 		wantCode(t, err, licensehooks.ENOTFOUND, "the good event of a refused call (nothing is stored)")
+	},
+	"PublishUnstorableText": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		f.Listener(tn.ID, []string{codeA})
+		nul, bad, good := f.Event(tn.ID, codeA, Base), f.Event(tn.ID, codeA, Base), f.Event(tn.ID, codeA, Base)
+		nul.ResourceID = "a\x00b"
+		bad.ID = "event_\xff"
+		res, err := f.S.PublishEvents(f.Ctx, []licensehooks.PublishParams{{Event: nul}, {Event: bad}, {Event: good}})
+		must(t, err, "PublishEvents")
+		for i, field := range []string{"resourceId", "eventId"} {
+			var e *licensehooks.Error
+			if !errors.As(res[i].Err, &e) || e.Code != licensehooks.EINVALID || len(e.Fields) != 1 || e.Fields[0].Field != field {
+				t.Errorf("result %d: %v, want EINVALID on %s", i, res[i].Err, field)
+			}
+		}
+		if res[2].Err != nil || len(res[2].DeliveryIDs) != 1 {
+			t.Errorf("the good event beside them: %+v, want stored with 1 delivery", res[2])
+		}
+		_, err = f.S.GetEvent(f.Ctx, tn.ID, nul.ID)
+		wantCode(t, err, licensehooks.ENOTFOUND, "the refused event")
 	},
 	"OutcomeWithoutAttempt": func(t *testing.T, f *Fixture) {
 		tn := f.Tenant()

@@ -1,0 +1,79 @@
+package licensehooks
+
+import "time"
+
+// Rules both store adapters apply, kept here once so that the adapters hold
+// SQL and little else.
+
+// SetDefaults gives an event what its publisher may leave out: an id
+// (event_…) and the time it was accepted (now).
+func (e *Event) SetDefaults(now time.Time) {
+	if e.ID == "" {
+		e.ID = NewID(PrefixEvent)
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = now
+	}
+}
+
+// CheckText refuses an event with a text field no store keeps (see
+// ValidText): EINVALID on the field, for that event alone.
+func (e *Event) CheckText() error {
+	for _, f := range []struct{ name, v string }{
+		{"eventId", e.ID}, {"tenantId", e.TenantID}, {"eventCode", e.Code}, {"resourceId", e.ResourceID},
+	} {
+		if !ValidText(f.v) {
+			return Invalid(FieldError{
+				Field: f.name, Message: f.name + " must be UTF-8 text without NUL characters.", Code: "invalid_text",
+			})
+		}
+	}
+	return nil
+}
+
+// HandsOff reports whether p's deliveries may be leased as they are made
+// (see Handoff): those of the Test action (ListenerID) and those due later
+// (NotBefore) never are.
+func (p PublishParams) HandsOff() bool {
+	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
+}
+
+// HandoffClaim is the claim of a delivery made by publish p and leased to
+// p.Handoff.Owner until until as it was stored: pending, due at due,
+// dated as its event.
+func HandoffClaim(p PublishParams, deliveryID string, l *Listener, due, until time.Time) *Claim {
+	e := p.Event
+	created := storedTime(e.CreatedAt)
+	until = storedTime(until)
+	return &Claim{
+		Delivery: &Delivery{
+			ID: deliveryID, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l.ID,
+			Status: StatusPending, Once: p.Once, NextAttemptAt: storedTime(due),
+			LeaseOwner: p.Handoff.Owner, LeaseExpiresAt: &until, CreatedAt: created, UpdatedAt: created,
+		},
+		Event: e, Listener: l,
+	}
+}
+
+// storedTime is t as the stores keep it: UTC, microseconds.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// ClaimOf is the claim of a leased delivery, given its event and listener
+// as read (nil when missing); nil when the delivery is orphaned: its event
+// or listener is gone (or the listener is another tenant's). An orphan can
+// never be sent: a claim cancels it instead of handing it out.
+func ClaimOf(d *Delivery, e *Event, l *Listener) *Claim {
+	if e == nil || l == nil || l.TenantID != d.TenantID {
+		return nil
+	}
+	return &Claim{Delivery: d, Event: e, Listener: l}
+}
+
+// ListenerCap is the most deliveries of one listener a claim takes: the
+// PerListener cap within Limit, or Limit when there is no cap.
+func (p ClaimParams) ListenerCap() int {
+	if p.PerListener > 0 {
+		return min(p.PerListener, p.Limit)
+	}
+	return p.Limit
+}
