@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
 	"licensehooks"
@@ -267,8 +268,15 @@ func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 			r.err = w.savepoint("req", func() error { return r.fn(w) })
 			continue
 		}
+		before := w.totalChanges()
 		r.err = r.fn(w)
 		var le *licensehooks.Error
+		if r.err != nil && errors.As(r.err, &le) && before >= 0 {
+			if after := w.totalChanges(); after != before {
+				brokeRule(fmt.Sprintf("sqlite: a request returned %q after writing %d rows: "+
+					"a *licensehooks.Error must mean nothing was written (see commit)", r.err, after-before))
+			}
+		}
 		if r.err != nil && !errors.As(r.err, &le) {
 			w.fanout = nil // it may hold what is rolled back
 			_ = w.raw("ROLLBACK")
@@ -284,6 +292,25 @@ func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 	}
 	s.walDirty.Store(true)
 	return nil
+}
+
+// brokeRule reports a request that broke commit's rule; tests of the check
+// itself replace it (export_test.go), every other test dies loudly.
+var brokeRule = func(msg string) { panic(msg) }
+
+// totalChanges is SQLite's count of rows changed on the write connection,
+// read only under go test (-1 otherwise): commit's rule that a
+// *licensehooks.Error means nothing was written is checked around every
+// request in every test that writes.
+func (w *writer) totalChanges() int64 {
+	if !testing.Testing() {
+		return -1
+	}
+	var n int64
+	if err := w.queryRow(`SELECT total_changes()`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // checkDataVersion drops the fan-out cache when another connection has

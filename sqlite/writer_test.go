@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,5 +219,37 @@ func TestHandoffRerun(t *testing.T) {
 		if d, err := s.GetDelivery(ctx, tn.ID, id); err != nil || d.LeaseOwner != "me" || !seen[id] {
 			t.Errorf("delivery %s: %+v, %v; want leased to me and among the claims", id, d, err)
 		}
+	}
+}
+
+// TestErrorAfterWriteIsCaught: a request that writes and then returns a
+// *licensehooks.Error breaks commit's rule (what it wrote would be
+// committed with the batch); under test the writer catches it.
+func TestErrorAfterWriteIsCaught(t *testing.T) {
+	s := openTest(t)
+	var caught []string
+	prev := brokeRule
+	brokeRule = func(msg string) { caught = append(caught, msg) }
+	t.Cleanup(func() { brokeRule = prev })
+
+	// An honest refusal writes nothing: not reported.
+	err := s.write(t.Context(), func(w *writer) error {
+		return licensehooks.Errorf(licensehooks.EINVALID, "refused before writing")
+	})
+	if licensehooks.ErrorCode(err) != licensehooks.EINVALID || len(caught) != 0 {
+		t.Fatalf("honest refusal: err %v, caught %q", err, caught)
+	}
+	// A refusal after an insert is reported, with the row count.
+	err = s.write(t.Context(), func(w *writer) error {
+		if err := insertTenant("t_half")(w); err != nil {
+			return err
+		}
+		return licensehooks.Errorf(licensehooks.EINVALID, "refused after writing")
+	})
+	if licensehooks.ErrorCode(err) != licensehooks.EINVALID {
+		t.Fatalf("err %v", err)
+	}
+	if len(caught) != 1 || !strings.Contains(caught[0], "after writing 1 rows") {
+		t.Fatalf("caught %q, want one report of 1 row", caught)
 	}
 }
