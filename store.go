@@ -32,8 +32,43 @@ type Store interface {
 	// nodes with LISTEN/NOTIFY. The channel closes when ctx ends.
 	Wakeups(ctx context.Context) <-chan struct{}
 
+	// Check answers nil when the store answers and holds the schema this
+	// binary knows: every migration applied, none it does not know (a
+	// newer binary migrated it). Readiness probes call it.
+	Check(ctx context.Context) error
+	// Backlog describes the deliveries due at now and not leased: the
+	// work waiting for a worker.
+	Backlog(ctx context.Context, now time.Time) (Backlog, error)
+	// Observe makes the store report its work to o (nil: to no one). Call
+	// it before the store is used.
+	Observe(o StoreObserver)
+
 	Close() error
 }
+
+// Backlog is the work waiting for a worker: deliveries due and not
+// leased, and when the oldest of them fell due (zero when none is).
+type Backlog struct {
+	Due         int
+	OldestDueAt time.Time
+}
+
+// StoreObserver is told of a store's work, for metrics. Its methods are
+// called on the store's goroutines and must return at once.
+type StoreObserver interface {
+	// Committed reports a write transaction that committed and how long it
+	// took from its start to its commit (durable).
+	Committed(took time.Duration)
+	// Cancelled reports deliveries the store cancelled: their listener was
+	// disabled or deleted, or is gone.
+	Cancelled(n int)
+}
+
+// NoStoreObserver observes nothing.
+type NoStoreObserver struct{}
+
+func (NoStoreObserver) Committed(time.Duration) {}
+func (NoStoreObserver) Cancelled(int)           {}
 
 // TenantStore keeps tenants. A deleted tenant is ENOTFOUND everywhere at
 // once, while its data is purged in bounded batches.

@@ -69,6 +69,9 @@ type Config struct {
 	PollInterval time.Duration
 	// DisableAfter is the five-day rule's period (DefaultDisableAfter).
 	DisableAfter time.Duration
+	// Observer is told what the dispatcher does, for metrics. Default:
+	// NoObserver.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -96,6 +99,9 @@ func (c *Config) setDefaults() {
 		// listeners often share a host, and a smaller pool would close and
 		// reopen connections under load.
 		c.Client = egress.New(egress.Config{Timeout: DefaultTimeout, UserAgent: c.UserAgent, MaxIdleConnsPerHost: c.Workers})
+	}
+	if c.Observer == nil {
+		c.Observer = NoObserver{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -196,7 +202,7 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 		cfg:      cfg,
 		client:   &client,
 		policy:   policy{schedule: cfg.Schedule, jitter: jitter},
-		signer:   newSigner(store, mk, quit),
+		signer:   newSigner(store, mk, quit, cfg.Observer),
 		quit:     quit,
 		quitNow:  quitNow,
 		log:      cfg.Logger.With("component", "dispatch"),
@@ -330,4 +336,24 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 		<-d.done
 	}
 	return errors.Join(d.stopErr, fmt.Errorf("dispatch: stop: attempts in flight cut off: %w", ctx.Err()))
+}
+
+// Running answers nil while the dispatcher claims and sends: started, not
+// stopping, its loops alive.
+func (d *Dispatcher) Running() error {
+	d.mu.Lock()
+	started, stopping := d.started, d.stopping
+	d.mu.Unlock()
+	select {
+	case <-d.done:
+		return errors.New("the dispatcher has stopped")
+	default:
+	}
+	switch {
+	case !started:
+		return errors.New("the dispatcher has not started")
+	case stopping:
+		return errors.New("the dispatcher is stopping")
+	}
+	return nil
 }

@@ -80,6 +80,7 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 	deadline := in.at.Add(d.cfg.Lease - d.leaseMargin())
 	d.mu.Lock()
 	stopping := d.stopping
+	taken := 0
 	for _, c := range claims {
 		id := c.Delivery.ListenerID
 		if in.reserved[id] == 0 {
@@ -94,6 +95,7 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 			continue
 		}
 		d.stats.handedOff.Add(1)
+		taken++
 		l := d.lanes[id]
 		l.queue = append(l.queue, job{claim: c, deadline: deadline})
 		d.spawn(id, l)
@@ -105,6 +107,9 @@ func (in *intake) done(claims []*licensehooks.Claim) {
 	}
 	in.reserved = nil
 	d.mu.Unlock()
+	if taken > 0 {
+		d.cfg.Observer.HandedOff(taken)
+	}
 	if stopping && len(claims) > 0 {
 		d.releaseClaims(claims)
 	}

@@ -149,6 +149,9 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if len(claims) > 0 {
+		d.cfg.Observer.Claimed(len(claims))
+	}
 	deadline := claimedAt.Add(d.cfg.Lease - d.leaseMargin())
 	over, capped := d.queueClaims(claims, deadline, now, limit, perListener, exclude, refusals)
 	if len(over) > 0 {
@@ -291,6 +294,9 @@ func (d *Dispatcher) run(id string, l *lane, j job) {
 		// lapses, rather than risk a send the lease no longer covers.
 		<-d.sem
 		d.forget(id, 1)
+		if !d.isStopping() {
+			d.cfg.Observer.LeaseLapsed(1)
+		}
 		return
 	}
 	d.stats.inFlight.Add(1)
@@ -345,6 +351,7 @@ func (d *Dispatcher) resultOf(c *licensehooks.Claim, s sent, manual bool) result
 }
 
 func (d *Dispatcher) count(a *licensehooks.Attempt) {
+	d.cfg.Observer.Attempted(a)
 	d.stats.sent.Add(1)
 	if a.Succeeded() {
 		d.stats.succeeded.Add(1)

@@ -96,7 +96,26 @@ func (d *Dispatcher) flush(ctx context.Context, batch []record) {
 	}
 	d.settle(batch)
 	if err == nil {
+		d.observeRecorded(batch)
 		d.afterRecord(ctx, batch)
+	}
+}
+
+// observeRecorded tells the observer of the deliveries a stored batch
+// finished and of the outcomes stored after their lease had ended.
+func (d *Dispatcher) observeRecorded(batch []record) {
+	now, lapsed := time.Now(), 0
+	for _, r := range batch {
+		switch s := r.outcome.Status; s {
+		case licensehooks.StatusSucceeded, licensehooks.StatusFailed:
+			d.cfg.Observer.Finished(r.claim.Delivery.TenantID, s)
+		}
+		if exp := r.claim.Delivery.LeaseExpiresAt; exp != nil && now.After(*exp) {
+			lapsed++
+		}
+	}
+	if lapsed > 0 {
+		d.cfg.Observer.LeaseLapsed(lapsed)
 	}
 }
 
@@ -185,5 +204,6 @@ func (d *Dispatcher) disable(ctx context.Context, l *licensehooks.Listener, reas
 		return
 	}
 	d.log.Warn("listener disabled", "tenant", l.TenantID, "listener", l.ID, "uri", l.URI, "reason", reason)
+	d.cfg.Observer.Disabled(l.TenantID, reason)
 	d.dropQueued(l.ID)
 }

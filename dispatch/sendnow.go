@@ -45,6 +45,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, tenantID, deliveryID string) (
 		d.release(ctx, owner, deliveryID)
 		return nil, fmt.Errorf("record attempt of delivery %s: %w", deliveryID, err)
 	}
+	d.observeRecorded([]record{{outcome: o, claim: c}})
 	d.afterRecord(rctx, []record{{outcome: o, claim: c}})
 	return s.attempt, nil
 }

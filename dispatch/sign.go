@@ -58,11 +58,13 @@ type signer struct {
 	bodies  *flight[bodyKey, signedBody]
 	keys    *flight[string, *rsa.PrivateKey]
 	secrets *flight[string, listenerSecrets]
+	obs     Observer
 }
 
-func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey, quit context.Context) *signer {
+func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey, quit context.Context, obs Observer) *signer {
 	return &signer{
 		store:   store,
+		obs:     obs,
 		mk:      mk,
 		quit:    quit,
 		bodies:  newFlight[bodyKey, signedBody](bodyCacheSize),
@@ -85,6 +87,7 @@ func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt in
 		if err != nil {
 			return signedBody{}, fmt.Errorf("tenant %s: %w", e.TenantID, err)
 		}
+		s.obs.Signed()
 		if len(body) > maxCachedBody {
 			return signedBody{nsig: sig}, nil
 		}

@@ -13,7 +13,7 @@ import (
 func TestBodySignedOncePerEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	s := newSigner(b.store, b.mk, context.Background())
+	s := newSigner(b.store, b.mk, context.Background(), NoObserver{})
 	e := &licensehooks.Event{
 		ID: "event_1", TenantID: b.tenant.ID, Code: codeCreated, ResourceID: "cust_1",
 		Payload: []byte(`{"customerId":"cust_1"}`), OccurredAt: time.Now(), CreatedAt: time.Now(),

@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"net/http"
+	"time"
+
+	"licensehooks"
 )
 
 // openapiJSON is the OpenAPI 3.1 document of the whole API. A test holds it
@@ -17,6 +21,37 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, _ *call) error {
 		Status  string `json:"status"`
 		Version string `json:"version,omitempty"`
 	}{"ok", s.cfg.Version})
+	return nil
+}
+
+// readyTimeout bounds the readiness check: a probe that hangs is as bad
+// as a no.
+const readyTimeout = 3 * time.Second
+
+// ready answers 200 while the node can serve, 503 with the reason when it
+// cannot (a load balancer then sends its traffic elsewhere).
+func (s *Server) ready(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			return licensehooks.Errorf(licensehooks.EUNAVAILABLE, "Not ready: %v", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Status string `json:"status"`
+	}{"ready"})
+	return nil
+}
+
+// metrics serves the Prometheus metrics, when they are served on the API's
+// address.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if s.cfg.Metrics == nil {
+		return licensehooks.Errorf(licensehooks.ENOTFOUND, "Metrics are not served on this address (see serve --metrics-addr).")
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
 	return nil
 }
 

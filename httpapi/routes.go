@@ -44,6 +44,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/oauth/token", "OAuth_Token", "", s.token},
 		{"POST", "/protocol/openid-connect/token", "OAuth_TokenOpenIDConnect", "", s.token},
 		{"GET", "/healthz", "Health_Get", "", s.health},
+		{"GET", "/readyz", "Ready_Get", "", s.ready},
+		{"GET", "/metrics", "Metrics_Get", "", s.metrics},
 		{"GET", "/openapi.json", "OpenAPI_Get", "", s.openAPI},
 		{"GET", "/docs", "Docs_Get", "", s.docs},
 

@@ -9,6 +9,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,6 +43,12 @@ type Config struct {
 	// PublicURL is the server's address as clients reach it (the links it
 	// makes start with it); "" uses each request's scheme and Host.
 	PublicURL string
+	// Ready, when set, answers /readyz: nil while the node can serve (its
+	// store answers with the schema it knows, its dispatcher runs), else
+	// the reason it cannot.
+	Ready func(ctx context.Context) error
+	// Metrics, when set, serves /metrics (Prometheus text format).
+	Metrics http.Handler
 }
 
 // DefaultBodyTimeout lets the largest body of one listener or one event
@@ -83,7 +90,7 @@ func New(cfg Config) *Server {
 }
 
 // apiPrefixes are the paths the API owns; everything else is the Fallback's.
-var apiPrefixes = []string{"/api/", "/oauth/", "/protocol/", "/openapi.json", "/docs", "/healthz"}
+var apiPrefixes = []string{"/api/", "/oauth/", "/protocol/", "/openapi.json", "/docs", "/healthz", "/readyz", "/metrics"}
 
 // Handler returns the handler of the API, and of the Fallback for every
 // other path. Every request body, the Fallback's too, is read under a

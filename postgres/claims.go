@@ -186,6 +186,7 @@ func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery)
 		if err != nil {
 			return nil, mapErr(err, "cancel orphaned deliveries")
 		}
+		s.observe().Cancelled(len(orphans))
 	}
 	return claims, nil
 }

@@ -82,7 +82,8 @@ func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter
 // same transaction.
 func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
 	normalizeListener(l)
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `UPDATE listeners SET uri = $3, subscriptions = $4, name = $5,
 			description = $6, enabled = $7, disabled_reason = $8, disabled_at = $9, headers = $10,
 			secret = $11, prev_secret = $12, prev_secret_expires_at = $13, last_success_at = $14,
@@ -99,14 +100,17 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 		if l.Enabled {
 			return nil
 		}
-		return cancelPending(ctx, tx, l.ID, l.UpdatedAt)
+		n, err = cancelPending(ctx, tx, l.ID, l.UpdatedAt)
+		return err
 	})
+	return s.cancelled(n, err)
 }
 
 // DeleteListener deletes a listener and cancels its pending deliveries,
 // which stay in the log.
 func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM listeners WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 		if err != nil {
 			return mapErr(err, "delete listener")
@@ -114,15 +118,18 @@ func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
 		if tag.RowsAffected() == 0 {
 			return notFound("listener")
 		}
-		return cancelPending(ctx, tx, id, ts(s.now()))
+		n, err = cancelPending(ctx, tx, id, ts(s.now()))
+		return err
 	})
+	return s.cancelled(n, err)
 }
 
 // DisableListener disables a listener for a reason and cancels its pending
 // deliveries.
 func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error {
 	at = ts(at)
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE listeners SET enabled = false, disabled_reason = $3,
 			disabled_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason, at)
 		if err != nil {
@@ -131,15 +138,27 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 		if tag.RowsAffected() == 0 {
 			return notFound("listener")
 		}
-		return cancelPending(ctx, tx, id, at)
+		n, err = cancelPending(ctx, tx, id, at)
+		return err
 	})
+	return s.cancelled(n, err)
 }
 
 // cancelPending cancels a listener's pending deliveries. Their leases stay,
 // so the outcome of an attempt in flight is still recorded (the receiver got
 // it); recordSQL keeps such a delivery cancelled rather than retrying it.
-func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
+// It returns how many it cancelled, for the caller to report once its
+// transaction commits.
+func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) (int, error) {
+	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
 		WHERE listener_id = $1 AND status = 'pending'`, listenerID, at)
-	return mapErr(err, "cancel pending deliveries")
+	return int(tag.RowsAffected()), mapErr(err, "cancel pending deliveries")
+}
+
+// cancelled reports n cancelled deliveries when err is nil.
+func (s *Store) cancelled(n int, err error) error {
+	if err == nil && n > 0 {
+		s.observe().Cancelled(n)
+	}
+	return err
 }

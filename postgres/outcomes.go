@@ -94,7 +94,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	for _, round := range rounds {
 		batch.Queue(recordSQL, outcomeArgs(round)...)
 	}
-	return mapErr(s.pool.SendBatch(ctx, batch).Close(), "record outcomes")
+	// A pipelined batch outside a transaction runs as one implicit
+	// transaction, committed when it ends.
+	begun := time.Now()
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return mapErr(err, "record outcomes")
+	}
+	s.observe().Committed(time.Since(begun))
+	return nil
 }
 
 // outcomeArgs turns a round of outcomes into the column arrays of recordSQL.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync/atomic"
 	"errors"
 	"fmt"
 	"regexp"
@@ -46,6 +47,7 @@ type Store struct {
 	announced  chan struct{} // an announcement waits for the sender (buffered 1)
 	stopSender context.CancelFunc
 	sent       chan struct{} // closed when the sender has stopped
+	observer   atomic.Pointer[licensehooks.StoreObserver]
 }
 
 var _ licensehooks.Store = (*Store)(nil)
@@ -91,6 +93,7 @@ func OpenWithOptions(ctx context.Context, url string, opt Options) (*Store, erro
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{pool: pool, now: opt.Now}
+	s.Observe(nil)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -139,6 +142,7 @@ type batcher interface {
 
 // inTx runs fn in a transaction, committed when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	begun := time.Now()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -150,6 +154,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err := tx.Commit(ctx); err != nil {
 		return mapErr(err, "commit")
 	}
+	s.observe().Committed(time.Since(begun))
 	return nil
 }
 

@@ -473,3 +473,18 @@ func TestListenerTenantKeyOnOldData(t *testing.T) {
 		t.Errorf("a new listener for the missing tenant: %v, want not found", err)
 	}
 }
+
+// TestCheckSchema: Check fails, naming the migration, when the database
+// holds one this binary does not know.
+func TestCheckSchema(t *testing.T) {
+	f := setup(t)
+	if err := f.s.Check(f.ctx); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if _, err := f.s.pool.Exec(f.ctx, `INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.Check(f.ctx); err == nil || !strings.Contains(err.Error(), "9999") {
+		t.Fatalf("Check with a migration from a newer binary = %v, want it named", err)
+	}
+}

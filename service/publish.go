@@ -70,12 +70,19 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 		return nil, fmt.Errorf("publish %d events: %w", len(params), err)
 	}
 	var claims []*licensehooks.Claim
+	accepted := 0
 	for j, r := range stored {
 		claims = append(claims, r.Claims...)
 		r.Claims = nil // the dispatcher's, not the caller's
 		results[index[j]] = r
+		if r.Err == nil && !r.Duplicate {
+			accepted++
+		}
 	}
 	done(claims)
+	if s.Observer != nil && accepted > 0 {
+		s.Observer.Accepted(tenantID, accepted)
+	}
 	return results, nil
 }
 

@@ -48,7 +48,17 @@ type Service struct {
 	// process revokes a credential or deletes a tenant.
 	Auth   *auth.Service
 	Logger *slog.Logger // optional
-	Now    func() time.Time
+	// Observer, when set, is told of the events accepted, for metrics.
+	Observer Observer
+	Now      func() time.Time
+}
+
+// Observer is told of what the service accepts, for metrics. It must
+// return at once.
+type Observer interface {
+	// Accepted reports n new events of a tenant stored (a duplicate of an
+	// event already stored is not new).
+	Accepted(tenantID string, n int)
 }
 
 // now returns the current time in UTC at the store's precision, so what the

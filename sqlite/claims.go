@@ -62,6 +62,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 				updated_at = ? WHERE id = ?`, now, id); err != nil {
 				return err
 			}
+			w.cancelled++
 		}
 		return nil
 	})

@@ -104,8 +104,9 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 // is kept, so the attempt's outcome is still recorded; RecordOutcomes does
 // not bring a cancelled delivery back to pending.
 func cancelPending(w *writer, listenerID string, at time.Time) error {
-	_, err := w.exec(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
+	n, err := w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
 		WHERE listener_id = ? AND status = 'pending'`, micros(at), listenerID)
+	w.cancelled += int(n)
 	return err
 }
 

@@ -65,6 +65,7 @@ type Store struct {
 	closeErr  error
 	wake      *wakeup.Hub // tells the dispatchers of this process that work may be due
 	dumps     dumpPasses  // migrate-store's passes over tables with no index on id
+	observer  atomic.Pointer[licensehooks.StoreObserver]
 
 	// Now dates the few writes whose caller gives no time (the cancelled
 	// deliveries of a deleted listener). Tests may replace it.
@@ -167,6 +168,7 @@ func open(path string) (*Store, error) {
 		Now:      time.Now,
 		wake:     wakeup.New(),
 	}
+	s.Observe(nil)
 	w, err := newWriter(wdb)
 	if err != nil {
 		wdb.Close()

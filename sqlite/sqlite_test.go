@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +177,29 @@ func listenersOf(t *testing.T, s *sqlite.Store, tenantID string, ids []string) m
 		got[d.ListenerID] = true
 	}
 	return got
+}
+
+// TestCheckSchema: Check fails, naming the migration, when the database
+// lacks one or holds one this binary does not know.
+func TestCheckSchema(t *testing.T) {
+	path := tempPath(t)
+	s := open(t, path)
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ('9999_future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "9999_future") {
+		t.Fatalf("Check with a migration from a newer binary = %v, want it named", err)
+	}
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version IN ('9999_future', '0001_init')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "0001_init is not applied") {
+		t.Fatalf("Check without 0001_init = %v, want it named", err)
+	}
 }

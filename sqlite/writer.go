@@ -43,6 +43,9 @@ type writer struct {
 	dataVersion int64
 	// relaxedSync is true while the connection runs synchronous=NORMAL.
 	relaxedSync bool
+	// cancelled counts the deliveries the transaction cancelled, reported
+	// to the store's observer once it commits.
+	cancelled int
 }
 
 func newWriter(db *sql.DB) (*writer, error) {
@@ -248,6 +251,8 @@ var errDirty = errors.New("a request failed after writing")
 // savepoint when isolate is set, and commits.
 func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 	w.wake = false
+	w.cancelled = 0
+	begun := time.Now()
 	if err := w.setSync(batch); err != nil {
 		return err
 	}
@@ -291,6 +296,11 @@ func (s *Store) runBatch(w *writer, batch []*writeReq, isolate bool) error {
 		return err
 	}
 	s.walDirty.Store(true)
+	o := s.observe()
+	o.Committed(time.Since(begun))
+	if w.cancelled > 0 {
+		o.Cancelled(w.cancelled)
+	}
 	return nil
 }
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Log", logTests},
 		{"Maintenance", maintenanceTests},
 		{"Errors", errorTests},
+		{"Health", healthTests},
 	}
 	t.Run("Copier", func(t *testing.T) {
 		t.Parallel()

@@ -29,6 +29,7 @@ import (
 	"licensehooks/egress"
 	"licensehooks/httpapi"
 	"licensehooks/internal/connlimit"
+	"licensehooks/metrics"
 	"licensehooks/service"
 )
 
@@ -53,8 +54,11 @@ type serveConfig struct {
 	Pprof       string
 	BodyTimeout time.Duration
 	MaxConns    int
-	retention   time.Duration
-	schedule    []time.Duration
+	MetricsAddr string
+	// MetricsTenantLabels adds a tenant label to the metrics' counters.
+	MetricsTenantLabels bool
+	retention           time.Duration
+	schedule            []time.Duration
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -79,6 +83,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	fs.DurationVar(&c.BodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send each 256 KiB of a request body; a stalled body is cut off after it")
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9090) rather than on --addr")
+	fs.BoolVar(&c.MetricsTenantLabels, "metrics-tenant-labels", false, "label the metrics' counters by tenant (one series per tenant: mind the cardinality)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -230,6 +236,7 @@ type server struct {
 	stopRevocations func()
 	http            *http.Server
 	pprof           *http.Server // profiles, when --pprof is set
+	metrics         *http.Server // /metrics, when --metrics-addr is set
 	conns           *connlimit.Listener
 	logger          *slog.Logger
 	Addr            string // the address actually bound
@@ -256,10 +263,15 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	// connections under load.
 	client := egress.New(egress.Config{Timeout: cfg.Timeout, AllowPrivate: cfg.Dev, AllowCIDRs: cidrs, UserAgent: ua,
 		MaxIdleConnsPerHost: cfg.Workers})
+	m := metrics.New(metrics.Config{TenantLabels: cfg.MetricsTenantLabels, Backlog: s.store.Backlog,
+		Version: Version, Logger: s.logger})
+	s.store.Observe(m)
 	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
 		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
 		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
+		Observer: m,
 	})
+	m.SetStats(s.dispatcher.Stats)
 	cat := catalog.New()
 	authSvc := auth.NewService(s.store, mk)
 	authSvc.TTL = cfg.TokenTTL
@@ -267,7 +279,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		return fmt.Errorf("read the revoked credentials: %w", err)
 	}
 	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher,
-		Auth: authSvc, Logger: s.logger, Now: time.Now}
+		Auth: authSvc, Logger: s.logger, Observer: m, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
@@ -276,10 +288,20 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		return fmt.Errorf("console: %w", err)
 	}
 	// The API serves its own paths and hands every other one to the console.
-	api := httpapi.New(httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler(),
-		BodyTimeout: cfg.BodyTimeout})
+	apiCfg := httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler(),
+		BodyTimeout: cfg.BodyTimeout, Ready: s.ready}
+	if cfg.MetricsAddr == "" {
+		apiCfg.Metrics = m.Handler()
+	}
+	api := httpapi.New(apiCfg)
 	if cfg.Pprof != "" {
 		if err := s.servePprof(cfg.Pprof); err != nil {
+			return err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		if err := s.serveMetrics(cfg.MetricsAddr, m.Handler()); err != nil {
+			s.closePprof()
 			return err
 		}
 	}
@@ -344,6 +366,33 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	return nil
 }
 
+// ready answers nil while the node can serve: its store answers with the
+// schema this binary knows and its dispatcher runs (/readyz).
+func (s *server) ready(ctx context.Context) error {
+	if err := s.store.Check(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return s.dispatcher.Running()
+}
+
+// serveMetrics serves /metrics on an address of its own (--metrics-addr).
+func (s *server) serveMetrics(addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("metrics server", "err", err)
+		}
+	}()
+	s.logger.Info("serving metrics", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	return nil
+}
+
 // Close stops accepting requests, lets in-flight deliveries finish within
 // ctx, releases the rest and closes the store.
 func (s *server) Close(ctx context.Context) error {
@@ -357,6 +406,9 @@ func (s *server) Close(ctx context.Context) error {
 	}()
 	err := errors.Join(s.http.Shutdown(ctx), <-stopped)
 	s.closePprof()
+	if s.metrics != nil {
+		s.metrics.Close()
+	}
 	if s.stopRevocations != nil {
 		s.stopRevocations()
 	}
