@@ -2,10 +2,10 @@ package postgres
 
 import (
 	"context"
-	"sync/atomic"
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
