@@ -1,15 +1,20 @@
 package dispatch
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"licensehooks"
 	"licensehooks/catalog"
+	"licensehooks/egress"
 )
 
 // gotEnvelope is an envelope as a receiver got it.
@@ -239,5 +244,58 @@ func TestAlertIDs(t *testing.T) {
 	}
 	if !strings.HasPrefix(a, licensehooks.PrefixEvent) || len(a) != len(licensehooks.PrefixEvent)+22 {
 		t.Errorf("id %q", a)
+	}
+}
+
+// hangingAlerts is a store whose publishes of operational events hang
+// until released, then fail.
+type hangingAlerts struct {
+	licensehooks.Store
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (s *hangingAlerts) PublishEvents(ctx context.Context, ps []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	if len(ps) > 0 && licensehooks.IsReservedCode(ps[0].Event.Code) {
+		s.calls.Add(1)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("the alert publish failed")
+	}
+	return s.Store.PublishEvents(ctx, ps)
+}
+
+// TestAlertFailureDoesNotHoldRecording: while an alert's publish hangs,
+// outcomes are still recorded; when it fails, nothing else does.
+func TestAlertFailureDoesNotHoldRecording(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	failing := b.receiver(status(http.StatusInternalServerError))
+	_, failing.secret = b.listener(failing.srv.URL)
+	watch := b.receiver(nil)
+	_, watch.secret = b.listener(watch.srv.URL, subscribed(licensehooks.DeliveryFailedCode))
+	st := &hangingAlerts{Store: b.store, release: make(chan struct{})}
+	d := New(st, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second}),
+		Schedule: tinySchedule, PollInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	must(t, d.Start(b.ctx))
+	_, first := b.publish(1, licensehooks.PublishParams{})
+	b.waitStatus(5*time.Second, licensehooks.StatusFailed, first...)
+	eventually(t, 5*time.Second, func() string {
+		if st.calls.Load() == 0 {
+			return "no alert publish began"
+		}
+		return ""
+	})
+	_, second := b.publish(1, licensehooks.PublishParams{})
+	b.waitStatus(5*time.Second, licensehooks.StatusFailed, second...) // recorded while the alert hangs
+	close(st.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, d.Stop(ctx))
+	if es := b.events(licensehooks.DeliveryFailedCode); len(es) != 0 || watch.count() != 0 {
+		t.Errorf("%d alerts stored, %d sent, after their publish failed", len(es), watch.count())
 	}
 }
