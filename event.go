@@ -2,11 +2,28 @@ package licensehooks
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
 // TestEventCode is the code of the event the Test action sends.
 const TestEventCode = "webhook.test"
+
+// Operational events: what the service publishes about itself, to the
+// tenant whose listener they are about, in the reserved namespace.
+const (
+	// ReservedPrefix starts the codes of the service's own events (the Test
+	// action's and the operational ones); publishers cannot use it.
+	ReservedPrefix = "webhook."
+	// ListenerDisabledCode: the service disabled a listener (410 Gone, five
+	// days of failures).
+	ListenerDisabledCode = "webhook.listener.disabled"
+	// DeliveryFailedCode: a delivery exhausted its retries.
+	DeliveryFailedCode = "webhook.delivery.failed"
+)
+
+// IsReservedCode reports whether code is in the service's own namespace.
+func IsReservedCode(code string) bool { return strings.HasPrefix(code, ReservedPrefix) }
 
 // Event is something that happened on the licensing platform, stored durably
 // before the publish call answers.
@@ -31,6 +48,10 @@ type PublishParams struct {
 	// subscriptions and even when disabled (the Test action: people test a
 	// listener before they enable it again).
 	ListenerID string
+	// ExcludeListenerID, when set, is left out of the fan-out even when
+	// subscribed: an operational event is never delivered to the listener
+	// it is about. It cannot be combined with ListenerID.
+	ExcludeListenerID string
 	// Once marks the deliveries as never retried (the Test action).
 	Once bool
 	// NotBefore, when set, makes the deliveries first due then instead of at

@@ -140,20 +140,24 @@ type ListenerStore interface {
 	// (which stay in the log).
 	DeleteListener(ctx context.Context, tenantID, id string) error
 	// DisableListener disables a listener for a reason (410 Gone, five days
-	// of failures) and cancels its pending deliveries.
+	// of failures) and cancels its pending deliveries. A listener already
+	// disabled keeps its reason and DisabledAt (the first disabling is the
+	// one reported: two nodes disabling it at once agree on its time).
 	DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error
 }
 
 // EventStore keeps events and fans them out.
 type EventStore interface {
 	// PublishEvents stores each event and one pending delivery, due at once,
-	// per matching enabled listener of its tenant, atomically per event. An
+	// per matching enabled listener of its tenant (but ExcludeListenerID),
+	// atomically per event. An
 	// event whose (TenantID, ID) exists answers the first result with
 	// Duplicate set when the Hash matches and ECONFLICT in Err when it does
 	// not. The returned slice parallels params. The call returns only when
 	// the accepted events are durable; concurrent calls may share a commit.
-	// A param without an Event fails the whole call (EINVALID, nothing
-	// stored); a ListenerID of no listener of the tenant fails that event
+	// A param without an Event, or with both ListenerID and
+	// ExcludeListenerID, fails the whole call (EINVALID, nothing stored); a
+	// ListenerID of no listener of the tenant fails that event
 	// (ENOTFOUND).
 	PublishEvents(ctx context.Context, params []PublishParams) ([]PublishResult, error)
 	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)

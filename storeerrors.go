@@ -33,13 +33,16 @@ func DeliveryBusy() *Error {
 	return Errorf(ECONFLICT, "The delivery is being sent; try again in a moment.")
 }
 
-// CheckPublish refuses a PublishEvents call in which a param has no event:
-// the whole call is EINVALID and nothing is stored (a caller's mistake, not
-// one event's fault).
+// CheckPublish refuses a PublishEvents call in which a param has no event,
+// or both targets and excludes a listener: the whole call is EINVALID and
+// nothing is stored (a caller's mistake, not one event's fault).
 func CheckPublish(params []PublishParams) error {
 	for _, p := range params {
 		if p.Event == nil {
 			return Errorf(EINVALID, "An event is missing.")
+		}
+		if p.ListenerID != "" && p.ExcludeListenerID != "" {
+			return Errorf(EINVALID, "An event cannot both target a listener and exclude one.")
 		}
 	}
 	return nil

@@ -22,10 +22,15 @@ type template struct {
 	Payload    json.RawMessage
 }
 
-// catalogTemplates returns one template per built-in event type.
+// catalogTemplates returns one template per built-in event type a
+// platform may publish (the operational ones are the service's own).
 func catalogTemplates() []template {
 	var out []template
-	for _, t := range catalog.New().All() {
+	c := catalog.New()
+	for _, t := range c.All() {
+		if c.IsOperational(t.Code) {
+			continue
+		}
 		var v any
 		json.Unmarshal(t.Sample, &v)
 		rid := findString(v, "entitlementId", "customerId", "id")

@@ -1,7 +1,8 @@
 // Package catalog holds the event types that licensehooks knows: the 20
-// Zentitle2 event codes, each with its resource type, a description, a JSON
-// Schema (draft 2020-12) for its payload and a sample payload, plus custom
-// types registered at run time.
+// Zentitle2 event codes and the service's own operational events (the
+// reserved webhook. namespace), each with its resource type, a description,
+// a JSON Schema (draft 2020-12) for its payload and a sample payload, plus
+// custom types registered at run time.
 //
 // The built-in types live in events/*.json, embedded in the binary, so that
 // the schemas people read in the API and the console are the very documents
@@ -29,8 +30,19 @@ const (
 	ResourceEntitlementGroup = "entitlementGroup"
 )
 
-// resourceTypes lists the resource types in the order the console groups them.
+// ResourceWebhook is the resource type of the operational events: they are
+// about a listener (a webhook, in Zentitle2's words) or its deliveries. It
+// is not in the contract's EventType enum, so custom types cannot take it
+// and the Zentitle2 event list leaves these types' resource type out.
+const ResourceWebhook = "webhook"
+
+// resourceTypes lists the contract's resource types in the order the
+// console groups them.
 var resourceTypes = []string{ResourceCustomer, ResourceEntitlement, ResourceEntitlementGroup}
+
+// groupOrder is the order of ByResourceType's groups: the contract's, then
+// the service's own.
+var groupOrder = append(slices.Clone(resourceTypes), ResourceWebhook)
 
 // EventType describes one kind of event: its code, the type of resource it
 // is about, what it means, the JSON Schema of its payload and a sample
@@ -111,6 +123,9 @@ func load() (*Catalog, error) {
 
 	c := &Catalog{byCode: make(map[string]*entry, len(files))}
 	for _, f := range files {
+		if err := checkBuiltin(f.EventType); err != nil {
+			return nil, fmt.Errorf("event type %s: %w", f.Code, err)
+		}
 		e, err := newEntry(f.EventType)
 		if err != nil {
 			return nil, fmt.Errorf("event type %s: %w", f.Code, err)
@@ -139,6 +154,19 @@ func load() (*Catalog, error) {
 	return c, nil
 }
 
+// checkBuiltin holds a built-in type to its namespace: an operational
+// event (webhook.…) has the resource type webhook, and every other type one
+// of the contract's.
+func checkBuiltin(t EventType) error {
+	switch op := licensehooks.IsReservedCode(t.Code); {
+	case op && t.ResourceType != ResourceWebhook:
+		return fmt.Errorf("resource type %q, want %q for an operational event", t.ResourceType, ResourceWebhook)
+	case !op && !slices.Contains(resourceTypes, t.ResourceType):
+		return fmt.Errorf("resource type %q is not one of the contract's", t.ResourceType)
+	}
+	return nil
+}
+
 // newEntry compiles t's schema and checks that t's sample validates, with
 // its JSON compacted so that the API serves it as one canonical form.
 func newEntry(t EventType) (*entry, error) {
@@ -163,7 +191,8 @@ func newEntry(t EventType) (*entry, error) {
 }
 
 // All returns every subscribable event type: the built-ins in the order of
-// the Zentitle2 contract, then the custom types in registration order.
+// the Zentitle2 contract, then the operational events, then the custom
+// types in registration order.
 func (c *Catalog) All() []EventType {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -213,18 +242,29 @@ func (c *Catalog) IsBuiltin(code string) bool {
 	return ok && e.builtin
 }
 
-// ResourceTypes returns the resource types an event type may have, in the
-// order of the console's groups.
+// ResourceTypes returns the resource types of the Zentitle2 contract (its
+// EventType enum), which every event type but the operational ones
+// (ResourceWebhook) has, in the order of the console's groups.
 func ResourceTypes() []string {
 	return slices.Clone(resourceTypes)
 }
 
+// IsOperational reports whether code is one of the service's operational
+// events: subscribable, but published by the service alone.
+func (c *Catalog) IsOperational(code string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.byCode[code]
+	return ok && e.builtin && e.ResourceType == ResourceWebhook
+}
+
 // ByResourceType returns All grouped by resource type, in the order of
-// ResourceTypes, leaving out resource types that have no event type.
+// ResourceTypes and then ResourceWebhook, leaving out resource types that
+// have no event type.
 func (c *Catalog) ByResourceType() []Group {
 	all := c.All()
 	var out []Group
-	for _, rt := range resourceTypes {
+	for _, rt := range groupOrder {
 		g := Group{ResourceType: rt}
 		for _, t := range all {
 			if t.ResourceType == rt {

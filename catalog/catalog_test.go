@@ -26,6 +26,13 @@ var contractCodes = []string{
 	"entitlement.usage.summary",
 }
 
+// operationalCodes are the service's own events, listed after the
+// contract's.
+var operationalCodes = []string{licensehooks.ListenerDisabledCode, licensehooks.DeliveryFailedCode}
+
+// builtinCodes is every built-in code, in the order All lists them.
+var builtinCodes = append(slices.Clone(contractCodes), operationalCodes...)
+
 func TestBuiltinList(t *testing.T) {
 	t.Parallel()
 	c := catalog.New()
@@ -34,14 +41,16 @@ func TestBuiltinList(t *testing.T) {
 	for i, et := range all {
 		codes[i] = et.Code
 	}
-	if !slices.Equal(codes, contractCodes) {
-		t.Fatalf("codes = %v\nwant %v", codes, contractCodes)
+	if !slices.Equal(codes, builtinCodes) {
+		t.Fatalf("codes = %v\nwant %v", codes, builtinCodes)
 	}
-	if got := c.Codes(); !slices.Equal(got, contractCodes) {
+	if got := c.Codes(); !slices.Equal(got, builtinCodes) {
 		t.Errorf("Codes() = %v", got)
 	}
 	for _, et := range all {
-		if !slices.Contains(catalog.ResourceTypes(), et.ResourceType) {
+		if op := slices.Contains(operationalCodes, et.Code); op != c.IsOperational(et.Code) || op != (et.ResourceType == catalog.ResourceWebhook) {
+			t.Errorf("%s: IsOperational %v, resource type %q", et.Code, c.IsOperational(et.Code), et.ResourceType)
+		} else if !op && !slices.Contains(catalog.ResourceTypes(), et.ResourceType) {
 			t.Errorf("%s: resource type %q is not in the contract's EventType enum", et.Code, et.ResourceType)
 		}
 		if !strings.HasPrefix(et.Description, "Event generated ") {
@@ -70,6 +79,9 @@ func TestBuiltinResourceTypes(t *testing.T) {
 			want[code] = catalog.ResourceEntitlement
 		}
 	}
+	for _, code := range operationalCodes {
+		want[code] = catalog.ResourceWebhook
+	}
 	for _, et := range catalog.New().All() {
 		if et.ResourceType != want[et.Code] {
 			t.Errorf("%s: resource type %q, want %q", et.Code, et.ResourceType, want[et.Code])
@@ -92,6 +104,7 @@ func TestBuiltinSchemas(t *testing.T) {
 		catalog.ResourceCustomer:         {"customerId"},
 		catalog.ResourceEntitlement:      {"entitlementId"},
 		catalog.ResourceEntitlementGroup: {"id", "customerId"},
+		catalog.ResourceWebhook:          {"listenerId"},
 	}
 	c := catalog.New()
 	for _, et := range c.All() {
@@ -214,10 +227,10 @@ func TestByResourceType(t *testing.T) {
 		got[g.ResourceType] = len(g.Types)
 		order = append(order, g.ResourceType)
 	}
-	if !slices.Equal(order, catalog.ResourceTypes()) {
-		t.Errorf("group order %v, want %v", order, catalog.ResourceTypes())
+	if wantOrder := append(catalog.ResourceTypes(), catalog.ResourceWebhook); !slices.Equal(order, wantOrder) {
+		t.Errorf("group order %v, want %v", order, wantOrder)
 	}
-	want := map[string]int{"customer": 2, "entitlement": 16, "entitlementGroup": 2}
+	want := map[string]int{"customer": 2, "entitlement": 16, "entitlementGroup": 2, "webhook": 2}
 	for rt, n := range want {
 		if got[rt] != n {
 			t.Errorf("%s: %d types, want %d", rt, got[rt], n)

@@ -27,8 +27,9 @@ const (
 var codeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 
 // reservedPrefix is the namespace of the service's own events (the Test
-// action's webhook.test); platforms cannot publish into it.
-const reservedPrefix = "webhook."
+// action's webhook.test, the operational events); platforms cannot publish
+// into it nor register types in it.
+const reservedPrefix = licensehooks.ReservedPrefix
 
 // Register adds a custom event type, or replaces the custom type of the
 // same code. Its code must be two or more dotted lowercase segments and not

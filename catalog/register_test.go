@@ -85,7 +85,7 @@ func TestRegisterRules(t *testing.T) {
 			if known := c.Known(et.Code); known != (tt.code == "" || c.IsBuiltin(et.Code)) {
 				t.Errorf("Known(%q) = %v after Register", et.Code, known)
 			}
-			if len(c.All()) != len(contractCodes)+map[bool]int{true: 1}[tt.code == ""] {
+			if len(c.All()) != len(builtinCodes)+map[bool]int{true: 1}[tt.code == ""] {
 				t.Errorf("All has %d types", len(c.All()))
 			}
 		})
@@ -138,7 +138,7 @@ func TestRegisteredTypeWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := c.Codes()
-	if want := append(slices.Clone(contractCodes), "entitlement.suspended", "entitlement.reinstated"); !slices.Equal(codes, want) {
+	if want := append(slices.Clone(builtinCodes), "entitlement.suspended", "entitlement.reinstated"); !slices.Equal(codes, want) {
 		t.Errorf("codes = %v", codes)
 	}
 	wantFields(t, c.Validate(et.Code, []byte(`{"entitlementId":"ent_a"}`)), "payload.reason:required")
@@ -182,7 +182,7 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(c.Codes()); n != len(contractCodes)+5 {
+	if n := len(c.Codes()); n != len(builtinCodes)+5 {
 		t.Errorf("%d codes", n)
 	}
 }

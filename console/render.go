@@ -286,6 +286,8 @@ func resourceLabel(t string) string {
 		return "Entitlement"
 	case "entitlementGroup":
 		return "Entitlement group"
+	case "webhook":
+		return "Operational (sent by licensehooks)"
 	case "":
 		return "Other"
 	}

@@ -166,6 +166,8 @@ type Dispatcher struct {
 	disabledMu sync.Mutex
 	disabled   map[string]time.Time // listeners disabled lately, to disable once
 
+	alerts alerter // operational events waiting to be published (alerts.go)
+
 	stats     counters
 	recording atomic.Int64 // outcomes waiting for the recorder
 }
@@ -283,6 +285,7 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 	d.runners.Wait()
 	close(d.records)
 	<-recorderDone
+	d.alerts.wait() // the last outcomes' alerts, before the store may close
 	// Releasing is worth a moment even when the stop must end now: the
 	// leases would otherwise keep the deliveries from other nodes until
 	// they lapse.

@@ -139,20 +139,28 @@ func (d *Dispatcher) settle(batch []record) {
 }
 
 // afterRecord applies the rules that disable a listener: a 410 Gone answer,
-// and the five-day rule when a delivery has just failed for good.
+// and the five-day rule when a delivery has just failed for good; and
+// queues the alerts they and the failed deliveries call for (see alerts.go).
 func (d *Dispatcher) afterRecord(ctx context.Context, batch []record) {
 	for _, r := range batch {
+		if j, ok := alertsFor(r); ok {
+			d.alert(j)
+		}
 		l := r.claim.Listener
+		// Nothing is said about the delivery of an operational event, not
+		// even the disabling it caused: a broken alert listener must not
+		// feed itself.
+		alert := !licensehooks.IsReservedCode(r.claim.Delivery.EventCode)
 		switch {
 		case r.outcome.Attempt.StatusCode == 410:
-			d.disable(ctx, l, ReasonGone)
+			d.disable(ctx, l, ReasonGone, alert)
 		case r.outcome.Status == licensehooks.StatusFailed && r.outcome.CountsAsTry && !r.claim.Delivery.Once:
 			// The claim's copy of the listener can only be older than the
 			// truth: if it is not stale, the listener is not.
 			if !stale(l, d.cfg.Now(), d.cfg.DisableAfter) {
 				continue
 			}
-			if err := d.disableStale(ctx, l); err != nil {
+			if err := d.disableStale(ctx, l, alert); err != nil {
 				d.log.Error("cannot apply the five-day rule", "listener", l.ID, "err", err)
 			}
 		}
@@ -161,7 +169,7 @@ func (d *Dispatcher) afterRecord(ctx context.Context, batch []record) {
 
 // disableStale disables the listener if, read afresh, it is still enabled
 // and has had no success for DisableAfter.
-func (d *Dispatcher) disableStale(ctx context.Context, l *licensehooks.Listener) error {
+func (d *Dispatcher) disableStale(ctx context.Context, l *licensehooks.Listener, alert bool) error {
 	ctx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 	defer cancel()
 	fresh, err := d.store.GetListener(ctx, l.TenantID, l.ID)
@@ -171,14 +179,15 @@ func (d *Dispatcher) disableStale(ctx context.Context, l *licensehooks.Listener)
 		return fmt.Errorf("read listener: %w", err)
 	}
 	if fresh.Enabled && stale(fresh, d.cfg.Now(), d.cfg.DisableAfter) {
-		d.disable(ctx, fresh, ReasonStale)
+		d.disable(ctx, fresh, ReasonStale, alert)
 	}
 	return nil
 }
 
 // disable disables a listener for reason, once however many of its
-// attempts report the same, and forgets its queued deliveries.
-func (d *Dispatcher) disable(ctx context.Context, l *licensehooks.Listener, reason string) {
+// attempts report the same, forgets its queued deliveries and, with alert,
+// queues webhook.listener.disabled.
+func (d *Dispatcher) disable(ctx context.Context, l *licensehooks.Listener, reason string, alert bool) {
 	now := d.cfg.Now()
 	d.disabledMu.Lock()
 	if at, ok := d.disabled[l.ID]; ok && now.Sub(at) < disableMemory {
@@ -206,4 +215,7 @@ func (d *Dispatcher) disable(ctx context.Context, l *licensehooks.Listener, reas
 	d.log.Warn("listener disabled", "tenant", l.TenantID, "listener", l.ID, "uri", l.URI, "reason", reason)
 	d.cfg.Observer.Disabled(l.TenantID, reason)
 	d.dropQueued(l.ID)
+	if alert {
+		d.alert(alertJob{code: licensehooks.ListenerDisabledCode, tenantID: l.TenantID, listenerID: l.ID})
+	}
 }

@@ -59,9 +59,10 @@ func newPage[T any](items []T, p licensehooks.Page, total int) page[T] {
 	return page[T]{Items: items, PageSize: p.Size, PageNumber: p.Number, ElementsTotal: total}
 }
 
-// eventTypeModel is WebhookEventTypeModel.
+// eventTypeModel is WebhookEventTypeModel. Type is left out for the
+// operational events, whose resource type is not in the contract's enum.
 type eventTypeModel struct {
-	Type        string `json:"type"`
+	Type        string `json:"type,omitempty"`
 	Code        string `json:"code"`
 	Description string `json:"description"`
 }

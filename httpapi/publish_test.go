@@ -39,6 +39,8 @@ func TestPublish(t *testing.T) {
 		{"empty", ``, 400, nil},
 		{"array", `[]`, 400, nil},
 		{"unknown code", `{"eventCode":"nope","resourceId":"r"}`, 422, []string{"eventCode"}},
+		{"forged alert", `{"eventCode":"webhook.delivery.failed","resourceId":"dlv_x","payload":{"listenerId":"whl_x",` +
+			`"deliveryId":"dlv_x","eventId":"e","eventCode":"customer.created","attempts":1,"lastError":"x"}}`, 422, []string{"eventCode"}},
 		{"missing fields", `{}`, 422, []string{"resourceId", "eventCode"}},
 		{"payload breaks schema", `{"eventCode":"customer.created","resourceId":"c","payload":{"name":5}}`, 422, nil},
 		{"payload not an object", `{"eventCode":"customer.created","resourceId":"c","payload":"x"}`, 422, []string{"payload"}},

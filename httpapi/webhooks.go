@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"math/big"
 	"net/http"
+	"slices"
 
 	"licensehooks"
+	"licensehooks/catalog"
 	"licensehooks/service"
 )
 
@@ -104,8 +106,12 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, c *call) er
 func (s *Server) eventTypes(w http.ResponseWriter, r *http.Request, _ *call) error {
 	all := s.cfg.Catalog.All()
 	items := make([]eventTypeModel, len(all))
+	contract := catalog.ResourceTypes()
 	for i, t := range all {
-		items[i] = eventTypeModel{Type: t.ResourceType, Code: t.Code, Description: t.Description}
+		items[i] = eventTypeModel{Code: t.Code, Description: t.Description}
+		if slices.Contains(contract, t.ResourceType) {
+			items[i].Type = t.ResourceType
+		}
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Items         []eventTypeModel `json:"items"`

@@ -236,15 +236,46 @@ func TestEventTypes(t *testing.T) {
 		ElementsTotal int              `json:"elementsTotal"`
 	}
 	r.decode(t, &list)
-	if list.ElementsTotal != 20 || len(list.Items) != 20 {
+	if list.ElementsTotal != 22 || len(list.Items) != 22 {
 		t.Fatalf("%d event types", len(list.Items))
 	}
 	want := catalog.New().All()
 	for i, it := range list.Items {
-		if it.Code != want[i].Code || it.Type != want[i].ResourceType || it.Description == "" || !slices.Contains(catalog.ResourceTypes(), it.Type) {
+		if it.Code != want[i].Code || it.Description == "" {
+			t.Errorf("item %d: %+v", i, it)
+		}
+		// The operational events' resource type is outside the
+		// contract's enum: their items leave type out.
+		switch op := licensehooks.IsReservedCode(it.Code); {
+		case op && (it.Type != "" || bytesContain(r.body, `"type":"webhook"`)):
+			t.Errorf("item %d: operational event with type %q", i, it.Type)
+		case !op && (it.Type != want[i].ResourceType || !slices.Contains(catalog.ResourceTypes(), it.Type)):
 			t.Errorf("item %d: %+v", i, it)
 		}
 	}
+	if list.Items[20].Code != licensehooks.ListenerDisabledCode || list.Items[21].Code != licensehooks.DeliveryFailedCode {
+		t.Errorf("operational events listed as %s, %s", list.Items[20].Code, list.Items[21].Code)
+	}
+}
+
+func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestSubscribeToOperationalEvents: a listener subscribes to the
+// service's own events like to any other code.
+func TestSubscribeToOperationalEvents(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	subs := []string{licensehooks.ListenerDisabledCode, licensehooks.DeliveryFailedCode}
+	r := e.as("POST", webhooksPath, map[string]any{"uri": "https://example.com/alerts", "subscriptions": subs})
+	wantStatus(t, r, http.StatusCreated)
+	var m webhookModel
+	r.decode(t, &m)
+	if !slices.Equal(m.Subscriptions, subs) {
+		t.Errorf("subscriptions %v, want %v", m.Subscriptions, subs)
+	}
+	// The Test action's code stays out of reach.
+	r = e.as("POST", webhooksPath, map[string]any{"uri": "https://example.com/alerts", "subscriptions": []string{licensehooks.TestEventCode}})
+	wantStatus(t, r, http.StatusUnprocessableEntity)
 }
 
 func TestAccountKey(t *testing.T) {

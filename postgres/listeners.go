@@ -125,13 +125,18 @@ func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
 }
 
 // DisableListener disables a listener for a reason and cancels its pending
-// deliveries.
+// deliveries; one already disabled keeps its reason and time.
 func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error {
 	at = ts(at)
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE listeners SET enabled = false, disabled_reason = $3,
-			disabled_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason, at)
+		// A listener already disabled is left as it was: its reason and
+		// time are the first disabling's.
+		tag, err := tx.Exec(ctx, `UPDATE listeners SET enabled = false,
+			disabled_reason = CASE WHEN enabled THEN $3 ELSE disabled_reason END,
+			disabled_at = CASE WHEN enabled THEN $4 ELSE disabled_at END,
+			updated_at = CASE WHEN enabled THEN $4 ELSE updated_at END
+			WHERE tenant_id = $1 AND id = $2`, tenantID, id, reason, at)
 		if err != nil {
 			return mapErr(err, "disable listener")
 		}

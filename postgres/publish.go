@@ -96,13 +96,15 @@ func prepareEvent(e *licensehooks.Event, now time.Time) error {
 // queueMatch finds, for each event in play, the listeners to deliver to, in
 // their creation order: the one named by ListenerID (whatever its
 // subscriptions), or every enabled listener of the tenant subscribed to the
-// code.
+// code but ExcludeListenerID.
 func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 	n := len(b.ok)
 	tenants, codes, named, idx := make([]string, n), make([]string, n), make([]string, n), make([]int32, n)
+	excluded := make([]string, n)
 	for j, i := range b.ok {
 		p := b.params[i]
 		tenants[j], codes[j], named[j], idx[j] = p.Event.TenantID, p.Event.Code, p.ListenerID, int32(i)
+		excluded[j] = p.ExcludeListenerID
 	}
 	// A handoff needs the listeners whole, for its claims.
 	cols := "l.id"
@@ -110,10 +112,12 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		cols = qualified(listenerCols, "l")
 	}
 	batch.Queue(`SELECT e.i, `+cols+`
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS e(tenant_id, code, listener_id, i)
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[])
+			AS e(tenant_id, code, listener_id, i, excluded)
 		JOIN listeners l ON l.tenant_id = e.tenant_id AND CASE WHEN e.listener_id <> ''
-			THEN l.id = e.listener_id ELSE l.enabled AND e.code = ANY (l.subscriptions) END
-		ORDER BY e.i, l.created_at, l.seq`, tenants, codes, named, idx,
+			THEN l.id = e.listener_id
+			ELSE l.enabled AND e.code = ANY (l.subscriptions) AND l.id <> e.excluded END
+		ORDER BY e.i, l.created_at, l.seq`, tenants, codes, named, idx, excluded,
 	).Query(func(rows pgx.Rows) error {
 		var i int32
 		var l licensehooks.Listener

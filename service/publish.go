@@ -120,11 +120,18 @@ func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*li
 	return ev, nil
 }
 
-// checkPayload checks the event code and validates the payload against the
+// checkPayload checks the event code (known, not reserved) and validates the payload against the
 // code's schema, and returns the payload compacted. A missing payload is {}.
 func (s *Service) checkPayload(code string, payload json.RawMessage) ([]byte, []licensehooks.FieldError) {
 	if code == "" {
 		return nil, []licensehooks.FieldError{field("eventCode", "required", "eventCode is required.")}
+	}
+	// The service's own events (the Test action's, the operational ones)
+	// are subscribable but never published from outside: a publisher
+	// could otherwise forge alerts to the tenant's listeners.
+	if licensehooks.IsReservedCode(code) {
+		return nil, []licensehooks.FieldError{field("eventCode", "reserved",
+			"%q is in the webhook. namespace, reserved for the events licensehooks itself sends; it cannot be published.", code)}
 	}
 	if !s.Catalog.Known(code) {
 		return nil, []licensehooks.FieldError{field("eventCode", "unknown_event",

@@ -24,7 +24,11 @@ func TestPublishValidation(t *testing.T) {
 	}{
 		{"nothing", PublishInput{}, licensehooks.EINVALID, []string{"resourceId required", "eventCode required"}},
 		{"unknown code", PublishInput{EventCode: "nope", ResourceID: "r"}, licensehooks.EINVALID, []string{"eventCode unknown_event"}},
-		{"test code is not publishable", PublishInput{EventCode: licensehooks.TestEventCode, ResourceID: "r"}, licensehooks.EINVALID, []string{"eventCode unknown_event"}},
+		{"test code is not publishable", PublishInput{EventCode: licensehooks.TestEventCode, ResourceID: "r"}, licensehooks.EINVALID, []string{"eventCode reserved"}},
+		{"operational alerts cannot be forged", PublishInput{EventCode: licensehooks.ListenerDisabledCode, ResourceID: "whl_x",
+			Payload: json.RawMessage(`{"listenerId":"whl_x","uri":"https://example.com/","reason":"x","disabledAt":"2025-06-06T11:39:22Z"}`)},
+			licensehooks.EINVALID, []string{"eventCode reserved"}},
+		{"reserved namespace", PublishInput{EventCode: "webhook.anything", ResourceID: "r"}, licensehooks.EINVALID, []string{"eventCode reserved"}},
 		{"bad event id", PublishInput{EventID: "a b", EventCode: "entitlement.created", ResourceID: "r", Payload: okPayload}, licensehooks.EINVALID, []string{"eventId invalid_event_id"}},
 		{"long event id", PublishInput{EventID: strings.Repeat("a", 101), EventCode: "entitlement.created", ResourceID: "r", Payload: okPayload}, licensehooks.EINVALID, []string{"eventId invalid_event_id"}},
 		{"long resource id", PublishInput{EventCode: "entitlement.created", ResourceID: strings.Repeat("r", 201), Payload: okPayload}, licensehooks.EINVALID, []string{"resourceId too_long"}},

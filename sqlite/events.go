@@ -85,7 +85,7 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 		return duplicate(w, e, res)
 	}
 	if p.ListenerID == "" {
-		if targets, err = fanout(w, e); err != nil {
+		if targets, err = fanout(w, e, p.ExcludeListenerID); err != nil {
 			return err
 		}
 	}
@@ -112,15 +112,15 @@ func duplicate(w *writer, e *licensehooks.Event, res *licensehooks.PublishResult
 }
 
 // fanout returns the tenant's enabled listeners subscribed to the event's
-// code, oldest first.
-func fanout(w *writer, e *licensehooks.Event) ([]*licensehooks.Listener, error) {
+// code, oldest first, but exclude.
+func fanout(w *writer, e *licensehooks.Event, exclude string) ([]*licensehooks.Listener, error) {
 	ls, err := w.enabledListeners(e.TenantID)
 	if err != nil {
 		return nil, err
 	}
 	var matched []*licensehooks.Listener
 	for _, l := range ls {
-		if slices.Contains(l.Subscriptions, e.Code) {
+		if l.ID != exclude && slices.Contains(l.Subscriptions, e.Code) {
 			matched = append(matched, l)
 		}
 	}

@@ -86,11 +86,16 @@ func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
 }
 
 // DisableListener disables a listener for reason and cancels its pending
-// deliveries.
+// deliveries; one already disabled keeps its reason and time.
 func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string, at time.Time) error {
 	err := s.write(ctx, func(w *writer) error {
 		w.fanout = nil
-		n, err := w.execN(`UPDATE listeners SET enabled = 0, disabled_reason = ?, disabled_at = ?, updated_at = ?
+		// A listener already disabled is left as it was: its reason and
+		// time are the first disabling's.
+		n, err := w.execN(`UPDATE listeners SET enabled = 0,
+			disabled_reason = CASE WHEN enabled THEN ? ELSE disabled_reason END,
+			disabled_at = CASE WHEN enabled THEN ? ELSE disabled_at END,
+			updated_at = CASE WHEN enabled THEN ? ELSE updated_at END
 			WHERE id = ? AND tenant_id = ?`, reason, micros(at), micros(at), id, tenantID)
 		if err != nil || n == 0 {
 			return orNotFound(err, "listener")

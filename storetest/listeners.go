@@ -137,6 +137,7 @@ var listenerTests = map[string]func(t *testing.T, f *Fixture){
 			must(t, f.S.DeleteListener(f.Ctx, l.TenantID, l.ID), "DeleteListener")
 		})
 	},
+	"DisableKeepsFirst": testDisableKeepsFirst,
 	"DisableCancelsPending": func(t *testing.T, f *Fixture) {
 		at := Base.Add(3 * time.Hour)
 		l := testCancelsPending(t, f, func(l *licensehooks.Listener) {

@@ -125,6 +125,7 @@ var publishTests = map[string]func(t *testing.T, f *Fixture){
 		must(t, err, "GetEvent")
 		checkEvent(t, got, e)
 	},
+	"ExcludeListener":      testExcludeListener,
 	"Handoff":              testHandoff,
 	"ConcurrentPublishers": testConcurrentPublishers,
 	"RacingSameID":         testRacingSameID,
