@@ -83,6 +83,12 @@ type view struct {
 	Nav      string // the active navigation item
 	SignedIn bool
 	Operator bool
+	// TenantsAdmin: an operator credential that manages tenants, which
+	// the operator pages need.
+	TenantsAdmin bool
+	// ReadOnly: a read-only portal session, whose pages show no control
+	// that changes something (the server refuses those anyway).
+	ReadOnly bool
 	ClientID string
 	Tenant   *licensehooks.Tenant
 	CSRF     string
