@@ -121,6 +121,16 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /signout", c.signedIn(false, c.signout))
 	mux.HandleFunc("GET /portal/{token}", c.openPortal)
 
+	mux.HandleFunc("GET /tenants", c.signedIn(false, operatorOnly(c.tenantsPage)))
+	mux.HandleFunc("POST /tenants", c.signedIn(false, operatorOnly(c.createTenant)))
+	mux.HandleFunc("GET /tenants/{id}", c.signedIn(false, operatorOnly(c.tenantDetailPage)))
+	mux.HandleFunc("POST /tenants/{id}/rename", c.signedIn(false, operatorOnly(c.renameTenant)))
+	mux.HandleFunc("GET /tenants/{id}/delete", c.signedIn(false, operatorOnly(c.deleteTenantPage)))
+	mux.HandleFunc("POST /tenants/{id}/delete", c.signedIn(false, operatorOnly(c.deleteTenant)))
+	mux.HandleFunc("POST /tenants/{id}/credentials", c.signedIn(false, operatorOnly(c.createCredential)))
+	mux.HandleFunc("POST /tenants/{id}/credentials/{client}/revoke", c.signedIn(false, operatorOnly(c.revokeCredential)))
+	mux.HandleFunc("POST /tenants/{id}/open", c.signedIn(false, operatorOnly(c.openTenant)))
+
 	mux.HandleFunc("GET /webhooks", c.signedIn(true, c.webhooksPage))
 	mux.HandleFunc("GET /webhooks/new", c.signedIn(true, writable(c.newListenerPage)))
 	mux.HandleFunc("POST /webhooks/new", c.signedIn(true, c.createListener))

@@ -57,7 +57,7 @@ func staticHandler() http.Handler {
 // cloned, with the page's own "content" added.
 type pageSet map[string]*template.Template
 
-var pageNames = []string{"signin", "tenant", "webhooks", "listener", "form", "delete",
+var pageNames = []string{"signin", "tenant", "tenants", "tenantadmin", "tenantdelete", "webhooks", "listener", "form", "delete",
 	"logs", "delivery", "events", "keys", "error"}
 
 func parsePages() (pageSet, error) {

@@ -57,7 +57,11 @@ func (c *Console) signedIn(needTenant bool, h func(*request) error) http.Handler
 		}
 		if needTenant {
 			if q.sess.TenantID == "" {
-				http.Redirect(w, r, "/tenant", http.StatusSeeOther)
+				target := "/tenant"
+				if q.tenantsAdmin() {
+					target = "/tenants"
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther)
 				return
 			}
 			t, err := c.cfg.Store.GetTenant(r.Context(), q.sess.TenantID)

@@ -40,7 +40,8 @@ type stack struct {
 	cat   *catalog.Catalog
 	a, b  *licensehooks.Tenant // two tenants, to prove isolation
 	credA credential           // tenant A: webhooks:admin and events:publish
-	op    credential           // operator: any tenant
+	op    credential           // operator: any tenant, webhooks:admin only
+	admin credential           // operator holding tenants:admin: the operator pages
 	recv  *receiver
 }
 
@@ -59,6 +60,7 @@ func newStack(t *testing.T) *stack {
 	s.a, s.b = s.tenant(ctx, "Acme Licensing", mk, now), s.tenant(ctx, "Globex", mk, now)
 	s.credA = s.credential(ctx, s.a.ID, licensehooks.AllScopes, now)
 	s.op = s.credential(ctx, "", []string{licensehooks.ScopeWebhooksAdmin}, now)
+	s.admin = s.credential(ctx, "", licensehooks.OperatorScopes, now)
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	disp := dispatch.New(store, mk, dispatch.Config{
