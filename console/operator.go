@@ -102,12 +102,12 @@ type tenantAdminData struct {
 	NameError   string
 	// The credential form: its input, its error and, once made, the new
 	// credential with its secret, shown on this page only.
-	CredName    string
-	CredScopes  []string
-	CredError   string
-	New         *licensehooks.Credential
-	NewSecret   string
-	Scopes      []string
+	CredName   string
+	CredScopes []string
+	CredError  string
+	New        *licensehooks.Credential
+	NewSecret  string
+	Scopes     []string
 }
 
 func (c *Console) tenantDetailPage(q *request) error {
