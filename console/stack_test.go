@@ -47,7 +47,8 @@ type stack struct {
 
 type credential struct{ ID, Secret string }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; opts change the console's configuration.
+func newStack(t *testing.T, opts ...func(*console.Config)) *stack {
 	t.Helper()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "licensehooks.db"))
 	if err != nil {
@@ -80,8 +81,11 @@ func newStack(t *testing.T) *stack {
 	})
 	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp}
 	authSvc := auth.NewService(store, mk)
-	con, err := console.New(console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat,
-		MasterKey: mk, Logger: logger})
+	cfg := console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat, MasterKey: mk, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	con, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
