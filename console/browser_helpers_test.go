@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -32,6 +33,7 @@ type browser struct {
 	ctx       context.Context
 	base      string
 	artifacts string
+	target    target.ID // the frame's target, for a browser attached to a frame
 
 	mu       sync.Mutex
 	problems []string // script errors and CSP violations the pages caused
@@ -225,6 +227,10 @@ func eval[T any](b *browser, expr string) T {
 // waitJS waits until a JavaScript predicate holds on the current page.
 func (b *browser) waitJS(what, predicate string) {
 	b.t.Helper()
+	if b.target != "" {
+		b.waitInFrame(what, predicate)
+		return
+	}
 	b.step("wait until "+what, chromedp.Poll[chromedp.Void](predicate,
 		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
 }

@@ -17,8 +17,13 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"licensehooks"
@@ -40,7 +45,14 @@ type Config struct {
 	// requests: set it when TLS ends at a proxy in front of the server.
 	// Requests that arrive over TLS always get a Secure cookie.
 	SecureCookies bool
-	Now           func() time.Time
+	// FrameOrigins are the origins (scheme://host[:port]) whose pages may
+	// frame the console, such as a platform embedding portal links; none by
+	// default. With any, the console's cookies are SameSite=None, Secure
+	// and Partitioned, as a third-party frame needs, so the console must be
+	// served over HTTPS (browsers treat http://localhost as secure too).
+	// ParseFrameOrigins checks a flag's list.
+	FrameOrigins []string
+	Now          func() time.Time
 }
 
 // Console serves the web console.
@@ -49,6 +61,7 @@ type Console struct {
 	log     *slog.Logger
 	key     []byte // signs session cookies
 	pages   pageSet
+	csp     string // the Content-Security-Policy of every response
 	handler http.Handler
 }
 
@@ -73,11 +86,17 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	for _, o := range cfg.FrameOrigins {
+		if _, err := parseFrameOrigin(o); err != nil {
+			return nil, fmt.Errorf("console: Config.FrameOrigins: %w", err)
+		}
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, key: cfg.MasterKey.Derive("console-session"), pages: pages}
+	c := &Console{cfg: cfg, log: cfg.Logger, key: cfg.MasterKey.Derive("console-session"), pages: pages,
+		csp: contentSecurityPolicy(cfg.FrameOrigins)}
 	c.handler = c.routes()
 	return c, nil
 }
@@ -102,13 +121,23 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /signout", c.signedIn(false, c.signout))
 	mux.HandleFunc("GET /portal/{token}", c.openPortal)
 
+	mux.HandleFunc("GET /tenants", c.signedIn(false, operatorOnly(c.tenantsPage)))
+	mux.HandleFunc("POST /tenants", c.signedIn(false, operatorOnly(c.createTenant)))
+	mux.HandleFunc("GET /tenants/{id}", c.signedIn(false, operatorOnly(c.tenantDetailPage)))
+	mux.HandleFunc("POST /tenants/{id}/rename", c.signedIn(false, operatorOnly(c.renameTenant)))
+	mux.HandleFunc("GET /tenants/{id}/delete", c.signedIn(false, operatorOnly(c.deleteTenantPage)))
+	mux.HandleFunc("POST /tenants/{id}/delete", c.signedIn(false, operatorOnly(c.deleteTenant)))
+	mux.HandleFunc("POST /tenants/{id}/credentials", c.signedIn(false, operatorOnly(c.createCredential)))
+	mux.HandleFunc("POST /tenants/{id}/credentials/{client}/revoke", c.signedIn(false, operatorOnly(c.revokeCredential)))
+	mux.HandleFunc("POST /tenants/{id}/open", c.signedIn(false, operatorOnly(c.openTenant)))
+
 	mux.HandleFunc("GET /webhooks", c.signedIn(true, c.webhooksPage))
-	mux.HandleFunc("GET /webhooks/new", c.signedIn(true, c.newListenerPage))
+	mux.HandleFunc("GET /webhooks/new", c.signedIn(true, writable(c.newListenerPage)))
 	mux.HandleFunc("POST /webhooks/new", c.signedIn(true, c.createListener))
 	mux.HandleFunc("GET /webhooks/{id}", c.signedIn(true, c.listenerPage))
-	mux.HandleFunc("GET /webhooks/{id}/edit", c.signedIn(true, c.editListenerPage))
+	mux.HandleFunc("GET /webhooks/{id}/edit", c.signedIn(true, writable(c.editListenerPage)))
 	mux.HandleFunc("POST /webhooks/{id}/edit", c.signedIn(true, c.updateListener))
-	mux.HandleFunc("GET /webhooks/{id}/delete", c.signedIn(true, c.deleteListenerPage))
+	mux.HandleFunc("GET /webhooks/{id}/delete", c.signedIn(true, writable(c.deleteListenerPage)))
 	mux.HandleFunc("POST /webhooks/{id}/delete", c.signedIn(true, c.deleteListener))
 	mux.HandleFunc("POST /webhooks/{id}/test", c.signedIn(true, c.testListener))
 	mux.HandleFunc("POST /webhooks/{id}/secret", c.signedIn(true, c.revealSecret))
@@ -132,7 +161,7 @@ func (c *Console) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusForbidden, "Request refused", "The request came from another site.")
 	}))
-	return securityHeaders(cop.Handler(c.validInput(mux)))
+	return c.securityHeaders(cop.Handler(c.validInput(mux)))
 }
 
 // maxFormBytes bounds a posted form; the largest, a listener's, is a few KiB.
@@ -170,18 +199,86 @@ func (c *Console) validInput(next http.Handler) http.Handler {
 }
 
 // contentSecurityPolicy lets pages load only the server's own script,
-// stylesheet and images, and nothing frame them.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+// stylesheet and images, and only the frame origins frame them (nothing
+// by default). Forms may also lead to a frame origin: Sign out of a portal
+// session redirects to the platform's returnUrl, and form-action governs
+// a form's redirects too.
+func contentSecurityPolicy(frameOrigins []string) string {
+	ancestors, forms := "'none'", "'self'"
+	if len(frameOrigins) > 0 {
+		ancestors = strings.Join(frameOrigins, " ")
+		forms += " " + ancestors
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; font-src 'self'; form-action " + forms + "; frame-ancestors " + ancestors +
+		"; base-uri 'none'; object-src 'none'"
+}
 
 // securityHeaders sets the headers every console response carries.
-func securityHeaders(next http.Handler) http.Handler {
+// X-Frame-Options cannot name origins, so it says DENY only when no origin
+// may frame the console (frame-ancestors rules in every current browser;
+// the header is for old ones).
+func (c *Console) securityHeaders(next http.Handler) http.Handler {
+	framed := len(c.cfg.FrameOrigins) > 0
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", c.csp)
+		if !framed {
+			h.Set("X-Frame-Options", "DENY")
+		}
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ParseFrameOrigins reads a comma-separated list of origins that may frame
+// the console (--portal-frame-origins): each an http or https origin with
+// no path, query or credentials, such as https://app.example.com or
+// http://localhost:3000. It returns them normalised (lower case, no
+// trailing slash), duplicates dropped.
+func ParseFrameOrigins(list string) ([]string, error) {
+	var out []string
+	for _, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		o, err := parseFrameOrigin(raw)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// parseFrameOrigin checks one origin and returns it normalised.
+func parseFrameOrigin(raw string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%q is not an origin such as https://app.example.com: %s", raw, why)
+	}
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	switch {
+	case err != nil || strings.ContainsAny(raw, " ;,'\"*"):
+		return bad("it holds a character an origin has not")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("it must begin with https:// (or http://)")
+	case u.Host == "" || u.Opaque != "":
+		return bad("it names no host")
+	case u.User != nil:
+		return bad("it must not hold a user or password")
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#"):
+		return bad("it must have no path, query or fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return bad("its port must be a number from 1 to 65535")
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return bad("its port is empty")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }

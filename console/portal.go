@@ -54,6 +54,22 @@ func (c *Console) beginPortal(w http.ResponseWriter, r *http.Request, s session)
 	return &request{w: w, r: r, sess: s, cred: portalCredential(s)}, true
 }
 
+// errReadOnly is what a read-only session meets on a page that exists only
+// to make a change (a form), when it opens one by its address.
+var errReadOnly = licensehooks.Errorf(licensehooks.EFORBIDDEN,
+	"This session is read-only: it shows everything and changes nothing. Ask for a link that may make changes.")
+
+// writable wraps the page of a form: a read-only session is shown why it
+// cannot use it instead of a form the server would refuse.
+func writable(h func(*request) error) func(*request) error {
+	return func(q *request) error {
+		if q.sess.ReadOnly {
+			return errReadOnly
+		}
+		return h(q)
+	}
+}
+
 // refuseReadOnly answers a change asked for in a read-only session.
 func (c *Console) refuseReadOnly(q *request) {
 	const msg = "This session is read-only: it shows everything and changes nothing. Ask for a link that may make changes."

@@ -57,7 +57,7 @@ func staticHandler() http.Handler {
 // cloned, with the page's own "content" added.
 type pageSet map[string]*template.Template
 
-var pageNames = []string{"signin", "tenant", "webhooks", "listener", "form", "delete",
+var pageNames = []string{"signin", "tenant", "tenants", "tenantadmin", "tenantdelete", "webhooks", "listener", "form", "delete",
 	"logs", "delivery", "events", "keys", "error"}
 
 func parsePages() (pageSet, error) {
@@ -83,6 +83,12 @@ type view struct {
 	Nav      string // the active navigation item
 	SignedIn bool
 	Operator bool
+	// TenantsAdmin: an operator credential that manages tenants, which
+	// the operator pages need.
+	TenantsAdmin bool
+	// ReadOnly: a read-only portal session, whose pages show no control
+	// that changes something (the server refuses those anyway).
+	ReadOnly bool
 	ClientID string
 	Tenant   *licensehooks.Tenant
 	CSRF     string

@@ -22,10 +22,15 @@ type request struct {
 // tenantID is the tenant every store call of the request is made for.
 func (q *request) tenantID() string { return q.sess.TenantID }
 
+// tenantsAdmin reports whether the session may use the operator pages.
+func (q *request) tenantsAdmin() bool {
+	return q.cred.Operator() && q.cred.HasScope(licensehooks.ScopeTenantsAdmin)
+}
+
 // view returns the frame of a page for the signed-in person.
 func (q *request) view(title, nav string, data any) view {
-	return view{Title: title, Nav: nav, SignedIn: true, Operator: q.cred.Operator(),
-		ClientID: q.cred.ClientID, Tenant: q.tenant, CSRF: q.sess.CSRF, Flash: flashMessage(q.r.URL.Query()), Data: data}
+	return view{Title: title, Nav: nav, SignedIn: true, Operator: q.cred.Operator(), TenantsAdmin: q.tenantsAdmin(),
+		ReadOnly: q.sess.ReadOnly, ClientID: q.cred.ClientID, Tenant: q.tenant, CSRF: q.sess.CSRF, Flash: flashMessage(q.r.URL.Query()), Data: data}
 }
 
 // signedIn wraps a handler that needs a signed-in person: it checks the
@@ -52,7 +57,11 @@ func (c *Console) signedIn(needTenant bool, h func(*request) error) http.Handler
 		}
 		if needTenant {
 			if q.sess.TenantID == "" {
-				http.Redirect(w, r, "/tenant", http.StatusSeeOther)
+				target := "/tenant"
+				if q.tenantsAdmin() {
+					target = "/tenants"
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther)
 				return
 			}
 			t, err := c.cfg.Store.GetTenant(r.Context(), q.sess.TenantID)

@@ -75,20 +75,35 @@ func sign(key []byte, body string) string {
 }
 
 // secure reports whether cookies must be Secure: the request came over TLS,
-// or the server is configured to say so (TLS ends at a proxy in front).
-func (c *Console) secure(r *http.Request) bool { return c.cfg.SecureCookies || r.TLS != nil }
+// or the server is configured to say so (TLS ends at a proxy in front), or
+// the console may be framed, whose SameSite=None cookies browsers keep only
+// when Secure.
+func (c *Console) secure(r *http.Request) bool {
+	return c.cfg.SecureCookies || r.TLS != nil || len(c.cfg.FrameOrigins) > 0
+}
+
+// cookie returns the session cookie with the attributes of this server: Lax
+// by default; in a console that other sites frame, SameSite=None (a Lax
+// cookie is not sent to a third-party frame) and Partitioned (CHIPS: the
+// cookie is kept per top-level site, so browsers that block third-party
+// cookies keep it, and no other site's frame shares it).
+func (c *Console) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	ck := &http.Cookie{Name: cookieName, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode}
+	if len(c.cfg.FrameOrigins) > 0 {
+		ck.SameSite, ck.Partitioned = http.SameSiteNoneMode, true
+	}
+	return ck
+}
 
 func (c *Console) setSession(w http.ResponseWriter, r *http.Request, s session) {
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: s.encode(c.key), Path: "/",
-		Expires: time.Unix(s.Expires, 0), MaxAge: int(s.Expires - c.now().Unix()),
-		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode,
-	})
+	ck := c.cookie(r, s.encode(c.key), int(s.Expires-c.now().Unix()))
+	ck.Expires = time.Unix(s.Expires, 0)
+	http.SetCookie(w, ck)
 }
 
 func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, c.cookie(r, "", -1))
 }
 
 // readSession returns the request's valid session, if any.

@@ -48,6 +48,10 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.setSession(w, r, newSession(cred.ClientID, cred.TenantID, c.now()))
+	if cred.Operator() && cred.HasScope(licensehooks.ScopeTenantsAdmin) && safeNext(d.Next) == "/webhooks" {
+		http.Redirect(w, r, "/tenants", http.StatusSeeOther)
+		return
+	}
 	if cred.Operator() {
 		http.Redirect(w, r, "/tenant?next="+url.QueryEscape(safeNext(d.Next)), http.StatusSeeOther)
 		return
@@ -120,6 +124,11 @@ var flashes = map[string]string{
 	"rotated":   "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
 	"resent":    "The delivery was sent again; the new attempt is listed below.",
 	"recovered": "",
+
+	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
+	"tenant-renamed":     "The tenant was renamed.",
+	"tenant-deleted":     "The tenant was deleted: its credentials and sessions stopped at once; its events and deliveries are being purged.",
+	"credential-revoked": "The credential was revoked: its tokens and console sessions stopped.",
 }
 
 // flashMessage returns the confirmation a page shows after an action.

@@ -40,13 +40,15 @@ type stack struct {
 	cat   *catalog.Catalog
 	a, b  *licensehooks.Tenant // two tenants, to prove isolation
 	credA credential           // tenant A: webhooks:admin and events:publish
-	op    credential           // operator: any tenant
+	op    credential           // operator: any tenant, webhooks:admin only
+	admin credential           // operator holding tenants:admin: the operator pages
 	recv  *receiver
 }
 
 type credential struct{ ID, Secret string }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; opts change the console's configuration.
+func newStack(t *testing.T, opts ...func(*console.Config)) *stack {
 	t.Helper()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "licensehooks.db"))
 	if err != nil {
@@ -59,6 +61,7 @@ func newStack(t *testing.T) *stack {
 	s.a, s.b = s.tenant(ctx, "Acme Licensing", mk, now), s.tenant(ctx, "Globex", mk, now)
 	s.credA = s.credential(ctx, s.a.ID, licensehooks.AllScopes, now)
 	s.op = s.credential(ctx, "", []string{licensehooks.ScopeWebhooksAdmin}, now)
+	s.admin = s.credential(ctx, "", licensehooks.OperatorScopes, now)
 
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	disp := dispatch.New(store, mk, dispatch.Config{
@@ -78,8 +81,11 @@ func newStack(t *testing.T) *stack {
 	})
 	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp}
 	authSvc := auth.NewService(store, mk)
-	con, err := console.New(console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat,
-		MasterKey: mk, Logger: logger})
+	cfg := console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat, MasterKey: mk, Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	con, err := console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,7 @@ type serveConfig struct {
 	LogFormat   string
 	Verbose     bool
 	Secure      bool
+	FrameList   string
 	Pprof       string
 	BodyTimeout time.Duration
 	MaxConns    int
@@ -59,6 +60,7 @@ type serveConfig struct {
 	MetricsTenantLabels bool
 	retention           time.Duration
 	schedule            []time.Duration
+	frames              []string
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -80,6 +82,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&c.Verbose, "v", false, "log every request and delivery (debug level)")
 	fs.BoolVar(&c.Secure, "secure-cookies", false, "mark console cookies Secure even on plain HTTP (set it behind a TLS-terminating proxy)")
+	fs.StringVar(&c.FrameList, "portal-frame-origins", "", "comma-separated origins whose pages may frame the console (e.g. https://app.example.com); needs HTTPS in front")
 	fs.StringVar(&c.Pprof, "pprof", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	fs.DurationVar(&c.BodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send each 256 KiB of a request body; a stalled body is cut off after it")
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
@@ -115,6 +118,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxConns < 1 {
 		return errors.New("--max-conns must be at least 1")
+	}
+	if c.frames, err = console.ParseFrameOrigins(c.FrameList); err != nil {
+		return fmt.Errorf("--portal-frame-origins: %w", err)
 	}
 	if c.NodeID == "" {
 		c.NodeID = defaultNodeID()
@@ -283,9 +289,16 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
-	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure, Now: time.Now})
+	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure,
+		FrameOrigins: cfg.frames, Now: time.Now})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
+	}
+	if len(cfg.frames) > 0 && !cfg.Secure {
+		// serve speaks plain HTTP; only a TLS proxy in front makes the
+		// framed console's Secure cookies usable beyond localhost.
+		s.logger.Warn("--portal-frame-origins is set without --secure-cookies: a framed console needs HTTPS (browsers drop its Secure, SameSite=None cookies over plain HTTP except on localhost); serve it behind a TLS-terminating proxy and set --secure-cookies",
+			"origins", strings.Join(cfg.frames, ","))
 	}
 	// The API serves its own paths and hands every other one to the console.
 	apiCfg := httpapi.Config{Service: svc, Auth: authSvc, Catalog: cat, Store: s.store, MasterKey: mk, Logger: s.logger, Version: Version, Fallback: con.Handler(),
