@@ -35,7 +35,17 @@ type Options struct {
 	// Now is the clock for the few writes that take no time from the caller
 	// (DeleteListener); time.Now when nil.
 	Now func() time.Time
+	// MustExist opens only a store that exists (its migrations table is in
+	// the schema) and fails with ErrNoStore otherwise, creating nothing:
+	// administration commands pointed at the wrong database must not make
+	// a new, empty store there. Missing migrations of an existing store
+	// are applied as usual.
+	MustExist bool
 }
+
+// ErrNoStore is what OpenWithOptions returns with MustExist when the
+// database (schema) holds no licensehooks store.
+var ErrNoStore = errors.New("postgres: the database holds no licensehooks store")
 
 // Store is a licensehooks.Store kept in PostgreSQL.
 type Store struct {
@@ -96,6 +106,17 @@ func OpenWithOptions(ctx context.Context, url string, opt Options) (*Store, erro
 	s.Observe(nil)
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if opt.MustExist {
+		var exists bool
+		if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: look for the store: %w", err)
+		}
+		if !exists {
+			pool.Close()
+			return nil, ErrNoStore
+		}
 	}
 	if err := migrate(ctx, pool, schema); err != nil {
 		pool.Close()

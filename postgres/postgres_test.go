@@ -140,6 +140,32 @@ func TestSearchPathFromURL(t *testing.T) {
 	}
 }
 
+// TestMustExist checks that MustExist refuses a schema that holds no
+// store, without creating the schema, and opens one that does.
+func TestMustExist(t *testing.T) {
+	t.Parallel()
+	schema := newSchema(t)
+	ctx := t.Context()
+	if _, err := OpenWithOptions(ctx, testURL(t), Options{Schema: schema, MustExist: true}); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("open an absent store: %v, want ErrNoStore", err)
+	}
+	conn, err := pgx.Connect(ctx, testURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, schema).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("schema %s after a refused open: count %d, err %v; want it absent", schema, n, err)
+	}
+	openSchema(t, schema)
+	s, err := OpenWithOptions(ctx, testURL(t), Options{Schema: schema, MustExist: true})
+	if err != nil {
+		t.Fatalf("open an existing store: %v", err)
+	}
+	s.Close()
+}
+
 // TestTimesComeBackUTC reads times through a session in another time zone.
 func TestTimesComeBackUTC(t *testing.T) {
 	t.Parallel()

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
@@ -13,32 +13,67 @@ import (
 // copyBatch is how many rows migrate-store moves per round trip.
 const copyBatch = 1000
 
+var migrateCmd = command{name: "migrate-store", synopsis: "--from URL --to URL [--json]",
+	about: "Copies a whole store, e.g. the embedded SQLite one to PostgreSQL: tenants (with their keys), credentials, listeners " +
+		"(with their secrets), events, deliveries and attempts. It is safe to run again after an interruption: rows the " +
+		"destination holds are skipped. The --from store must exist; the --to one is created if missing. The master key is " +
+		"not in the store: start the new nodes with the same one."}
+
+// copySummary is what migrate-store --json prints.
+type copySummary struct {
+	From        string `json:"from"`
+	To          string `json:"to"`
+	Tenants     int    `json:"tenants"`
+	Credentials int    `json:"credentials"`
+	Listeners   int    `json:"listeners"`
+	Events      int    `json:"events"`
+	Deliveries  int    `json:"deliveries"`
+	Attempts    int    `json:"attempts"`
+	Complete    bool   `json:"complete"`        // false: run it again to finish
+	Error       string `json:"error,omitempty"` // why it stopped, when not complete
+}
+
 func runMigrateStore(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate-store", flag.ContinueOnError)
-	from := fs.String("from", "", "source store URL (sqlite:///path/licensehooks.db)")
-	to := fs.String("to", "", "destination store URL (postgres://...)")
+	c := &migrateCmd
+	fs := c.flags()
+	from := fs.String("from", "", "source store URL (sqlite:///path/licensehooks.db or postgres://...), required")
+	to := fs.String("to", "", "destination store URL (postgres://... or sqlite:///path), required")
 	data := fs.String("data", "./licensehooks-data", "data directory (for a relative SQLite path's default)")
-	if err := fs.Parse(args); err != nil {
+	asJSON := fs.Bool("json", false, "print a JSON summary of what was copied on stdout")
+	if _, err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
-		return errors.New("migrate-store: --from and --to are required")
+		return c.usageErr("--from and --to are required")
 	}
-	src, err := openStoreURL(ctx, *from, *data)
+	src, err := openStoreURL(ctx, *from, *data, true)
 	if err != nil {
 		return fmt.Errorf("open --from: %w", err)
 	}
 	defer src.Close()
-	dst, err := openStoreURL(ctx, *to, *data)
+	dst, err := openStoreURL(ctx, *to, *data, false)
 	if err != nil {
 		return fmt.Errorf("open --to: %w", err)
 	}
 	defer dst.Close()
 	n, err := copyStore(ctx, src, dst)
-	fmt.Fprintf(os.Stderr, "copied %d tenants, %d credentials, %d listeners, %d events, %d deliveries, %d attempts\n",
-		n.tenants, n.credentials, n.listeners, n.events, n.deliveries, n.attempts)
+	if *asJSON {
+		sum := copySummary{From: redactURL(*from), To: redactURL(*to), Tenants: n.tenants, Credentials: n.credentials,
+			Listeners: n.listeners, Events: n.events, Deliveries: n.deliveries, Attempts: n.attempts, Complete: err == nil}
+		if err != nil {
+			sum.Error = err.Error()
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(sum); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else {
+		fmt.Fprintf(os.Stderr, "copied %d tenants, %d credentials, %d listeners, %d events, %d deliveries, %d attempts\n",
+			n.tenants, n.credentials, n.listeners, n.events, n.deliveries, n.attempts)
+	}
 	if err == nil {
-		fmt.Fprintln(os.Stderr, "The master key is not in the store: start the new nodes with the same LICENSEHOOKS_MASTER_KEY (or master.key file).")
+		fmt.Fprintf(os.Stderr, "The master key is not in the store: start the new nodes with the same %s (or master.key file).\n", masterKeyEnv)
 	}
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,9 +62,12 @@ type serveConfig struct {
 	frames              []string
 }
 
+var serveCmd = command{name: "serve", synopsis: "[flags]",
+	about: "Runs the service: the API, the console and the deliveries. Without --db the store is SQLite in --data, created on the first start."}
+
 func parseServeFlags(args []string) (*serveConfig, error) {
-	c := &serveConfig{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c := &serveConfig{store: storeFlags{create: true}}
+	fs := serveCmd.flags()
 	c.store.register(fs)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.BoolVar(&c.Dev, "dev", false, "development mode: allow deliveries to private and loopback addresses; on a fresh store, create a tenant and a credential and print them")
@@ -88,10 +90,13 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9090) rather than on --addr")
 	fs.BoolVar(&c.MetricsTenantLabels, "metrics-tenant-labels", false, "label the metrics' counters by tenant (one series per tenant: mind the cardinality)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := serveCmd.parse(fs, args); err != nil {
 		return nil, err
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return nil, serveCmd.usageErr("%s", err)
+	}
+	return c, nil
 }
 
 func (c *serveConfig) validate() error {
@@ -249,9 +254,12 @@ type server struct {
 }
 
 func startServer(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (*server, error) {
-	st, mk, err := cfg.store.openWithKey(ctx)
+	st, mk, newKey, err := cfg.store.openWithKey(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if newKey != "" {
+		logger.Info("created the master key: keep it, the store's secrets are sealed with it", "path", newKey)
 	}
 	s := &server{store: st, logger: logger}
 	if err := s.wire(ctx, cfg, mk); err != nil {
@@ -376,6 +384,9 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		}
 	}()
 	s.logger.Info("licensehooks listening", "addr", "http://"+s.Addr, "version", Version, "node", cfg.NodeID)
+	if !cfg.Dev {
+		firstRun(ctx, s.store, cfg, s.Addr, s.logger, os.Stderr)
+	}
 	return nil
 }
 
