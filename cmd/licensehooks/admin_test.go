@@ -160,9 +160,9 @@ func TestTenantRenameAndDelete(t *testing.T) {
 	c.must("POST", "/api/v1/events/batch", map[string]any{"events": events}, nil)
 
 	type contents struct {
-		Tenant                                    struct{ ID string }
+		Tenant                                     struct{ ID string }
 		Credentials, Listeners, Events, Deliveries int
-		Deleted                                   bool
+		Deleted                                    bool
 	}
 	out, errOut, code := runCLI(t, data, nil, "tenant", "delete", tenantID, "--json", "--data", data)
 	var preview contents
