@@ -16,7 +16,9 @@ import (
 // the first one, as serve starts without --dev (which makes one itself):
 // otherwise a fresh node answers every request 401 and says nothing.
 func firstRun(ctx context.Context, st licensehooks.Store, cfg *serveConfig, addr string, logger *slog.Logger, w io.Writer) {
-	if ts, err := st.ListTenants(ctx); err != nil || len(ts) > 0 {
+	// Not cut off by a signal that arrives as the node starts: the hint
+	// is printed, or not, before the node shuts down.
+	if ts, err := st.ListTenants(context.WithoutCancel(ctx)); err != nil || len(ts) > 0 {
 		return
 	}
 	base := baseURL(addr)
