@@ -54,8 +54,8 @@ func TestCopyStoreAcrossAdapters(t *testing.T) {
 		name     string
 	}{{src, pg, "SQLite to PostgreSQL"}, {pg, back, "PostgreSQL to SQLite"}} {
 		// 6 events: the 3 published, and the webhook.delivery.failed alert
-	// each of the 3 failed deliveries made (no listener takes them).
-	for run := 1; run <= 2; run++ {
+		// each of the 3 failed deliveries made (no listener takes them).
+		for run := 1; run <= 2; run++ {
 			n, err := copyStore(ctx, hop.from, hop.to)
 			if err != nil {
 				t.Fatalf("%s, run %d: %v", hop.name, run, err)
