@@ -53,8 +53,6 @@ func TestCopyStoreAcrossAdapters(t *testing.T) {
 		from, to licensehooks.Store
 		name     string
 	}{{src, pg, "SQLite to PostgreSQL"}, {pg, back, "PostgreSQL to SQLite"}} {
-		// 6 events: the 3 published, and the webhook.delivery.failed alert
-		// each of the 3 failed deliveries made (no listener takes them).
 		for run := 1; run <= 2; run++ {
 			n, err := copyStore(ctx, hop.from, hop.to)
 			if err != nil {
@@ -105,6 +103,8 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 	}
 	env := []string{masterKeyEnv + "=" + strings.TrimSpace(string(key))}
 	from := "sqlite://" + filepath.Join(data, "licensehooks.db")
+	// 6 events: the 3 published, and the webhook.delivery.failed alert
+	// each of the 3 failed deliveries made (no listener takes them).
 	for run := 1; run <= 2; run++ {
 		out := migrateStore(t, env, from, db)
 		if !strings.Contains(out, "copied 1 tenants, 1 credentials, 2 listeners, 6 events, 6 deliveries, 10 attempts") {
