@@ -1,6 +1,9 @@
 package licensehooks
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Rules both store adapters apply, kept here once so that the adapters hold
 // SQL and little else.
@@ -76,4 +79,26 @@ func (p ClaimParams) ListenerCap() int {
 		return min(p.PerListener, p.Limit)
 	}
 	return p.Limit
+}
+
+// SchemaMatches is a store's Check of its migrations: every one the binary
+// embeds is applied, and none is applied that it does not know (a newer
+// binary migrated the store). store names the adapter in the error.
+func SchemaMatches(store string, embedded, applied []string) error {
+	seen := make(map[string]bool, len(applied))
+	for _, v := range applied {
+		seen[v] = true
+	}
+	for _, v := range embedded {
+		if !seen[v] {
+			return fmt.Errorf("%s: migration %s is not applied", store, v)
+		}
+		delete(seen, v)
+	}
+	for _, v := range applied {
+		if seen[v] {
+			return fmt.Errorf("%s: the database has migration %s, which this binary does not know: a newer version migrated it", store, v)
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,22 +23,15 @@ func (s *Store) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: the database does not answer: %w", err)
 	}
-	applied := make(map[int]bool, len(got))
-	for _, v := range got {
-		applied[v] = true
+	want := make([]string, len(ms))
+	for i, m := range ms {
+		want[i] = strconv.Itoa(m.version)
 	}
-	for _, m := range ms {
-		if !applied[m.version] {
-			return fmt.Errorf("postgres: migration %s is not applied", m.name)
-		}
-		delete(applied, m.version)
+	applied := make([]string, len(got))
+	for i, v := range got {
+		applied[i] = strconv.Itoa(v)
 	}
-	for _, v := range got {
-		if applied[v] {
-			return fmt.Errorf("postgres: the database has migration %d, which this binary does not know: a newer version migrated it", v)
-		}
-	}
-	return nil
+	return licensehooks.SchemaMatches("postgres", want, applied)
 }
 
 // Backlog counts the pending deliveries due at now and not leased, on the

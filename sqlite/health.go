@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -34,28 +33,7 @@ func (s *Store) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: the database does not answer: %w", err)
 	}
-	return schemaMatches(want, got)
-}
-
-// schemaMatches compares the migrations embedded with those applied.
-func schemaMatches(want, got []string) error {
-	sort.Strings(got)
-	applied := make(map[string]bool, len(got))
-	for _, v := range got {
-		applied[v] = true
-	}
-	for _, v := range want {
-		if !applied[v] {
-			return fmt.Errorf("sqlite: migration %s is not applied", v)
-		}
-		delete(applied, v)
-	}
-	for _, v := range got {
-		if applied[v] {
-			return fmt.Errorf("sqlite: the database has migration %s, which this binary does not know: a newer version migrated it", v)
-		}
-	}
-	return nil
+	return licensehooks.SchemaMatches("sqlite", want, got)
 }
 
 // Backlog counts the pending deliveries due at now and not leased, on the
