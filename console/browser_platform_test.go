@@ -137,8 +137,9 @@ func (b *browser) frame(old []string) *browser {
 // frame is driven with scripts: a click is the element's click(), which
 // submits a form or follows a link as a person's click does.
 
-// waitInFrame is waitJS in a frame, where a navigation ends a poll with an
-// error: it evaluates the predicate again until it holds.
+// waitInFrame is waitJS in a frame, or on a page that navigates on its own,
+// where a navigation ends a poll with an error: it evaluates the predicate
+// again until it holds.
 func (b *browser) waitInFrame(what, predicate string) {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -264,4 +265,34 @@ func TestBrowserOperator(t *testing.T) {
 		b.failf("deleted", "the tenant is still listed")
 	}
 	b.checkConsole()
+}
+
+// TestBrowserPortalSignOut: a portal session opened outside any frame, with
+// a returnUrl on the platform's site, signs out to that page in the real
+// browser (the console's form-action policy allows only its own origin, so
+// the way back must not be a form's redirect), and the link's session is
+// over: the console asks to sign in.
+func TestBrowserPortalSignOut(t *testing.T) {
+	platform := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>Platform settings</title><h1 id="platform">Back on the platform</h1>`)
+	}))
+	t.Cleanup(platform.Close)
+	back := strings.Replace(platform.URL, "127.0.0.1", "localhost", 1) + "/settings/webhooks"
+
+	s := newStack(t)
+	b := newBrowser(t, s.url)
+	token, _, err := s.svc.CreatePortalLink(context.Background(), s.a.ID, service.PortalLinkInput{ReturnURL: back})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.open("/portal/" + token)
+	b.waitJS("the portal session shows the webhooks", `document.querySelector('h1')?.textContent.includes('Webhooks')`)
+	b.step("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	// The sign-out page navigates on its own, so the wait tolerates an
+	// evaluation cut by the navigation.
+	b.waitInFrame("the browser is back on the platform's page", `location.href === `+js(back)+` && !!document.querySelector('#platform')`)
+	b.shotTop("portal-signed-out")
+	b.open("/webhooks")
+	b.waitJS("the ended session asks to sign in", `location.pathname === '/signin'`)
 }

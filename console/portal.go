@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"licensehooks"
 )
@@ -87,10 +88,17 @@ func (c *Console) signoutPortal(q *request) error {
 		return fmt.Errorf("sign out: %w", err)
 	}
 	c.clearSession(q.w, q.r)
-	target := "/signin?out=1"
-	if q.sess.Return != "" {
-		target = q.sess.Return
+	if q.sess.Return == "" {
+		http.Redirect(q.w, q.r, "/signin?out=1", http.StatusSeeOther)
+		return nil
 	}
-	http.Redirect(q.w, q.r, target, http.StatusSeeOther)
+	// Not a redirect: the policy's form-action lets a form's redirect lead
+	// only to this site and the frame origins, and the returnUrl may be
+	// neither. A page of this site leads there on its own instead.
+	host := q.sess.Return
+	if u, err := url.Parse(q.sess.Return); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	c.render(q.w, http.StatusOK, "signedout", view{Title: "Signed out", Refresh: q.sess.Return, Data: struct{ Host string }{host}})
 	return nil
 }

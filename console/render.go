@@ -58,7 +58,7 @@ func staticHandler() http.Handler {
 type pageSet map[string]*template.Template
 
 var pageNames = []string{"signin", "tenant", "tenants", "tenantadmin", "tenantdelete", "webhooks", "listener", "form", "delete",
-	"logs", "delivery", "events", "keys", "error"}
+	"logs", "delivery", "events", "keys", "error", "signedout"}
 
 func parsePages() (pageSet, error) {
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html")
@@ -94,7 +94,10 @@ type view struct {
 	CSRF     string
 	Flash    string
 	Version  string
-	Data     any
+	// Refresh: a URL the page leads to on its own once loaded (the
+	// returnUrl after a portal session's sign-out).
+	Refresh string
+	Data    any
 }
 
 // render executes a page into a buffer first, so a template failure is a

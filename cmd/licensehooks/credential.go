@@ -10,6 +10,7 @@ import (
 
 	"licensehooks"
 	"licensehooks/auth"
+	"licensehooks/service"
 )
 
 func credentialGroup(ctx context.Context) *group {
@@ -77,14 +78,18 @@ func runCredentialCreate(ctx context.Context, c *command, args []string) error {
 		return err
 	}
 	defer env.store.Close()
-	if !*operator {
-		if _, err := env.svc.GetTenant(ctx, *tenantID); err != nil {
-			return c.serviceErr(err)
-		}
+	var cred *licensehooks.Credential
+	var secret string
+	if *operator {
+		// Operator credentials are made here only, never through the API.
+		cred, secret = auth.NewCredential("", *name, scopes, time.Now())
+		err = env.store.CreateCredential(ctx, cred)
+	} else {
+		// The operator API's code: the same checks of the tenant and the name.
+		cred, secret, err = env.svc.CreateCredential(ctx, *tenantID, service.CredentialInput{Name: name, Scopes: scopes})
 	}
-	cred, secret := auth.NewCredential(*tenantID, *name, scopes, time.Now())
-	if err := env.store.CreateCredential(ctx, cred); err != nil {
-		return fmt.Errorf("create credential: %w", err)
+	if err != nil {
+		return c.serviceErr(err)
 	}
 	if env.json {
 		return env.printJSON(credJSON(cred, secret))
@@ -153,6 +158,7 @@ func runCredentialRevoke(ctx context.Context, c *command, args []string) error {
 		}
 		return env.printJSON(credJSON(cred, ""))
 	}
-	fmt.Fprintf(env.out, "Revoked %s: it gets no new tokens; tokens already issued expire within %s.\n", clientID, auth.DefaultTTL)
+	fmt.Fprintf(env.out, "Revoked %s: it gets no new tokens, its console sessions end at once, and running servers refuse its tokens within %s.\n",
+		clientID, auth.DefaultRevocationRefresh)
 	return nil
 }

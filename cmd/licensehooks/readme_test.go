@@ -17,15 +17,22 @@ import (
 // walkthrough returns the shell blocks of the README's walkthrough, and the
 // flags of the serve command it starts the service with.
 func walkthrough(t *testing.T) (script string, serveArgs []string) {
+	return readmeSection(t, "walkthrough")
+}
+
+// readmeSection returns the shell blocks between the README's markers
+// <!-- name:start --> and <!-- name:end -->, without the serve command
+// they start the service with, and that command's flags.
+func readmeSection(t *testing.T, name string) (script string, serveArgs []string) {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "<!-- walkthrough:start -->")
-	section, _, ok2 := strings.Cut(rest, "<!-- walkthrough:end -->")
+	_, rest, ok := strings.Cut(string(b), "<!-- "+name+":start -->")
+	section, _, ok2 := strings.Cut(rest, "<!-- "+name+":end -->")
 	if !ok || !ok2 {
-		t.Fatal("README has no walkthrough markers")
+		t.Fatalf("README has no %s markers", name)
 	}
 	var sb strings.Builder
 	in := false
@@ -109,5 +116,56 @@ func runWalkthrough(t *testing.T, storeArgs ...string) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q", want)
 		}
+	}
+}
+
+// TestReadmeOperatePlatform runs the README's "Operate a platform" block as
+// written, against the real binary started as in the walkthrough, in the
+// directory it serves from. The block's `go run ./cmd/licensehooks` runs
+// the binary built from this source; every curl -f must succeed, and the
+// output shows the idempotent sign-up, the revocation, the single-use portal
+// link and the deletion.
+func TestReadmeOperatePlatform(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("LICENSEHOOKS_CI") == "1" {
+				t.Fatalf("%s is needed by the README walkthrough", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	_, serveArgs := walkthrough(t)
+	script, _ := readmeSection(t, "operate")
+	if !strings.Contains(script, "go run ./cmd/licensehooks credential create --operator") {
+		t.Fatal("the operate block does not create its operator credential with the CLI")
+	}
+	dir := t.TempDir()
+	n := startNode(t, nil, append(serveArgs, "--data", filepath.Join(dir, "licensehooks-data"))...)
+	goRun := `go() { if [ "$1 $2" = "run ./cmd/licensehooks" ]; then shift 2; "$LICENSEHOOKS_BIN" "$@"; else command go "$@"; fi; }` + "\n"
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+goRun+script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BASE="+n.URL, "LICENSEHOOKS_BIN="+binary)
+	out, err := cmd.CombinedOutput()
+	t.Logf("operate output:\n%s", out)
+	if err != nil {
+		t.Fatalf("the operate block failed: %v\nserver log:\n%s", err, n.logs)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^200$`), // the second sign-up
+		regexp.MustCompile(`(?m)"externalId": "acct_1042"`),
+		regexp.MustCompile(`(?m)"name": "Acme Inc"`),
+		regexp.MustCompile(`(?m)"scopes": \[\s*"events:publish"\s*\]`),
+		regexp.MustCompile(`(?m)"revokedAt": "\d{4}-`),
+		regexp.MustCompile(`(?m)^303 http://127\.0\.0\.1:\d+/webhooks$`), // the portal link's first opening
+		regexp.MustCompile(`(?m)^410$`),                                   // its second
+	} {
+		if !want.MatchString(string(out)) {
+			t.Errorf("the output lacks %s", want)
+		}
+	}
+	if tail := lines[len(lines)-2:]; tail[0] != "204" || tail[1] != "404" {
+		t.Errorf("the deletion and the read after it: %q, want 204 then 404", tail)
 	}
 }
