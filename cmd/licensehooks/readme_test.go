@@ -159,7 +159,7 @@ func TestReadmeOperatePlatform(t *testing.T) {
 		regexp.MustCompile(`(?m)"scopes": \[\s*"events:publish"\s*\]`),
 		regexp.MustCompile(`(?m)"revokedAt": "\d{4}-`),
 		regexp.MustCompile(`(?m)^303 http://127\.0\.0\.1:\d+/webhooks$`), // the portal link's first opening
-		regexp.MustCompile(`(?m)^410$`),                                   // its second
+		regexp.MustCompile(`(?m)^410$`),                                  // its second
 	} {
 		if !want.MatchString(string(out)) {
 			t.Errorf("the output lacks %s", want)
