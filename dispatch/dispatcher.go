@@ -128,23 +128,15 @@ type Dispatcher struct {
 	signer *signer
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	lanes    map[string]*lane
-	failures map[string]int // consecutive failed attempts per listener, while any
-	held     int            // deliveries claimed and not yet recorded
-	nextDue  time.Time      // earliest retry this dispatcher scheduled, zero if none
-	// behind is set while the last claim came back full: older work may
-	// wait in the store, so publishes hand nothing off (see Handoff).
-	behind bool
-	// backlog holds the listeners that may have due work in the store that
-	// no claim has taken yet: left out of the last claim, or refused by a
-	// handoff since. Publishes hand them nothing off.
-	backlog map[string]struct{}
-	// refusals counts deliveries a handoff left for a claim: a claim that
-	// began before one cannot tell whether it took it.
-	refusals uint64
-	started  bool
-	stopping bool
+	// mu guards core and started. It is held only for calls of core's
+	// methods, which make no store, network or channel call and start no
+	// goroutine (core.go), so it is never held across one: every use is
+	// d.locked(func(c *core) { ... }). Handoff's take runs inside the
+	// store's publish, on its writer goroutine: the store may call into mu,
+	// never the other way round.
+	mu      sync.Mutex
+	core    *core
+	started bool
 
 	sem        chan struct{} // one token per attempt in flight
 	records    chan record
@@ -208,10 +200,7 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 		quit:     quit,
 		quitNow:  quitNow,
 		log:      cfg.Logger.With("component", "dispatch"),
-		lanes:    make(map[string]*lane),
-		failures: make(map[string]int),
-		behind:   true, // until a claim finds what the store holds
-		backlog:  make(map[string]struct{}),
+		core:     newCore(cfg.Workers, cfg.BatchSize, cfg.PerListener),
 		sem:      make(chan struct{}, cfg.Workers),
 		records:  make(chan record, 2*maxRecordBatch),
 		kick:     make(chan struct{}, 1),
@@ -221,14 +210,22 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 	}
 }
 
+// locked runs f on the core with the mutex held. f calls the core's methods
+// and copies their answers out; what they call for (senders to start, the
+// claimer to wake, a store call) is done after it returns.
+func (d *Dispatcher) locked(f func(c *core)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d.core)
+}
+
 // Owner returns the name this dispatcher holds leases under.
 func (d *Dispatcher) Owner() string { return d.cfg.Owner }
 
 // Stats returns the current counters.
 func (d *Dispatcher) Stats() Stats {
-	d.mu.Lock()
-	held := d.held
-	d.mu.Unlock()
+	var held int
+	d.locked(func(c *core) { held = c.held })
 	return Stats{
 		Sent:      d.stats.sent.Load(),
 		Succeeded: d.stats.succeeded.Load(),
@@ -246,14 +243,19 @@ func (d *Dispatcher) Stats() Stats {
 // lapse) and the leases released. Stop stops it gracefully. A Dispatcher
 // starts once.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.started {
+	sendCtx, cancel := context.WithCancel(ctx)
+	again := false
+	d.locked(func(*core) {
+		// sendCtx is set before started, under the mutex: a handoff or a
+		// Stop that sees started uses it.
+		if again = d.started; !again {
+			d.started, d.sendCtx, d.cancelSend = true, sendCtx, cancel
+		}
+	})
+	if again {
+		cancel()
 		return errors.New("dispatch: already started")
 	}
-	d.started = true
-	sendCtx, cancel := context.WithCancel(ctx)
-	d.sendCtx, d.cancelSend = sendCtx, cancel
 	// Outcomes are stored after attempts are cut off, until the stop must
 	// end: quit is cancelled with ctx (supervise) or by Stop.
 	claimerDone := make(chan struct{})
@@ -277,9 +279,7 @@ func (d *Dispatcher) supervise(ctx context.Context, claimerDone, recorderDone ch
 	// graceful stop: SendNow (the Test action, a resend) still works.
 	stopAfter := context.AfterFunc(ctx, d.quitNow)
 	defer stopAfter()
-	d.mu.Lock()
-	d.stopping = true
-	d.mu.Unlock()
+	d.locked(func(c *core) { c.stopping = true })
 	d.stopOnce.Do(func() { close(d.stopReq) })
 	<-claimerDone
 	d.runners.Wait()
@@ -319,9 +319,8 @@ const (
 // after, whatever the store does: outcomes not stored by then are given
 // up, as at a crash.
 func (d *Dispatcher) Stop(ctx context.Context) error {
-	d.mu.Lock()
-	started := d.started
-	d.mu.Unlock()
+	var started bool
+	d.locked(func(*core) { started = d.started })
 	if !started {
 		return nil
 	}
@@ -344,9 +343,8 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 // Running answers nil while the dispatcher claims and sends: started, not
 // stopping, its loops alive.
 func (d *Dispatcher) Running() error {
-	d.mu.Lock()
-	started, stopping := d.started, d.stopping
-	d.mu.Unlock()
+	var started, stopping bool
+	d.locked(func(c *core) { started, stopping = d.started, c.stopping })
 	select {
 	case <-d.done:
 		return errors.New("the dispatcher has stopped")

@@ -23,9 +23,8 @@ import (
 // all that was due. Work then goes out oldest first, and an event's
 // deliveries stay together, sharing one signature.
 func (d *Dispatcher) Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim)) {
-	d.mu.Lock()
-	takes := d.started && !d.stopping && !d.behind
-	d.mu.Unlock()
+	var takes bool
+	d.locked(func(c *core) { takes = d.started && c.takes() })
 	if !takes {
 		return nil, func([]*licensehooks.Claim) {}
 	}
@@ -37,9 +36,10 @@ func (d *Dispatcher) Handoff() (h *licensehooks.Handoff, done func(claims []*lic
 // intake is one publish call's handoff. take runs inside the store's call
 // (on SQLite's writer goroutine, on the publisher's with PostgreSQL) and
 // done after the store answered, never at the same time, so the
-// reservations need no lock of their own; the lanes' counts are under d.mu.
-// A transaction run again reserves again: done gives back what no claim
-// used, but until then the lane may look fuller than it is.
+// reservations need no lock of their own; the lanes are the core's, under
+// the dispatcher's mutex. A transaction run again reserves again: done
+// gives back what no claim used, but until then the lane may look fuller
+// than it is.
 type intake struct {
 	d *Dispatcher
 	// at is taken before the store call, so the store's lease starts no
@@ -48,70 +48,37 @@ type intake struct {
 	reserved map[string]int // room taken per listener, not yet matched by a claim
 }
 
-// take reserves room for one delivery to the listener, as claim would: the
-// lane must not be full and the dispatcher must hold less than a claim's
-// worth beyond its workers. Nothing older may wait for the listener either:
-// a refusal leaves the delivery for a claim, and the listener's next ones
-// with it.
-func (in *intake) take(listenerID string) bool {
-	d := in.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, waiting := d.backlog[listenerID]
-	l := d.lanes[listenerID]
-	if d.behind || d.stopping || waiting || d.held >= d.cfg.Workers+d.cfg.BatchSize || l != nil && d.full(listenerID, l) {
-		d.backlog[listenerID] = struct{}{}
-		d.refusals++
-		return false
+// take reserves room for one delivery to the listener (see core.take).
+func (in *intake) take(listenerID string) (ok bool) {
+	in.d.locked(func(c *core) { ok = c.take(listenerID) })
+	if ok {
+		if in.reserved == nil {
+			in.reserved = make(map[string]int)
+		}
+		in.reserved[listenerID]++
 	}
-	d.hold(listenerID)
-	if in.reserved == nil {
-		in.reserved = make(map[string]int)
-	}
-	in.reserved[listenerID]++
-	return true
+	return ok
 }
 
 // done queues the handed-off claims in their lanes and gives back the room
-// reserved for deliveries that did not come (a transaction rolled back and
-// run again reserves twice). Stopping, it releases the claims instead.
+// reserved for deliveries that did not come. Stopping, it releases the
+// claims instead.
 func (in *intake) done(claims []*licensehooks.Claim) {
 	d := in.d
 	deadline := in.at.Add(d.cfg.Lease - d.leaseMargin())
-	d.mu.Lock()
-	stopping := d.stopping
-	taken := 0
-	for _, c := range claims {
-		id := c.Delivery.ListenerID
-		if in.reserved[id] == 0 {
-			// Not reserved by this call: never the case for a store that
-			// keeps the Handoff contract, but a claim must not go missing.
-			d.hold(id)
-		} else {
-			in.reserved[id]--
-		}
-		if stopping {
-			d.settleLocked(id, 1)
-			continue
-		}
-		d.stats.handedOff.Add(1)
-		taken++
-		l := d.lanes[id]
-		l.queue = append(l.queue, job{claim: c, deadline: deadline})
-		d.spawn(id, l)
-	}
-	for id, n := range in.reserved {
-		if n > 0 {
-			d.settleLocked(id, n)
-		}
-	}
+	var out handedOff
+	d.locked(func(c *core) { out = c.handed(claims, deadline, in.reserved) })
 	in.reserved = nil
-	d.mu.Unlock()
-	if taken > 0 {
-		d.cfg.Observer.HandedOff(taken)
+	d.stats.handedOff.Add(uint64(out.taken))
+	d.start(out.start)
+	if out.wake {
+		d.wakeClaimer()
 	}
-	if stopping && len(claims) > 0 {
-		d.releaseClaims(claims)
+	if out.taken > 0 {
+		d.cfg.Observer.HandedOff(out.taken)
+	}
+	if len(out.release) > 0 {
+		d.releaseClaims(out.release)
 	}
 }
 

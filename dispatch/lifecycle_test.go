@@ -90,12 +90,12 @@ func TestBacklogDoesNotFillClaim(t *testing.T) {
 		}
 		return ""
 	})
-	d.mu.Lock()
 	held := 0
-	if l := d.lanes[sl.ID]; l != nil {
-		held = l.held
-	}
-	d.mu.Unlock()
+	d.locked(func(c *core) {
+		if l := c.lanes[sl.ID]; l != nil {
+			held = l.held
+		}
+	})
 	if held > 4 {
 		t.Errorf("the slow listener's lane holds %d deliveries, more than its 4", held)
 	}

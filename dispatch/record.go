@@ -123,16 +123,14 @@ func (d *Dispatcher) observeRecorded(batch []record) {
 // to wake up then.
 func (d *Dispatcher) settle(batch []record) {
 	d.recording.Add(-int64(len(batch)))
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	kick := false
-	for _, r := range batch {
-		o := r.outcome
-		if o.Status == licensehooks.StatusPending && (d.nextDue.IsZero() || o.NextAttemptAt.Before(d.nextDue)) {
-			d.nextDue = o.NextAttemptAt
-			kick = true
+	d.locked(func(c *core) {
+		for _, r := range batch {
+			if o := r.outcome; o.Status == licensehooks.StatusPending && c.noteRetry(o.NextAttemptAt) {
+				kick = true
+			}
 		}
-	}
+	})
 	if kick {
 		d.wakeClaimer()
 	}
