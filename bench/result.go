@@ -35,11 +35,15 @@ type Machine struct {
 
 // Bounds are what the machine allows, measured in the same run.
 type Bounds struct {
-	// RSASignaturesPerSecPerCore is signature.SignN over a typical
-	// envelope with a 2048-bit key, one goroutine on one thread, per
+	// RSASignaturesPerSecPerCore is N-Signatures over a typical envelope
+	// with a 2048-bit key by the fastest signer available (RSASigner, the
+	// one serve's --signer auto takes), one goroutine on one thread, per
 	// second of that thread's CPU time (RSASeconds).
 	RSASignaturesPerSecPerCore float64 `json:"rsaSignaturesPerSecPerCore"`
 	RSASeconds                 float64 `json:"rsaCpuSeconds"`
+	RSASigner                  string  `json:"rsaSigner"`
+	// RSAGoSignaturesPerSecPerCore is the same with crypto/rsa.
+	RSAGoSignaturesPerSecPerCore float64 `json:"rsaGoSignaturesPerSecPerCore"`
 	// POSTsPerSec is the raw loopback POST rate to a receiver process, with
 	// the delivery client's settings (egress.New) and POSTConcurrency
 	// keep-alive clients.

@@ -28,6 +28,7 @@ import (
 	"licensehooks/egress"
 	"licensehooks/httpapi"
 	"licensehooks/internal/connlimit"
+	"licensehooks/internal/rsasign"
 	"licensehooks/metrics"
 	"licensehooks/service"
 )
@@ -57,9 +58,11 @@ type serveConfig struct {
 	MetricsAddr string
 	// MetricsTenantLabels adds a tenant label to the metrics' counters.
 	MetricsTenantLabels bool
-	retention           time.Duration
-	schedule            []time.Duration
-	frames              []string
+	// Signer names the N-Signature signer: go, openssl or auto.
+	Signer    string
+	retention time.Duration
+	schedule  []time.Duration
+	frames    []string
 }
 
 var serveCmd = command{name: "serve", synopsis: "[flags]",
@@ -89,6 +92,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.BodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send each 256 KiB of a request body; a stalled body is cut off after it")
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9090) rather than on --addr")
+	fs.StringVar(&c.Signer, "signer", "auto", "N-Signature signer: openssl (the system's libcrypto, about 3x faster), go (crypto/rsa) or auto (openssl when libcrypto loads)")
 	fs.BoolVar(&c.MetricsTenantLabels, "metrics-tenant-labels", false, "label the metrics' counters by tenant (one series per tenant: mind the cardinality)")
 	if _, err := serveCmd.parse(fs, args); err != nil {
 		return nil, err
@@ -123,6 +127,11 @@ func (c *serveConfig) validate() error {
 	}
 	if c.MaxConns < 1 {
 		return errors.New("--max-conns must be at least 1")
+	}
+	switch c.Signer {
+	case "go", "openssl", "auto":
+	default:
+		return fmt.Errorf("--signer %q: want go, openssl or auto", c.Signer)
 	}
 	if c.frames, err = console.ParseFrameOrigins(c.FrameList); err != nil {
 		return fmt.Errorf("--portal-frame-origins: %w", err)
@@ -280,10 +289,15 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	m := metrics.New(metrics.Config{TenantLabels: cfg.MetricsTenantLabels, Backlog: s.store.Backlog,
 		Version: Version, Logger: s.logger})
 	s.store.Observe(m)
+	rs, err := rsasign.Choose(cfg.Signer)
+	if err != nil {
+		return fmt.Errorf("--signer %s: %w (use --signer go or auto to sign with crypto/rsa)", cfg.Signer, err)
+	}
+	s.logger.Info("signing N-Signatures", "signer", rs.Name(), "with", rs.String())
 	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
 		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
 		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
-		Observer: m,
+		Observer: m, Signer: rs,
 	})
 	m.SetStats(s.dispatcher.Stats)
 	cat := catalog.New()
