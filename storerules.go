@@ -58,6 +58,32 @@ func HandoffClaim(p PublishParams, deliveryID string, l *Listener, due, until ti
 	}
 }
 
+// GiveClaims hands committed claims to their Handoffs: claims[i] are the
+// deliveries params[i] leased. Each distinct Handoff's Claimed is called
+// once, with its claims in the order of params, even when it got none.
+func GiveClaims(params []PublishParams, claims [][]*Claim) {
+	var order []*Handoff
+	got := make(map[*Handoff][]*Claim)
+	for i, p := range params {
+		h := p.Handoff
+		if h == nil {
+			continue
+		}
+		if _, seen := got[h]; !seen {
+			order = append(order, h)
+			got[h] = nil
+		}
+		if i < len(claims) {
+			got[h] = append(got[h], claims[i]...)
+		}
+	}
+	for _, h := range order {
+		if h.Claimed != nil {
+			h.Claimed(got[h])
+		}
+	}
+}
+
 // storedTime is t as the stores keep it: UTC, microseconds.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 

@@ -181,7 +181,7 @@ type Stats struct {
 	Sent      uint64 // attempts made, automatic and manual
 	Succeeded uint64 // attempts answered 2xx
 	Failed    uint64 // attempts that failed
-	HandedOff uint64 // deliveries taken as publishes stored them (see Handoff)
+	HandedOff uint64 // deliveries taken as publishes stored them (see PublishEvents)
 	InFlight  int    // attempts being sent now
 	Claimed   int    // deliveries leased to this dispatcher and not yet sent
 	Recording int    // outcomes waiting to be stored

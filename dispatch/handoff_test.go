@@ -40,7 +40,7 @@ func (c *claimLog) times(id string) int {
 // and returns the deliveries made and those handed off.
 func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*licensehooks.Claim) {
 	b.t.Helper()
-	h, done := d.Handoff()
+	h, in := d.handoff()
 	var params []licensehooks.PublishParams
 	now := time.Now().UTC()
 	for i := range n {
@@ -51,16 +51,15 @@ func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*l
 		}})
 	}
 	res, err := b.store.PublishEvents(b.ctx, params)
-	if err != nil {
-		done(nil)
-		b.t.Fatal(err)
+	if in != nil {
+		handed = in.claims
+		in.done()
 	}
+	must(b.t, err)
 	for _, r := range res {
 		must(b.t, r.Err)
 		ids = append(ids, r.DeliveryIDs...)
-		handed = append(handed, r.Claims...)
 	}
-	done(handed)
 	return ids, handed
 }
 
@@ -175,39 +174,39 @@ func TestHandoffAroundStop(t *testing.T) {
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
 
-	h, done := d.Handoff()
+	h, in := d.handoff()
 	if h == nil || !h.Take("lst_unknown") {
 		t.Fatalf("a running, caught-up dispatcher refused a delivery")
 	}
 	if s := d.Stats(); s.Claimed != 1 {
 		t.Errorf("Claimed %d after one reservation, want 1", s.Claimed)
 	}
-	done(nil) // the publish failed
+	in.done() // the publish failed: no claims came
 	if s := d.Stats(); s.Claimed != 0 {
 		t.Errorf("Claimed %d after a failed publish, want 0", s.Claimed)
 	}
 
-	h, done = d.Handoff()
+	h, in = d.handoff()
 	e := &licensehooks.Event{ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: b.tenant.ID, Code: codeCreated,
 		ResourceID: "r", Payload: []byte(`{}`), Hash: []byte("h"), OccurredAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
 	res, err := b.store.PublishEvents(b.ctx, []licensehooks.PublishParams{{Event: e, Handoff: h}})
 	must(t, err)
-	if len(res[0].Claims) != 1 {
-		t.Fatalf("handed off %d deliveries, want 1", len(res[0].Claims))
+	if len(in.claims) != 1 {
+		t.Fatalf("handed off %d deliveries, want 1", len(in.claims))
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	must(t, d.Stop(ctx))
 	// Stop released the owner's leases already; done must release its
 	// claims by id too, for a publish that commits after that.
-	done(res[0].Claims)
+	in.done()
 	if dl := b.delivery(res[0].DeliveryIDs[0]); dl.LeaseOwner != "" || dl.Status != licensehooks.StatusPending {
 		t.Errorf("a delivery handed to a stopped dispatcher: %+v, want pending and released", dl)
 	}
 	if got := rel.released(); len(got) != 1 || got[0] != res[0].DeliveryIDs[0] {
 		t.Errorf("released by id %v after Stop, want the handed-off delivery", got)
 	}
-	if h, _ := d.Handoff(); h != nil {
+	if h, _ := d.handoff(); h != nil {
 		t.Errorf("a stopped dispatcher offered a handoff")
 	}
 }
@@ -263,4 +262,37 @@ func TestOutcomesAreBatched(t *testing.T) {
 	if n, calls := rec.outcomes.Load(), rec.calls.Load(); n != int64(len(ids)) || calls > n/2 {
 		t.Errorf("%d outcomes stored in %d calls; want %d in at most %d", n, calls, len(ids), len(ids)/2)
 	}
+}
+
+// PublishEvents is the publish path of a process with a dispatcher: once
+// caught up it takes the fresh deliveries as they are stored and sends
+// them, and the caller's params and results carry no trace of it.
+func TestPublishEventsHandsOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	_, rv.secret = b.listener(rv.srv.URL)
+	d := New(b.store, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	must(t, d.Start(b.ctx))
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
+
+	before := d.Stats().HandedOff
+	now := time.Now().UTC()
+	params := []licensehooks.PublishParams{{Event: &licensehooks.Event{
+		ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: b.tenant.ID, Code: codeCreated,
+		ResourceID: "cust_p", Payload: []byte(`{"customerId":"cust_p"}`), OccurredAt: now, Hash: []byte("p"), CreatedAt: now,
+	}}}
+	res, err := d.PublishEvents(b.ctx, params)
+	must(t, err)
+	if params[0].Handoff != nil {
+		t.Errorf("PublishEvents set a handoff on the caller's params")
+	}
+	if len(res) != 1 || res[0].Err != nil || len(res[0].DeliveryIDs) != 1 {
+		t.Fatalf("results %+v, want one event with one delivery", res)
+	}
+	if got := d.Stats().HandedOff - before; got != 1 {
+		t.Errorf("handed off %d deliveries, want the 1 made", got)
+	}
+	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, res[0].DeliveryIDs...)
 }

@@ -19,12 +19,13 @@ type eventKey struct{ tenant, id string }
 type publishBatch struct {
 	params   []licensehooks.PublishParams
 	results  []licensehooks.PublishResult
-	ok       []int             // indexes of params still in play, in order
-	matches  map[int][]string  // param index → listeners to deliver to, in creation order
-	first    map[eventKey]int  // the first param of each event id in play
-	inserted map[eventKey]bool // event ids this call inserted (by their first param)
-	made     int               // deliveries made
-	leased   int               // of which handed off (see licensehooks.Handoff)
+	ok       []int                   // indexes of params still in play, in order
+	matches  map[int][]string        // param index → listeners to deliver to, in creation order
+	first    map[eventKey]int        // the first param of each event id in play
+	inserted map[eventKey]bool       // event ids this call inserted (by their first param)
+	made     int                     // deliveries made
+	leased   int                     // of which handed off (see licensehooks.Handoff)
+	claims   [][]*licensehooks.Claim // claims[i]: what params[i] handed off
 	// listeners holds the matched listeners whole when some event may be
 	// handed off: its claims carry them.
 	listeners map[string]*licensehooks.Listener
@@ -43,7 +44,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		return nil, err
 	}
 	b := &publishBatch{
-		params: params, results: make([]licensehooks.PublishResult, len(params)),
+		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
 		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
 	}
 	now := ts(s.now())
@@ -81,6 +82,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if b.made > b.leased { // only work left for a claim needs announcing
 		s.announce()
 	}
+	licensehooks.GiveClaims(params, b.claims)
 	return b.results, nil
 }
 
@@ -214,7 +216,7 @@ func (b *publishBatch) insertedHere(i int) bool {
 // the domain's form.
 //
 // Deliveries a Handoff takes are leased to its owner in the same statement
-// and returned as claims. Take runs here, before the statement is sent: if
+// and kept as claims, given to the Handoff after the commit. Take runs here, before the statement is sent: if
 // the transaction then fails, the whole call fails and the caller gives the
 // room back.
 func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
@@ -248,7 +250,7 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			}
 			owners, leases = append(owners, p.Handoff.Owner), append(leases, &until)
 			b.leased++
-			b.results[i].Claims = append(b.results[i].Claims, licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
+			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
 		}
 		b.results[i].DeliveryIDs = dids
 	}

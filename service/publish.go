@@ -56,30 +56,17 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 	if len(params) == 0 {
 		return results, nil
 	}
-	done := func([]*licensehooks.Claim) {}
-	if s.Handoffer != nil {
-		var h *licensehooks.Handoff
-		h, done = s.Handoffer.Handoff()
-		for i := range params {
-			params[i].Handoff = h
-		}
-	}
-	stored, err := s.Store.PublishEvents(ctx, params)
+	stored, err := s.publisher().PublishEvents(ctx, params)
 	if err != nil {
-		done(nil)
 		return nil, fmt.Errorf("publish %d events: %w", len(params), err)
 	}
-	var claims []*licensehooks.Claim
 	accepted := 0
 	for j, r := range stored {
-		claims = append(claims, r.Claims...)
-		r.Claims = nil // the dispatcher's, not the caller's
 		results[index[j]] = r
 		if r.Err == nil && !r.Duplicate {
 			accepted++
 		}
 	}
-	done(claims)
 	if s.Observer != nil && accepted > 0 {
 		s.Observer.Accepted(tenantID, accepted)
 	}

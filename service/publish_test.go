@@ -204,28 +204,28 @@ func TestEventHash(t *testing.T) {
 	}
 }
 
-// handoffer admits every delivery and records what each publish returned.
-type handoffer struct {
-	calls int
-	got   [][]*licensehooks.Claim
+// publisher records the calls the service makes and passes them to the
+// store.
+type publisher struct {
+	licensehooks.Store
+	calls [][]licensehooks.PublishParams
 }
 
-func (h *handoffer) Handoff() (*licensehooks.Handoff, func([]*licensehooks.Claim)) {
-	h.calls++
-	return &licensehooks.Handoff{Owner: "node-1", Lease: time.Minute, Take: func(string) bool { return true }},
-		func(cs []*licensehooks.Claim) { h.got = append(h.got, cs) }
+func (p *publisher) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	p.calls = append(p.calls, params)
+	return p.Store.PublishEvents(ctx, params)
 }
 
-// Publish leases fresh deliveries to the dispatcher through the Handoffer
-// and gives it the claims; the caller's results carry none.
-func TestPublishHandsOff(t *testing.T) {
+// Publish goes through the Publisher when one is set (the dispatcher, in
+// serve), in one call for a batch, and knows nothing of handoffs.
+func TestPublishThroughPublisher(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
 	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
 	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
-	h := &handoffer{}
-	f.svc.Handoffer = h
+	p := &publisher{Store: f.store}
+	f.svc.Publisher = p
 	in := func(id string) PublishInput {
 		return PublishInput{EventID: id, EventCode: "customer.created", ResourceID: "c", Payload: json.RawMessage(`{"customerId":"c","name":"N"}`)}
 	}
@@ -233,17 +233,17 @@ func TestPublishHandsOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.calls != 1 || len(h.got) != 1 || len(h.got[0]) != 4 {
-		t.Fatalf("one publish of 2 events to 2 listeners: %d handoffs, claims %v; want 1 handoff of 4", h.calls, h.got)
+	if len(p.calls) != 1 || len(p.calls[0]) != 2 {
+		t.Fatalf("one publish of 2 events made %d publisher calls; want 1 of 2 events", len(p.calls))
 	}
-	for _, r := range res {
-		if len(r.Claims) != 0 || len(r.DeliveryIDs) != 2 {
-			t.Errorf("result %+v: want 2 deliveries and no claims", r)
+	for _, pp := range p.calls[0] {
+		if pp.Handoff != nil {
+			t.Errorf("the service set a handoff on %s; handoffs are the dispatcher's", pp.Event.ID)
 		}
 	}
-	for _, c := range h.got[0] {
-		if d, err := f.store.GetDelivery(ctx, f.tenant, c.Delivery.ID); err != nil || d.LeaseOwner != "node-1" {
-			t.Errorf("handed-off delivery %s: %+v, %v", c.Delivery.ID, d, err)
+	for _, r := range res {
+		if r.Err != nil || len(r.DeliveryIDs) != 2 {
+			t.Errorf("result %+v: want 2 deliveries", r)
 		}
 	}
 }

@@ -24,12 +24,11 @@ type Sender interface {
 	SendNow(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error)
 }
 
-// Handoffer lets publishes lease their fresh deliveries to this process's
-// dispatcher as the store makes them (see licensehooks.Handoff): h is nil
-// when it takes none now, and done receives the store's claims (nil when
-// the publish failed).
-type Handoffer interface {
-	Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim))
+// Publisher stores published events and their deliveries: the store, or
+// this process's dispatcher, which takes the fresh deliveries it has room
+// for as they are stored (dispatch.Dispatcher.PublishEvents).
+type Publisher interface {
+	PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error)
 }
 
 // Service runs the operations over a store. Now defaults to time.Now; a test
@@ -39,7 +38,7 @@ type Service struct {
 	Catalog   *catalog.Catalog
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
-	Handoffer Handoffer // optional
+	Publisher Publisher // optional; default Store
 	// AddressGuard, when set, refuses a listener URI whose host is a
 	// literal IP address that deliveries may not reach (the SSRF guard's
 	// Check); host names are checked when a delivery dials them.
@@ -51,6 +50,14 @@ type Service struct {
 	// Observer, when set, is told of the events accepted, for metrics.
 	Observer Observer
 	Now      func() time.Time
+}
+
+// publisher is where events are published: Publisher, else the store.
+func (s *Service) publisher() Publisher {
+	if s.Publisher != nil {
+		return s.Publisher
+	}
+	return s.Store
 }
 
 // Observer is told of what the service accepts, for metrics. It must

@@ -33,13 +33,15 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		refused[i] = p.Event.CheckText()
 	}
 	results := make([]licensehooks.PublishResult, len(params))
+	var claims [][]*licensehooks.Claim // claims[i]: what params[i] handed off
 	err := s.write(ctx, func(w *writer) error {
+		claims = make([][]*licensehooks.Claim, len(params))
 		for i, p := range params {
 			results[i] = licensehooks.PublishResult{EventID: p.Event.ID, Err: refused[i]}
 			if refused[i] != nil {
 				continue
 			}
-			if err := publishOne(w, p, now, &results[i]); err != nil {
+			if err := publishOne(w, p, now, &results[i], &claims[i]); err != nil {
 				var le *licensehooks.Error
 				if !errors.As(err, &le) {
 					return fmt.Errorf("publish event %s: %w", p.Event.ID, err)
@@ -47,7 +49,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 				results[i].Err = err
 			}
 			// Workers need telling only of deliveries left for a claim.
-			if r := &results[i]; len(r.DeliveryIDs) > len(r.Claims) && !r.Duplicate {
+			if r := &results[i]; len(r.DeliveryIDs) > len(claims[i]) && !r.Duplicate {
 				w.wake = true
 			}
 		}
@@ -56,13 +58,15 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err != nil {
 		return nil, mapErr(err, "event")
 	}
+	licensehooks.GiveClaims(params, claims)
 	return results, nil
 }
 
 // publishOne stores one event and fans it out, or answers a duplicate. A
 // *licensehooks.Error return is the event's own failure, found before any
-// write. now is the publish call's time, when handed-off leases start.
-func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult) error {
+// write. now is the publish call's time, when handed-off leases start; the
+// deliveries leased to p.Handoff are added to claims.
+func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
 	var targets []*licensehooks.Listener
 	if p.ListenerID != "" {
@@ -93,7 +97,7 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 	if !p.NotBefore.IsZero() {
 		due = p.NotBefore
 	}
-	return insertDeliveries(w, p, targets, due, now, res)
+	return insertDeliveries(w, p, targets, due, now, res, claims)
 }
 
 // duplicate answers an event whose (tenant, id) is taken: the first
@@ -164,9 +168,9 @@ const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 
 // insertDeliveries inserts one pending delivery of p's event per listener
 // into res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
-// those it takes, into res's Claims.
+// those it takes, into claims.
 func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
-	now time.Time, res *licensehooks.PublishResult) error {
+	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
 	res.DeliveryIDs = make([]string, len(listeners))
 	idTime := time.Now()
@@ -188,7 +192,7 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 			return err
 		}
 		if take {
-			res.Claims = append(res.Claims, licensehooks.HandoffClaim(p, id, l, due, until))
+			*claims = append(*claims, licensehooks.HandoffClaim(p, id, l, due, until))
 		}
 	}
 	return nil

@@ -306,7 +306,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	if err := authSvc.RefreshRevocations(ctx); err != nil {
 		return fmt.Errorf("read the revoked credentials: %w", err)
 	}
-	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher,
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Publisher: s.dispatcher,
 		Auth: authSvc, Logger: s.logger, Observer: m, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
