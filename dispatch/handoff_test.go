@@ -69,7 +69,7 @@ func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*l
 func (b *bundle) caughtUp(d *Dispatcher) []string {
 	b.t.Helper()
 	var all []string
-	eventually(b.t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		ids, handed := b.publishHandoff(d, 1)
 		all = append(all, ids...)
 		if len(handed) == 0 {
@@ -87,7 +87,7 @@ func TestHandoffSendsWithoutClaim(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	log := &claimLog{Store: b.store, claimed: map[string]int{}}
 	// No poll: only the start and wakeups make the dispatcher claim.
-	d := New(log, b.mk, Config{PollInterval: time.Hour, Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(log, b.mk, Config{Observer: b.observer(nil), PollInterval: time.Hour, Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 
@@ -137,7 +137,7 @@ func TestHandoffKeepsToLaneRoom(t *testing.T) {
 		t.Fatalf("an idle lane took %d of 1 at publish", len(handed))
 	}
 	all = append(all, ids...)
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if rv.count() < len(all) {
 			return "the handed-off delivery never arrived"
 		}
@@ -169,7 +169,7 @@ func TestHandoffAroundStop(t *testing.T) {
 	rv := b.receiver(nil)
 	_, rv.secret = b.listener(rv.srv.URL)
 	rel := &releaseLog{Store: b.store}
-	d := New(rel, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(rel, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
@@ -254,7 +254,7 @@ func TestOutcomesAreBatched(t *testing.T) {
 	}
 	_, ids := b.publish(20, licensehooks.PublishParams{})
 	rec := &recordLog{Store: b.store}
-	d := New(rec, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(rec, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(10*time.Second, licensehooks.StatusSucceeded, ids...)
@@ -272,7 +272,7 @@ func TestPublishEventsHandsOff(t *testing.T) {
 	b := setup(t)
 	rv := b.receiver(nil)
 	_, rv.secret = b.listener(rv.srv.URL)
-	d := New(b.store, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(b.store, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)

@@ -89,7 +89,7 @@ func TestJanitorRunsInBackground(t *testing.T) {
 	if err := j.Start(b.ctx); err == nil {
 		t.Errorf("a second Start did not fail")
 	}
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if _, err := b.store.GetDelivery(b.ctx, b.tenant.ID, ids[0]); err == nil {
 			return "delivery not purged yet"
 		}
