@@ -63,17 +63,23 @@ func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*l
 	return ids, handed
 }
 
-// caughtUp publishes single events through the handoff until one is handed
-// off: a dispatcher hands nothing off before its first claim has shown it
-// is not behind. It returns every delivery made meanwhile.
+// caughtUp waits until d takes work at publish (a dispatcher hands nothing
+// off before a claim has shown it is not behind) and publishes single
+// events through the handoff until one is handed off. It returns every
+// delivery made meanwhile.
 func (b *bundle) caughtUp(d *Dispatcher) []string {
 	b.t.Helper()
 	var all []string
 	b.eventually(5*time.Second, func() string {
+		var takes bool
+		d.locked(func(c *core) { takes = d.started && c.takes() && len(c.backlog) == 0 })
+		if !takes {
+			return "the dispatcher never caught up"
+		}
 		ids, handed := b.publishHandoff(d, 1)
 		all = append(all, ids...)
 		if len(handed) == 0 {
-			return "the dispatcher never took a delivery at publish"
+			return "the dispatcher took no delivery at publish"
 		}
 		return ""
 	})
