@@ -29,6 +29,7 @@ import (
 	"licensehooks/httpapi"
 	"licensehooks/internal/connlimit"
 	"licensehooks/internal/rsasign"
+	"licensehooks/janitor"
 	"licensehooks/metrics"
 	"licensehooks/service"
 )
@@ -251,7 +252,7 @@ func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
 type server struct {
 	store      licensehooks.Store
 	dispatcher *dispatch.Dispatcher
-	janitor    *dispatch.Janitor
+	janitor    *janitor.Janitor
 	// stopRevocations ends the refresh of the revocation list.
 	stopRevocations func()
 	http            *http.Server
@@ -364,7 +365,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		s.closePprof()
 		return fmt.Errorf("start dispatcher: %w", err)
 	}
-	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
+	s.janitor = janitor.New(s.store, janitor.Config{Retention: cfg.retention, Logger: s.logger})
 	s.janitor.Start(run)
 	// Revocations made on any node reach the tokens this node verifies.
 	watchCtx, stopWatch := context.WithCancel(run)
