@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"licensehooks/internal/pgschema"
 )
 
 // binDir holds the binary the smoke tests build once.
@@ -48,7 +50,7 @@ func buildBinary(t *testing.T) string {
 		}
 		build.bin = filepath.Join(binDir, "licensehooks")
 		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/licensehooks")
-		cmd.Dir = ".." // the module root
+		cmd.Dir = "../.." // the module root
 		build.out, build.err = cmd.CombinedOutput()
 	})
 	if build.err != nil {
@@ -140,7 +142,7 @@ func TestSmokePostgres(t *testing.T) {
 		if !strings.HasPrefix(r.Schema, schemaPrefix) {
 			t.Fatalf("%d nodes: schema %q", nodes, r.Schema)
 		}
-		if left, err := schemaExists(t.Context(), url, r.Schema); err != nil || left {
+		if left, err := pgschema.Exists(t.Context(), url, r.Schema); err != nil || left {
 			t.Errorf("%d nodes: schema %s left behind (%v)", nodes, r.Schema, err)
 		}
 	}

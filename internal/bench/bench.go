@@ -263,7 +263,6 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 	}
 	rep.finish()
 	printSummary(out, rep)
-	printTargets(out, rep.Targets, cfg.Small)
 	return rep, errors.Join(append(errs, ctx.Err())...)
 }
 
