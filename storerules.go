@@ -1,6 +1,7 @@
 package licensehooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -39,6 +40,34 @@ func (e *Event) CheckText() error {
 // (NotBefore) never are.
 func (p PublishParams) HandsOff() bool {
 	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
+}
+
+// ReplayExcluded reports whether a replay to listenerID leaves e out: a
+// Test event (only ever sent by the Test action), or an operational event
+// about that listener itself (never delivered to it, see
+// PublishParams.ExcludeListenerID).
+func ReplayExcluded(e *Event, listenerID string) bool {
+	if e.Code == TestEventCode {
+		return true
+	}
+	if !IsReservedCode(e.Code) {
+		return false
+	}
+	var about struct {
+		ListenerID string `json:"listenerId"`
+	}
+	return json.Unmarshal(e.Payload, &about) == nil && about.ListenerID == listenerID
+}
+
+// DeliveryStatusFor is the status a delivery of publish p to l is made in:
+// paused when l is paused (it waits for l to be resumed), pending otherwise.
+// The Test action (p.ListenerID) is a person's own request and is never
+// held.
+func DeliveryStatusFor(p PublishParams, l *Listener) string {
+	if l.Paused && p.ListenerID == "" {
+		return StatusPaused
+	}
+	return StatusPending
 }
 
 // HandoffClaim is the claim of a delivery made by publish p and leased to

@@ -62,6 +62,7 @@ func (s *Server) routeTable() []route {
 		{"POST", listenerPath + "/secret/rotate", "Webhooks_RotateSecret", admin, s.rotateSecret},
 		{"GET", listenerPath + "/deliveries", "Webhooks_GetDeliveries", admin, s.listenerDeliveries},
 		{"POST", listenerPath + "/recover", "Webhooks_Recover", admin, s.recoverWebhook},
+		{"POST", listenerPath + "/replay", "Webhooks_Replay", admin, s.replayWebhook},
 		{"GET", deliveriesDir, "Deliveries_GetList", admin, s.listDeliveries},
 		{"GET", deliveriesDir + "/{deliveryId}", "Deliveries_Get", admin, s.getDelivery},
 		{"POST", deliveriesDir + "/{deliveryId}/resend", "Deliveries_Resend", admin, s.resend},

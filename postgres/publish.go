@@ -29,7 +29,8 @@ type publishBatch struct {
 	// listeners holds the matched listeners whole when some event may be
 	// handed off: its claims carry them.
 	listeners map[string]*licensehooks.Listener
-	now       time.Time // when handed-off leases start
+	paused    map[string]bool // matched listeners that are paused
+	now       time.Time       // when handed-off leases start
 }
 
 // PublishEvents stores the events and their deliveries in one transaction,
@@ -45,7 +46,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	}
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
-		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
+		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{}, paused: map[string]bool{},
 	}
 	now := ts(s.now())
 	b.now = now
@@ -109,7 +110,7 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		excluded[j] = p.ExcludeListenerID
 	}
 	// A handoff needs the listeners whole, for its claims.
-	cols := "l.id"
+	cols := "l.id, l.paused"
 	if b.listeners != nil {
 		cols = qualified(listenerCols, "l")
 	}
@@ -123,12 +124,15 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 	).Query(func(rows pgx.Rows) error {
 		var i int32
 		var l licensehooks.Listener
-		dest := []any{&i, &l.ID}
+		dest := []any{&i, &l.ID, &l.Paused}
 		if b.listeners != nil {
 			dest = append([]any{&i}, listenerDest(&l)...)
 		}
 		_, err := pgx.ForEachRow(rows, dest, func() error {
 			b.matches[int(i)] = append(b.matches[int(i)], l.ID)
+			if l.Paused {
+				b.paused[l.ID] = true
+			}
 			if _, seen := b.listeners[l.ID]; b.listeners != nil && !seen {
 				b.listeners[l.ID] = new(l)
 			}
@@ -220,7 +224,7 @@ func (b *publishBatch) insertedHere(i int) bool {
 // the transaction then fails, the whole call fails and the caller gives the
 // room back.
 func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
-	var ids, tenants, events, codes, listeners, owners []string
+	var ids, tenants, events, codes, listeners, statuses, owners []string
 	var once []bool
 	var due, created []time.Time
 	var leases []*time.Time
@@ -244,7 +248,9 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			dids = append(dids, id)
 			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
 			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
-			if !p.HandsOff() || !p.Handoff.Take(l) {
+			status := licensehooks.DeliveryStatusFor(p, &licensehooks.Listener{Paused: b.paused[l]})
+			statuses = append(statuses, status)
+			if status != licensehooks.StatusPending || !p.HandsOff() || !p.Handoff.Take(l) {
 				owners, leases = append(owners, ""), append(leases, nil)
 				continue
 			}
@@ -259,12 +265,12 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 	}
 	batch.Queue(`INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
 		status, once, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, 'pending', d.once,
+		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, d.status, d.once,
 			d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.created_at, d.created_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[])
-			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at)`,
-		ids, tenants, events, codes, listeners, once, due, owners, leases, created)
+			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at, status)`,
+		ids, tenants, events, codes, listeners, once, due, owners, leases, created, statuses)
 }
 
 // queueDuplicates answers the events that were not inserted: the same Hash

@@ -17,6 +17,7 @@ import (
 	"licensehooks"
 	"licensehooks/auth"
 	"licensehooks/catalog"
+	"licensehooks/janitor"
 )
 
 // Sender makes one manual attempt of a delivery now (the dispatcher).
@@ -39,6 +40,9 @@ type Service struct {
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
 	Publisher Publisher // optional; default Store
+	// Retention is how long finished work is kept (janitor.DefaultRetention
+	// when 0): a replay reaches no further back.
+	Retention time.Duration
 	// AddressGuard, when set, refuses a listener URI whose host is a
 	// literal IP address that deliveries may not reach (the SSRF guard's
 	// Check); host names are checked when a delivery dials them.
@@ -128,6 +132,65 @@ func (s *Service) Recover(ctx context.Context, tenantID, listenerID string, sinc
 		return 0, fmt.Errorf("recover listener %s: %w", listenerID, err)
 	}
 	return n, nil
+}
+
+// MaxReplay is how many deliveries one Replay makes at most; a replay that
+// stops there says so, and the same call again makes the rest.
+const MaxReplay = 10_000
+
+// ReplayResult is what a Replay made.
+type ReplayResult struct {
+	Replayed int  // deliveries made
+	More     bool // stopped at MaxReplay: call again for the rest
+}
+
+// Replay makes the listener a delivery of every event created in [since,
+// until) that its subscriptions match now and that it has no delivery of
+// (see licensehooks.Store.ReplayDeliveries). since is required and reaches
+// back at most the retention period; until defaults to now.
+func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since, until time.Time) (ReplayResult, error) {
+	now := s.now()
+	retention := s.Retention
+	if retention <= 0 {
+		retention = janitor.DefaultRetention
+	}
+	if until.IsZero() {
+		until = now
+	}
+	var errs []licensehooks.FieldError
+	switch {
+	case since.IsZero():
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "required", Message: "since is required."})
+	case since.Before(now.Add(-retention)):
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "out_of_range",
+			Message: fmt.Sprintf("since must be at most %s ago: older events are no longer kept.", days(retention))})
+	case since.After(now):
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "out_of_range", Message: "since must not be in the future."})
+	}
+	if !since.IsZero() && !until.After(since) {
+		errs = append(errs, licensehooks.FieldError{Field: "until", Code: "out_of_range", Message: "until must be after since."})
+	}
+	if len(errs) > 0 {
+		return ReplayResult{}, licensehooks.Invalid(errs...)
+	}
+	n, more, err := s.Store.ReplayDeliveries(ctx, licensehooks.ReplayParams{TenantID: tenantID, ListenerID: listenerID,
+		Since: since.UTC(), Until: until.UTC(), Now: now, Limit: MaxReplay})
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay to listener %s: %w", listenerID, err)
+	}
+	return ReplayResult{Replayed: n, More: more}, nil
+}
+
+// days writes d in whole days when it is some ("30 days"), else as a
+// duration.
+func days(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		if n := d / (24 * time.Hour); n > 1 {
+			return fmt.Sprintf("%d days", n)
+		}
+		return "1 day"
+	}
+	return d.String()
 }
 
 // RequestBody rebuilds the exact body an attempt sent, from its event: the

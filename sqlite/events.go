@@ -159,16 +159,17 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 	return ls, nil
 }
 
-// insertDelivery inserts one new pending delivery. One row per statement
+// insertDelivery inserts one new delivery, pending or paused. One row per statement
 // on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
 // statement journal of every page it touches, which costs more than the
 // extra statements.
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
 
-// insertDeliveries inserts one pending delivery of p's event per listener
-// into res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
-// those it takes, into claims.
+// insertDeliveries inserts one delivery of p's event per listener into
+// res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
+// those it takes, into claims. A paused listener's are made paused (see
+// licensehooks.DeliveryStatusFor).
 func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
 	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
@@ -182,11 +183,12 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 		id := newSortableID(licensehooks.PrefixDelivery, idTime)
 		res.DeliveryIDs[i] = id
 		owner, expires := "", int64(0)
-		take := p.HandsOff() && p.Handoff.Take(l.ID)
+		status := licensehooks.DeliveryStatusFor(p, l)
+		take := status == licensehooks.StatusPending && p.HandsOff() && p.Handoff.Take(l.ID)
 		if take {
 			owner, expires = p.Handoff.Owner, micros(until)
 		}
-		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(p.Once), micros(due),
+		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, boolInt(p.Once), micros(due),
 			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
 		if err != nil {
 			return err
