@@ -167,7 +167,7 @@ func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since
 	case since.After(now):
 		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "out_of_range", Message: "since must not be in the future."})
 	}
-	if !since.IsZero() && !until.After(since) {
+	if len(errs) == 0 && !until.After(since) {
 		errs = append(errs, licensehooks.FieldError{Field: "until", Code: "out_of_range", Message: "until must be after since."})
 	}
 	if len(errs) > 0 {
