@@ -143,6 +143,8 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/secret", c.signedIn(true, c.revealSecret))
 	mux.HandleFunc("POST /webhooks/{id}/rotate", c.signedIn(true, c.rotateSecret))
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
+	mux.HandleFunc("POST /webhooks/{id}/pause", c.signedIn(true, c.pauseListener))
+	mux.HandleFunc("POST /webhooks/{id}/replay", c.signedIn(true, c.replayListener))
 
 	mux.HandleFunc("GET /logs", c.signedIn(true, c.logsPage))
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))

@@ -30,7 +30,7 @@ type logsData struct {
 }
 
 var deliveryStatuses = []string{licensehooks.StatusPending, licensehooks.StatusSucceeded,
-	licensehooks.StatusFailed, licensehooks.StatusCancelled}
+	licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused}
 
 func (c *Console) logsPage(q *request) error {
 	ctx, qs := q.r.Context(), q.r.URL.Query()

@@ -124,6 +124,9 @@ var flashes = map[string]string{
 	"rotated":   "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
 	"resent":    "The delivery was sent again; the new attempt is listed below.",
 	"recovered": "",
+	"replayed":  "",
+	"paused":    "The listener is paused: its deliveries are kept and wait, nothing is sent. Resume it to send them.",
+	"resumed":   "The listener was resumed: the deliveries it kept are sent now.",
 
 	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
 	"tenant-renamed":     "The tenant was renamed.",
@@ -140,6 +143,17 @@ func flashMessage(q url.Values) string {
 			return "No failed deliveries in that time: nothing was re-queued."
 		}
 		return fmt.Sprintf("%d failed %s re-queued; they are sent again now.", n, map[bool]string{true: "delivery was", false: "deliveries were"}[n == 1])
+	}
+	if done == "replayed" {
+		n, _ := strconv.Atoi(q.Get("n"))
+		if n == 0 {
+			return "No missed events in that time: nothing was replayed."
+		}
+		more := ""
+		if q.Get("more") == "1" {
+			more = " Replay the same time again for the rest."
+		}
+		return fmt.Sprintf("%d missed %s replayed; they are sent now.%s", n, map[bool]string{true: "event was", false: "events were"}[n == 1], more)
 	}
 	return flashes[done]
 }

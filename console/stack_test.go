@@ -250,3 +250,9 @@ func (c *client) signIn(cred credential) string {
 	token, _, _ := strings.Cut(rest, `"`)
 	return token
 }
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}

@@ -134,6 +134,15 @@ func (s *Service) Recover(ctx context.Context, tenantID, listenerID string, sinc
 	return n, nil
 }
 
+// RetentionPeriod is how long finished work is kept: Retention, or
+// janitor.DefaultRetention.
+func (s *Service) RetentionPeriod() time.Duration {
+	if s.Retention > 0 {
+		return s.Retention
+	}
+	return janitor.DefaultRetention
+}
+
 // MaxReplay is how many deliveries one Replay makes at most; a replay that
 // stops there says so, and the same call again makes the rest.
 const MaxReplay = 10_000
@@ -150,10 +159,7 @@ type ReplayResult struct {
 // back at most the retention period; until defaults to now.
 func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since, until time.Time) (ReplayResult, error) {
 	now := s.now()
-	retention := s.Retention
-	if retention <= 0 {
-		retention = janitor.DefaultRetention
-	}
+	retention := s.RetentionPeriod()
 	if until.IsZero() {
 		until = now
 	}
