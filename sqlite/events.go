@@ -47,7 +47,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 				results[i].Err = err
 			}
 			// Workers need telling only of deliveries left for a claim.
-			if r := &results[i]; len(r.DeliveryIDs) > len(r.Claims) && !r.Duplicate {
+			if r := &results[i]; len(r.DeliveryIDs) > len(r.Claims) && !r.Duplicate && !p.Scheduled {
 				w.wake = true
 			}
 		}
@@ -162,6 +162,10 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
 
+// insertScheduledDelivery inserts one delivery of a delayed event.
+const insertScheduledDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
+	VALUES (?, ?, ?, ?, ?, 'scheduled', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
+
 // insertDeliveries inserts one pending delivery of p's event per listener
 // into res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
 // those it takes, into res's Claims.
@@ -182,7 +186,11 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 		if take {
 			owner, expires = p.Handoff.Owner, micros(until)
 		}
-		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(p.Once), micros(due),
+		query := insertDelivery
+		if p.Scheduled && !p.NotBefore.IsZero() {
+			query = insertScheduledDelivery
+		}
+		_, err := w.exec(query, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(p.Once), micros(due),
 			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
 		if err != nil {
 			return err

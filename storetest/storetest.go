@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Maintenance", maintenanceTests},
 		{"Errors", errorTests},
 		{"Health", healthTests},
+		{"Schedules", scheduleTests},
 	}
 	t.Run("Copier", func(t *testing.T) {
 		t.Parallel()
