@@ -91,10 +91,11 @@ type PutScheduleParams struct {
 	Late []string
 }
 
-// PutScheduleResult says what a PutSchedule did.
+// PutScheduleResult says what a PutSchedules item did.
 type PutScheduleResult struct {
-	Created bool // there was no schedule for the resource
-	Changed bool // a reminder was added, changed or removed, or the schedule changed
+	Created bool  // there was no schedule for the resource
+	Changed bool  // a reminder was added, changed or removed, or the schedule changed
+	Err     error // this item's failure (ENOTFOUND: no such tenant); the others commit
 }
 
 // ScheduleFilter selects a tenant's schedules, newest first.
@@ -160,10 +161,12 @@ type ScheduleStore interface {
 	// left (already sending or sent) is ECONFLICT.
 	CancelEvent(ctx context.Context, tenantID, eventID string, at time.Time) (int, error)
 
-	// PutSchedule stores a schedule and replaces its reminders not yet
+	// PutSchedules stores each schedule and replaces its reminders not yet
 	// sent (see PutScheduleParams): those neither in Reminders nor Late are
-	// deleted. The tenant must exist (ENOTFOUND).
-	PutSchedule(ctx context.Context, p PutScheduleParams) (PutScheduleResult, error)
+	// deleted; all in one transaction, each item standing alone (a tenant
+	// that does not exist is that item's ENOTFOUND). The results parallel
+	// ps.
+	PutSchedules(ctx context.Context, ps []PutScheduleParams) ([]PutScheduleResult, error)
 	// GetSchedule returns a schedule and its reminders (sent ones too),
 	// soonest due first.
 	GetSchedule(ctx context.Context, tenantID, resourceID string) (*Schedule, []*Reminder, error)

@@ -81,66 +81,148 @@ func scanReminder(row pgx.CollectableRow) (*licensehooks.Reminder, error) {
 	return &r, err
 }
 
-// PutSchedule stores a schedule and replaces its reminders not yet sent.
-// The schedule's row is locked first, so two PUTs of one resource apply one
-// after the other.
-func (s *Store) PutSchedule(ctx context.Context, p licensehooks.PutScheduleParams) (licensehooks.PutScheduleResult, error) {
-	var res licensehooks.PutScheduleResult
-	x := p.Schedule
+// PutSchedules stores schedules and replaces their reminders not yet sent,
+// in one transaction of four round trips whatever the batch's size: read
+// the live tenants; lock the schedules (in key order, so two batches wait
+// rather than deadlock) and read them with their reminders; write.
+func (s *Store) PutSchedules(ctx context.Context, ps []licensehooks.PutScheduleParams) ([]licensehooks.PutScheduleResult, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	results := make([]licensehooks.PutScheduleResult, len(ps))
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = licensehooks.PutScheduleResult{}
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, x.TenantID).Scan(&one)
+		for i := range results {
+			results[i] = licensehooks.PutScheduleResult{}
+		}
+		tenants, resources := make([]string, len(ps)), make([]string, len(ps))
+		for i, p := range ps {
+			tenants[i], resources[i] = p.Schedule.TenantID, p.Schedule.ResourceID
+		}
+		rows, _ := tx.Query(ctx, `SELECT id FROM tenants WHERE id = ANY ($1::text[]) AND deleted_at IS NULL FOR SHARE`, tenants)
+		live, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return mapErr(err, "tenant")
+			return mapErr(err, "tenants")
 		}
-		// Insert-or-lock: a new schedule takes its key at once, so a
-		// concurrent PUT of the same resource waits here.
-		rows, _ := tx.Query(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE tenant_id = $1 AND resource_id = $2 FOR UPDATE`,
-			x.TenantID, x.ResourceID)
-		old, err := pgx.CollectExactlyOneRow(rows, scanSchedule)
-		if errors.Is(err, pgx.ErrNoRows) {
-			old = nil
-		} else if err != nil {
-			return mapErr(err, "schedule")
+		type key struct{ tenant, resource string }
+		olds := map[key]*licensehooks.Schedule{}
+		stored := map[key][]*licensehooks.Reminder{}
+		batch := &pgx.Batch{}
+		batch.Queue(`SELECT `+scheduleCols+` FROM schedules
+			WHERE (tenant_id, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			ORDER BY tenant_id, resource_id FOR UPDATE`, tenants, resources).Query(func(rows pgx.Rows) error {
+			xs, err := pgx.CollectRows(rows, scanSchedule)
+			for _, x := range xs {
+				olds[key{x.TenantID, x.ResourceID}] = x
+			}
+			return err
+		})
+		batch.Queue(`SELECT `+reminderCols+` FROM reminders
+			WHERE (tenant_id, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, resources).Query(func(rows pgx.Rows) error {
+			rs, err := pgx.CollectRows(rows, scanReminder)
+			for _, r := range rs {
+				k := key{r.TenantID, r.ResourceID}
+				stored[k] = append(stored[k], r)
+			}
+			return err
+		})
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return mapErr(err, "read schedules")
 		}
-		rows, _ = tx.Query(ctx, `SELECT `+reminderCols+` FROM reminders WHERE tenant_id = $1 AND resource_id = $2`, x.TenantID, x.ResourceID)
-		stored, err := pgx.CollectRows(rows, scanReminder)
-		if err != nil {
-			return mapErr(err, "reminders")
+		writes := &pgx.Batch{}
+		for i, p := range ps {
+			x := p.Schedule
+			if !slices.Contains(live, x.TenantID) {
+				results[i].Err = notFound("tenant")
+				continue
+			}
+			k := key{x.TenantID, x.ResourceID}
+			old := olds[k]
+			plan := licensehooks.PlanReminders(stored[k], p)
+			res := &results[i]
+			res.Created = old == nil
+			res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
+			if !res.Changed {
+				continue
+			}
+			if old == nil {
+				x.CreatedAt = x.UpdatedAt
+			} else {
+				x.CreatedAt = old.CreatedAt
+			}
+			// A resource repeated in the batch: later items see the first's writes.
+			olds[k] = x
+			stored[k] = afterPlan(stored[k], plan)
+			queueSchedule(writes, x, plan)
 		}
-		plan := licensehooks.PlanReminders(stored, p)
-		res.Created = old == nil
-		res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
-		if !res.Changed {
+		if writes.Len() == 0 {
 			return nil
 		}
-		if old == nil {
-			x.CreatedAt = x.UpdatedAt
-		} else {
-			x.CreatedAt = old.CreatedAt
-		}
-		batch := &pgx.Batch{}
-		batch.Queue(`INSERT INTO schedules (`+scheduleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (tenant_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type,
-				expires_at = excluded.expires_at, maintenance_expires_at = excluded.maintenance_expires_at,
-				payload = excluded.payload, updated_at = excluded.updated_at`,
-			x.TenantID, x.ResourceID, x.ResourceType, tsPtr(x.ExpiresAt), tsPtr(x.MaintenanceExpiresAt),
-			[]byte(x.Payload), ts(x.CreatedAt), ts(x.UpdatedAt))
-		if len(plan.Delete) > 0 {
-			batch.Queue(`DELETE FROM reminders WHERE tenant_id = $1 AND event_id = ANY ($2::text[]) AND status = 'scheduled'`,
-				x.TenantID, plan.Delete)
-		}
-		for _, r := range plan.Upsert {
-			batch.Queue(`INSERT INTO reminders (tenant_id, event_id, resource_id, code, about, due_at, status, payload)
-				VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7)
-				ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
-				WHERE reminders.status = 'scheduled'`,
-				x.TenantID, r.EventID, x.ResourceID, r.Code, ts(r.About), ts(r.DueAt), []byte(r.Payload))
-		}
-		return mapErr(tx.SendBatch(ctx, batch).Close(), "schedule")
+		return mapErr(tx.SendBatch(ctx, writes).Close(), "schedule")
 	})
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// afterPlan is what stored becomes once plan is applied.
+func afterPlan(stored []*licensehooks.Reminder, plan licensehooks.ReminderPlan) []*licensehooks.Reminder {
+	byID := map[string]*licensehooks.Reminder{}
+	var order []string
+	for _, r := range stored {
+		if !slices.Contains(plan.Delete, r.EventID) {
+			byID[r.EventID] = r
+			order = append(order, r.EventID)
+		}
+	}
+	for _, r := range plan.Upsert {
+		if old, ok := byID[r.EventID]; ok && old.Status != licensehooks.ReminderScheduled {
+			continue
+		}
+		if _, ok := byID[r.EventID]; !ok {
+			order = append(order, r.EventID)
+		}
+		c := *r
+		c.Status = licensehooks.ReminderScheduled
+		byID[r.EventID] = &c
+	}
+	out := make([]*licensehooks.Reminder, 0, len(order))
+	for _, id := range order {
+		out = append(out, byID[id])
+	}
+	return out
+}
+
+// queueSchedule queues the writes of one schedule and its reminder plan.
+func queueSchedule(b *pgx.Batch, x *licensehooks.Schedule, plan licensehooks.ReminderPlan) {
+	b.Queue(`INSERT INTO schedules (`+scheduleCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (tenant_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type,
+			expires_at = excluded.expires_at, maintenance_expires_at = excluded.maintenance_expires_at,
+			payload = excluded.payload, updated_at = excluded.updated_at`,
+		x.TenantID, x.ResourceID, x.ResourceType, tsPtr(x.ExpiresAt), tsPtr(x.MaintenanceExpiresAt),
+		[]byte(x.Payload), ts(x.CreatedAt), ts(x.UpdatedAt))
+	if len(plan.Delete) > 0 {
+		b.Queue(`DELETE FROM reminders WHERE tenant_id = $1 AND event_id = ANY ($2::text[]) AND status = 'scheduled'`,
+			x.TenantID, plan.Delete)
+	}
+	if len(plan.Upsert) == 0 {
+		return
+	}
+	n := len(plan.Upsert)
+	ids, codes := make([]string, n), make([]string, n)
+	abouts, dues := make([]time.Time, n), make([]time.Time, n)
+	payloads := make([][]byte, n)
+	for i, r := range plan.Upsert {
+		ids[i], codes[i], abouts[i], dues[i], payloads[i] = r.EventID, r.Code, ts(r.About), ts(r.DueAt), r.Payload
+	}
+	b.Queue(`INSERT INTO reminders (tenant_id, event_id, resource_id, code, about, due_at, status, payload)
+		SELECT $1, r.event_id, $2, r.code, r.about, r.due_at, 'scheduled', r.payload
+		FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bytea[])
+			AS r(event_id, code, about, due_at, payload)
+		ORDER BY r.event_id
+		ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
+		WHERE reminders.status = 'scheduled'`,
+		x.TenantID, x.ResourceID, ids, codes, abouts, dues, payloads)
 }
 
 // GetSchedule reads a schedule and its reminders, soonest due first.

@@ -100,69 +100,92 @@ func scanReminder(sc scanner) (*licensehooks.Reminder, error) {
 	return &r, nil
 }
 
-// PutSchedule stores a schedule and replaces its reminders not yet sent.
-// Everything is read before anything is written, so a refusal writes
-// nothing.
-func (s *Store) PutSchedule(ctx context.Context, p licensehooks.PutScheduleParams) (licensehooks.PutScheduleResult, error) {
-	var res licensehooks.PutScheduleResult
-	x := p.Schedule
+// PutSchedules stores schedules and replaces their reminders not yet
+// sent, in one transaction. Each item reads before it writes, so an item
+// refused writes nothing and the others go on.
+func (s *Store) PutSchedules(ctx context.Context, ps []licensehooks.PutScheduleParams) ([]licensehooks.PutScheduleResult, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	results := make([]licensehooks.PutScheduleResult, len(ps))
 	err := s.write(ctx, func(w *writer) error {
-		res = licensehooks.PutScheduleResult{}
-		var one int
-		err := w.queryRow(`SELECT 1 FROM tenants WHERE id = ? AND deleted_at IS NULL`, x.TenantID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("tenant")
-		} else if err != nil {
-			return err
-		}
-		old, err := scanSchedule(w.queryRow(`SELECT `+scheduleCols+` FROM schedules WHERE tenant_id = ? AND resource_id = ?`,
-			x.TenantID, x.ResourceID))
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		rows, err := w.query(`SELECT `+reminderCols+` FROM reminders WHERE tenant_id = ? AND resource_id = ?`, x.TenantID, x.ResourceID)
-		if err != nil {
-			return err
-		}
-		stored, err := collect(rows, scanReminder)
-		if err != nil {
-			return err
-		}
-		plan := licensehooks.PlanReminders(stored, p)
-		res.Created = old == nil
-		res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
-		if !res.Changed {
-			return nil
-		}
-		if old == nil {
-			x.CreatedAt = x.UpdatedAt
-		} else {
-			x.CreatedAt = old.CreatedAt
-		}
-		if _, err := w.exec(`INSERT INTO schedules (`+scheduleCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type,
-				expires_at = excluded.expires_at, maintenance_expires_at = excluded.maintenance_expires_at,
-				payload = excluded.payload, updated_at = excluded.updated_at`,
-			x.TenantID, x.ResourceID, x.ResourceType, microsPtr(x.ExpiresAt), microsPtr(x.MaintenanceExpiresAt),
-			[]byte(x.Payload), micros(x.CreatedAt), micros(x.UpdatedAt)); err != nil {
-			return err
-		}
-		for _, id := range plan.Delete {
-			if _, err := w.exec(`DELETE FROM reminders WHERE tenant_id = ? AND event_id = ? AND status = 'scheduled'`, x.TenantID, id); err != nil {
-				return err
+		live := map[string]bool{}
+		for i, p := range ps {
+			res, err := putSchedule(w, p, live)
+			var le *licensehooks.Error
+			if err != nil && !errors.As(err, &le) {
+				return fmt.Errorf("put schedule %s: %w", p.Schedule.ResourceID, err)
 			}
-		}
-		for _, r := range plan.Upsert {
-			if _, err := w.exec(`INSERT INTO reminders (`+reminderCols+`) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, '', 0, NULL)
-				ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
-				WHERE status = 'scheduled'`,
-				x.TenantID, r.EventID, x.ResourceID, r.Code, micros(r.About), micros(r.DueAt), []byte(r.Payload)); err != nil {
-				return err
-			}
+			res.Err = err
+			results[i] = res
 		}
 		return nil
 	})
-	return res, mapErr(err, "schedule")
+	return results, mapErr(err, "schedule")
+}
+
+// putSchedule applies one item; live caches the tenants found.
+func putSchedule(w *writer, p licensehooks.PutScheduleParams, live map[string]bool) (licensehooks.PutScheduleResult, error) {
+	var res licensehooks.PutScheduleResult
+	x := p.Schedule
+	if !live[x.TenantID] {
+		var one int
+		err := w.queryRow(`SELECT 1 FROM tenants WHERE id = ? AND deleted_at IS NULL`, x.TenantID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return res, notFound("tenant")
+		} else if err != nil {
+			return res, err
+		}
+		live[x.TenantID] = true
+	}
+	old, err := scanSchedule(w.queryRow(`SELECT `+scheduleCols+` FROM schedules WHERE tenant_id = ? AND resource_id = ?`,
+		x.TenantID, x.ResourceID))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return res, err
+	}
+	var stored []*licensehooks.Reminder
+	if old != nil {
+		rows, err := w.query(`SELECT `+reminderCols+` FROM reminders WHERE tenant_id = ? AND resource_id = ?`, x.TenantID, x.ResourceID)
+		if err != nil {
+			return res, err
+		}
+		if stored, err = collect(rows, scanReminder); err != nil {
+			return res, err
+		}
+	}
+	plan := licensehooks.PlanReminders(stored, p)
+	res.Created = old == nil
+	res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
+	if !res.Changed {
+		return res, nil
+	}
+	if old == nil {
+		x.CreatedAt = x.UpdatedAt
+	} else {
+		x.CreatedAt = old.CreatedAt
+	}
+	if _, err := w.exec(`INSERT INTO schedules (`+scheduleCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, resource_id) DO UPDATE SET resource_type = excluded.resource_type,
+			expires_at = excluded.expires_at, maintenance_expires_at = excluded.maintenance_expires_at,
+			payload = excluded.payload, updated_at = excluded.updated_at`,
+		x.TenantID, x.ResourceID, x.ResourceType, microsPtr(x.ExpiresAt), microsPtr(x.MaintenanceExpiresAt),
+		[]byte(x.Payload), micros(x.CreatedAt), micros(x.UpdatedAt)); err != nil {
+		return res, err
+	}
+	for _, id := range plan.Delete {
+		if _, err := w.exec(`DELETE FROM reminders WHERE tenant_id = ? AND event_id = ? AND status = 'scheduled'`, x.TenantID, id); err != nil {
+			return res, err
+		}
+	}
+	for _, r := range plan.Upsert {
+		if _, err := w.exec(`INSERT INTO reminders (`+reminderCols+`) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, '', 0, NULL)
+			ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
+			WHERE status = 'scheduled'`,
+			x.TenantID, r.EventID, x.ResourceID, r.Code, micros(r.About), micros(r.DueAt), []byte(r.Payload)); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 // GetSchedule reads a schedule and its reminders, soonest due first.

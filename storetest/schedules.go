@@ -33,13 +33,29 @@ func reminder(tenantID, resource, code string, about, due time.Time) *licensehoo
 // putSchedule stores a schedule of resource expiring at exp with rs.
 func (f *Fixture) putSchedule(tenantID, resource string, exp time.Time, rs ...*licensehooks.Reminder) licensehooks.PutScheduleResult {
 	f.T.Helper()
-	res, err := f.S.PutSchedule(f.Ctx, licensehooks.PutScheduleParams{
+	res, err := f.S.PutSchedules(f.Ctx, []licensehooks.PutScheduleParams{{
 		Schedule: &licensehooks.Schedule{TenantID: tenantID, ResourceID: resource, ResourceType: "entitlement",
 			ExpiresAt: &exp, Payload: []byte(`{}`), UpdatedAt: Base},
 		Reminders: rs,
-	})
-	must(f.T, err, "PutSchedule")
-	return res
+	}})
+	must(f.T, err, "PutSchedules")
+	if len(res) != 1 || res[0].Err != nil {
+		f.T.Fatalf("PutSchedules = %+v", res)
+	}
+	return res[0]
+}
+
+// putOne stores one schedule and returns its result.
+func (f *Fixture) putOne(p licensehooks.PutScheduleParams) (licensehooks.PutScheduleResult, error) {
+	f.T.Helper()
+	res, err := f.S.PutSchedules(f.Ctx, []licensehooks.PutScheduleParams{p})
+	if err != nil {
+		return licensehooks.PutScheduleResult{}, err
+	}
+	if len(res) != 1 {
+		f.T.Fatalf("PutSchedules returned %d results for 1", len(res))
+	}
+	return res[0], res[0].Err
 }
 
 func (f *Fixture) claimReminders(owner string, now time.Time, limit int) []*licensehooks.Reminder {
@@ -317,7 +333,7 @@ var scheduleTests = map[string]func(t *testing.T, f *Fixture){
 			t.Errorf("renewed reminders %+v %+v", rs[1], rs[2])
 		}
 		// A late reminder is kept when stored, not added when new.
-		if res, err := f.S.PutSchedule(f.Ctx, licensehooks.PutScheduleParams{
+		if res, err := f.putOne(licensehooks.PutScheduleParams{
 			Schedule: &licensehooks.Schedule{TenantID: tn.ID, ResourceID: "ent_r", ResourceType: "entitlement", ExpiresAt: &exp2,
 				Payload: []byte(`{}`), UpdatedAt: Base},
 			Reminders: []*licensehooks.Reminder{n0}, Late: []string{n7.EventID},
@@ -332,6 +348,33 @@ var scheduleTests = map[string]func(t *testing.T, f *Fixture){
 			t.Errorf("%d reminders upcoming after delete", n)
 		}
 		wantCode(t, f.S.DeleteSchedule(f.Ctx, tn.ID, "ent_r"), licensehooks.ENOTFOUND, "DeleteSchedule again")
+	},
+	"PutSchedulesBatchItemsStandAlone": func(t *testing.T, f *Fixture) {
+		tn := f.Tenant()
+		exp := Base.Add(time.Hour)
+		item := func(tenant, res string, at time.Time) licensehooks.PutScheduleParams {
+			return licensehooks.PutScheduleParams{
+				Schedule:  &licensehooks.Schedule{TenantID: tenant, ResourceID: res, ResourceType: "entitlement", ExpiresAt: &at, Payload: []byte(`{}`), UpdatedAt: Base},
+				Reminders: []*licensehooks.Reminder{reminder(tenant, res, codeExpired, at, at)},
+			}
+		}
+		later := exp.Add(time.Hour)
+		res, err := f.S.PutSchedules(f.Ctx, []licensehooks.PutScheduleParams{
+			item(tn.ID, "ent_a", exp), item("t_none", "ent_b", exp), item(tn.ID, "ent_c", exp), item(tn.ID, "ent_a", later),
+		})
+		must(t, err, "PutSchedules")
+		if len(res) != 4 || res[0].Err != nil || !res[0].Created || res[2].Err != nil || res[3].Err != nil || res[3].Created || !res[3].Changed {
+			t.Fatalf("results %+v", res)
+		}
+		wantCode(t, res[1].Err, licensehooks.ENOTFOUND, "the item of no tenant")
+		_, rs, err := f.S.GetSchedule(f.Ctx, tn.ID, "ent_a")
+		must(t, err, "GetSchedule")
+		if len(rs) != 1 || !rs[0].DueAt.Equal(later) {
+			t.Errorf("ent_a repeated in the batch: reminders %+v, want the later one alone", rs)
+		}
+		if _, n, _ := f.S.ListReminders(f.Ctx, licensehooks.ReminderFilter{TenantID: tn.ID}); n != 2 {
+			t.Errorf("%d reminders upcoming, want 2", n)
+		}
 	},
 	"ListSchedulesAndReminders": func(t *testing.T, f *Fixture) {
 		tn, other := f.Tenant(), f.Tenant()
@@ -395,7 +438,7 @@ var scheduleTests = map[string]func(t *testing.T, f *Fixture){
 		if got := f.claimReminders("a", exp, 10); len(got) != 0 {
 			t.Errorf("claimed %v of a deleted tenant", reminderIDs(got))
 		}
-		_, err := f.S.PutSchedule(f.Ctx, licensehooks.PutScheduleParams{Schedule: &licensehooks.Schedule{TenantID: tn.ID,
+		_, err := f.putOne(licensehooks.PutScheduleParams{Schedule: &licensehooks.Schedule{TenantID: tn.ID,
 			ResourceID: "ent_y", ResourceType: "entitlement", Payload: []byte(`{}`), UpdatedAt: Base}})
 		wantCode(t, err, licensehooks.ENOTFOUND, "PutSchedule of a deleted tenant")
 	},
