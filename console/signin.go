@@ -124,6 +124,7 @@ var flashes = map[string]string{
 	"rotated":   "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
 	"resent":    "The delivery was sent again; the new attempt is listed below.",
 	"recovered": "",
+	"event-cancelled": "The event was cancelled: its scheduled deliveries will not be sent.",
 
 	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
 	"tenant-renamed":     "The tenant was renamed.",
