@@ -35,6 +35,14 @@ func targets(rep *Report) []Target {
 				add(r, "healthy listeners keep ≥ 80 % of their fanout rate", s.RateVsFanout, s.RateVsFanout >= 0.8)
 				add(r, "healthy p99 within 2× fanout's", s.P99VsFanout, s.P99VsFanout <= 2)
 			}
+		case "reminders":
+			if m := r.Reminders; m != nil {
+				add(r, "≥ 5,000 schedules created/s", m.SchedulesPerSec, m.SchedulesPerSec >= 5000)
+				add(r, "keeps up with the due rate: emitted/s ≥ due/s", m.EmittedPerSec, m.EmittedPerSec >= 0.98*m.DueRate)
+				add(r, "p99 lateness due→event ≤ 1 s (ms)", m.LatenessToEvent.P99, m.LatenessToEvent.P99 <= 1000)
+				add(r, "peak RSS ≤ 200 MB", r.ServerPeakRSSMB, r.ServerPeakRSSMB <= 200)
+				add(r, "0 sent twice", float64(m.SentTwice), m.SentTwice == 0)
+			}
 		case "backlog":
 			if b := r.Backlog; b != nil {
 				add(r, "peak RSS ≤ 200 MB", r.ServerPeakRSSMB, r.ServerPeakRSSMB <= 200)

@@ -143,7 +143,7 @@ func (r *Runner) loop(ctx context.Context) {
 		}
 		wait := r.cfg.MaxSleep
 		if err == nil && !pass.Full {
-			wait = r.untilNext(ctx)
+			wait = r.untilNext(ctx, pass.At)
 		} else if err == nil {
 			wait = 0 // a full batch: more is due at once
 		}
@@ -156,11 +156,12 @@ func (r *Runner) loop(ctx context.Context) {
 	}
 }
 
-// untilNext is how long to sleep: until the soonest due row, within
-// [0, MaxSleep]. A row already due that no claim took is leased by another
-// runner: its lease ends within the lease time, so look again after
-// MaxSleep.
-func (r *Runner) untilNext(ctx context.Context) time.Duration {
+// untilNext is how long to sleep after a pass at passAt: until the soonest
+// row that fell due after passAt (at once if that is already past), within
+// MaxSleep. A row due at passAt that the pass did not take is leased by
+// another runner: its lease ends within the lease time, so it is looked
+// for again after MaxSleep.
+func (r *Runner) untilNext(ctx context.Context, passAt time.Time) time.Duration {
 	nd, err := r.store.NextDue(ctx)
 	if err != nil {
 		return r.cfg.MaxSleep
@@ -168,12 +169,10 @@ func (r *Runner) untilNext(ctx context.Context) time.Duration {
 	now := r.cfg.Clock.Now()
 	wait := r.cfg.MaxSleep
 	for _, t := range []time.Time{nd.Reminder, nd.Scheduled} {
-		if t.IsZero() {
+		if t.IsZero() || !t.After(passAt) {
 			continue
 		}
-		if d := t.Sub(now); d > 0 && d < wait {
-			wait = d
-		}
+		wait = min(wait, max(t.Sub(now), 0))
 	}
 	return wait
 }
@@ -185,14 +184,15 @@ type Pass struct {
 	Lost     int // reminders whose lease was lost before emission
 	// Full is true when a store call came back full: more may be due.
 	Full bool
+	At   time.Time // the time the pass took as now
 }
 
 // RunOnce promotes the deliveries due now and emits the reminders due now,
 // a batch at a time, until none is left or one batch has run of each with
 // more left (Full).
 func (r *Runner) RunOnce(ctx context.Context) (Pass, error) {
-	var p Pass
 	now := r.cfg.Clock.Now()
+	p := Pass{At: now}
 	n, err := r.store.PromoteScheduled(ctx, now, r.cfg.Batch)
 	p.Promoted += n
 	if err != nil {

@@ -256,3 +256,32 @@ func TestTwoRunnersEmitOnce(t *testing.T) {
 		t.Errorf("%d deliveries, want 300", n)
 	}
 }
+
+// A row that fell due while a pass ran is taken at once; one due before the
+// pass that the pass did not take is another runner's, looked for again
+// after MaxSleep.
+func TestUntilNext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	exp := b.clock.Now().Add(time.Millisecond)
+	if _, err := b.svc.PutSchedule(b.ctx, b.tenant, service.ScheduleInput{ResourceID: "ent_u", ResourceType: "entitlement", ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	r := New(b.store, Config{Owner: "a", Clock: b.clock, MaxSleep: time.Minute})
+	passAt := b.clock.Now()
+	if w := r.untilNext(b.ctx, passAt); w != time.Millisecond {
+		t.Errorf("due in 1 ms: waits %v", w)
+	}
+	b.clock.Add(2 * time.Millisecond) // the pass took 2 ms
+	if w := r.untilNext(b.ctx, passAt); w != 0 {
+		t.Errorf("fell due during the pass: waits %v, want 0", w)
+	}
+	// b claims it and never emits: it holds the lease.
+	if _, err := b.store.ClaimReminders(b.ctx, licensehooks.ClaimRemindersParams{Owner: "b", Now: b.clock.Now(), Lease: time.Hour, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.runOnce(t, r)
+	if w := r.untilNext(b.ctx, p.At); p.Emitted != 0 || w != time.Minute {
+		t.Errorf("leased by b: a emitted %d and waits %v, want MaxSleep", p.Emitted, w)
+	}
+}
