@@ -59,6 +59,11 @@ type PublishParams struct {
 	// itself at once (ClaimDelivery); if the process dies first, any worker
 	// sends it when it falls due.
 	NotBefore time.Time
+	// Scheduled, with NotBefore, stores the deliveries StatusScheduled
+	// rather than pending: a delayed event (deliverAt), which no worker
+	// claims until PromoteScheduled makes it pending, and which can be
+	// cancelled until then.
+	Scheduled bool
 	// Handoff, when set, leases the event's deliveries that are due at once
 	// to the publishing process's own worker as they are stored (see
 	// Handoff). The Test action (ListenerID set) never hands off.

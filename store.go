@@ -25,6 +25,7 @@ type Store interface {
 	ListenerStore
 	EventStore
 	DeliveryStore
+	ScheduleStore
 
 	// Wakeups returns a channel that receives (coalesced, never blocking the
 	// sender) when deliveries may have become due: events published, a

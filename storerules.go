@@ -60,11 +60,14 @@ func ReplayExcluded(e *Event, listenerID string) bool {
 }
 
 // DeliveryStatusFor is the status a delivery of publish p to l is made in:
-// paused when l is paused (it waits for l to be resumed), pending otherwise.
-// The Test action (p.ListenerID) is a person's own request and is never
-// held.
+// scheduled for a delayed event (p.Scheduled, until p.NotBefore); paused
+// when l is paused (it waits for l to be resumed); pending otherwise. The
+// Test action (p.ListenerID) is a person's own request and is never held.
 func DeliveryStatusFor(p PublishParams, l *Listener) string {
-	if l.Paused && p.ListenerID == "" {
+	switch {
+	case p.Scheduled && !p.NotBefore.IsZero():
+		return StatusScheduled
+	case l.Paused && p.ListenerID == "":
 		return StatusPaused
 	}
 	return StatusPending

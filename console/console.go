@@ -150,6 +150,9 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))
 	mux.HandleFunc("POST /logs/{id}/resend", c.signedIn(true, c.resend))
 
+	mux.HandleFunc("POST /logs/events/{id}/cancel", c.signedIn(true, c.cancelEvent))
+	mux.HandleFunc("GET /upcoming", c.signedIn(true, c.upcomingPage))
+
 	mux.HandleFunc("GET /events", c.signedIn(true, c.eventsPage))
 	mux.HandleFunc("GET /keys", c.signedIn(true, c.keysPage))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -118,15 +118,16 @@ func (c *Console) signout(q *request) error {
 // flashes are the confirmations a redirect after an action asks for with
 // ?done=; a fixed list, so a link cannot make the console say anything else.
 var flashes = map[string]string{
-	"created":   "The listener was created.",
-	"updated":   "The listener was saved.",
-	"deleted":   "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
-	"rotated":   "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
-	"resent":    "The delivery was sent again; the new attempt is listed below.",
-	"recovered": "",
-	"replayed":  "",
-	"paused":    "The listener is paused: its deliveries are kept and wait, nothing is sent. Resume it to send them.",
-	"resumed":   "The listener was resumed: the deliveries it kept are sent now.",
+	"created":         "The listener was created.",
+	"updated":         "The listener was saved.",
+	"deleted":         "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
+	"rotated":         "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
+	"resent":          "The delivery was sent again; the new attempt is listed below.",
+	"recovered":       "",
+	"replayed":        "",
+	"paused":          "The listener is paused: its deliveries are kept and wait, nothing is sent. Resume it to send them.",
+	"resumed":         "The listener was resumed: the deliveries it kept are sent now.",
+	"event-cancelled": "The event was cancelled: its scheduled deliveries will not be sent.",
 
 	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
 	"tenant-renamed":     "The tenant was renamed.",

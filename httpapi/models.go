@@ -131,7 +131,7 @@ func toDelivery(d *licensehooks.Delivery) deliveryModel {
 		Once: d.Once, AttemptCount: d.Attempts, LastStatusCode: d.LastStatusCode, LastErrorKind: d.LastErrorKind,
 		LastError: d.LastError, LastAttemptAt: d.LastAttemptAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
-	if d.Status == licensehooks.StatusPending && !d.NextAttemptAt.IsZero() {
+	if (d.Status == licensehooks.StatusPending || d.Status == licensehooks.StatusScheduled) && !d.NextAttemptAt.IsZero() {
 		next := d.NextAttemptAt
 		m.NextAttemptAt = &next
 	}
@@ -191,6 +191,7 @@ type publishRequest struct {
 	ResourceID string          `json:"resourceId"`
 	Payload    json.RawMessage `json:"payload"`
 	EventDate  string          `json:"eventDate"`
+	DeliverAt  string          `json:"deliverAt"`
 }
 
 // publishResponse answers an accepted event.

@@ -168,14 +168,14 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	return s.cancelled(n, err)
 }
 
-// cancelPending cancels a listener's pending deliveries. Their leases stay,
+// cancelPending cancels a listener's pending and scheduled deliveries. Their leases stay,
 // so the outcome of an attempt in flight is still recorded (the receiver got
 // it); recordSQL keeps such a delivery cancelled rather than retrying it.
 // It returns how many it cancelled, for the caller to report once its
 // transaction commits.
 func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) (int, error) {
 	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
-		WHERE listener_id = $1 AND status IN ('pending', 'paused')`, listenerID, at)
+		WHERE listener_id = $1 AND status IN ('pending', 'paused', 'scheduled')`, listenerID, at)
 	return int(tag.RowsAffected()), mapErr(err, "cancel pending deliveries")
 }
 

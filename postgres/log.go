@@ -129,7 +129,7 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `WITH d AS (
 				DELETE FROM deliveries WHERE id IN (
-					SELECT id FROM deliveries WHERE status <> 'pending' AND status <> 'paused' AND updated_at < $1
+					SELECT id FROM deliveries WHERE status <> 'pending' AND status <> 'paused' AND status <> 'scheduled' AND updated_at < $1
 					ORDER BY updated_at LIMIT $2)
 				RETURNING id
 			), a AS (

@@ -17,15 +17,16 @@ type eventKey struct{ tenant, id string }
 
 // publishBatch is the state of one PublishEvents call.
 type publishBatch struct {
-	params   []licensehooks.PublishParams
-	results  []licensehooks.PublishResult
-	ok       []int                   // indexes of params still in play, in order
-	matches  map[int][]string        // param index → listeners to deliver to, in creation order
-	first    map[eventKey]int        // the first param of each event id in play
-	inserted map[eventKey]bool       // event ids this call inserted (by their first param)
-	made     int                     // deliveries made
-	leased   int                     // of which handed off (see licensehooks.Handoff)
-	claims   [][]*licensehooks.Claim // claims[i]: what params[i] handed off
+	params    []licensehooks.PublishParams
+	results   []licensehooks.PublishResult
+	ok        []int                   // indexes of params still in play, in order
+	matches   map[int][]string        // param index → listeners to deliver to, in creation order
+	first     map[eventKey]int        // the first param of each event id in play
+	inserted  map[eventKey]bool       // event ids this call inserted (by their first param)
+	made      int                     // deliveries made
+	leased    int                     // of which handed off (see licensehooks.Handoff)
+	scheduled int                     // of which scheduled (a delayed event's)
+	claims    [][]*licensehooks.Claim // claims[i]: what params[i] handed off
 	// listeners holds the matched listeners whole when some event may be
 	// handed off: its claims carry them.
 	listeners map[string]*licensehooks.Listener
@@ -44,12 +45,28 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err := licensehooks.CheckPublish(params); err != nil {
 		return nil, err
 	}
+	b := newPublishBatch(params, ts(s.now()))
+	if len(b.ok) == 0 {
+		return b.results, nil
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return b.run(ctx, tx) })
+	if err != nil {
+		return nil, err
+	}
+	if b.made > b.leased+b.scheduled { // only work left for a claim needs announcing
+		s.announce()
+	}
+	licensehooks.GiveClaims(params, b.claims)
+	return b.results, nil
+}
+
+// newPublishBatch prepares params' events for a batch (see PublishEvents).
+func newPublishBatch(params []licensehooks.PublishParams, now time.Time) *publishBatch {
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
 		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{}, paused: map[string]bool{},
+		now: now,
 	}
-	now := ts(s.now())
-	b.now = now
 	for i, p := range params {
 		if err := prepareEvent(p.Event, now); err != nil {
 			b.results[i].Err = err
@@ -61,30 +78,25 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 			b.listeners = map[string]*licensehooks.Listener{}
 		}
 	}
+	return b
+}
+
+// run stores the batch's events and deliveries in tx, in two round trips.
+func (b *publishBatch) run(ctx context.Context, tx pgx.Tx) error {
 	if len(b.ok) == 0 {
-		return b.results, nil
+		return nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		first := &pgx.Batch{}
-		b.queueMatch(first)
-		b.queueInsertEvents(first)
-		if err := tx.SendBatch(ctx, first).Close(); err != nil {
-			return mapErr(err, "publish events")
-		}
-		b.refuseMissingTargets()
-		second := &pgx.Batch{}
-		b.queueDeliveries(second)
-		b.queueDuplicates(second)
-		return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
-	})
-	if err != nil {
-		return nil, err
+	first := &pgx.Batch{}
+	b.queueMatch(first)
+	b.queueInsertEvents(first)
+	if err := tx.SendBatch(ctx, first).Close(); err != nil {
+		return mapErr(err, "publish events")
 	}
-	if b.made > b.leased { // only work left for a claim needs announcing
-		s.announce()
-	}
-	licensehooks.GiveClaims(params, b.claims)
-	return b.results, nil
+	b.refuseMissingTargets()
+	second := &pgx.Batch{}
+	b.queueDeliveries(second)
+	b.queueDuplicates(second)
+	return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
 }
 
 // prepareEvent fills what the caller left empty and rejects what PostgreSQL
@@ -224,7 +236,7 @@ func (b *publishBatch) insertedHere(i int) bool {
 // the transaction then fails, the whole call fails and the caller gives the
 // room back.
 func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
-	var ids, tenants, events, codes, listeners, statuses, owners []string
+	var ids, tenants, events, codes, listeners, owners, statuses []string
 	var once []bool
 	var due, created []time.Time
 	var leases []*time.Time
@@ -250,6 +262,9 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
 			status := licensehooks.DeliveryStatusFor(p, &licensehooks.Listener{Paused: b.paused[l]})
 			statuses = append(statuses, status)
+			if status == licensehooks.StatusScheduled {
+				b.scheduled++
+			}
 			if status != licensehooks.StatusPending || !p.HandsOff() || !p.Handoff.Take(l) {
 				owners, leases = append(owners, ""), append(leases, nil)
 				continue

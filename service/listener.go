@@ -233,7 +233,7 @@ func (s *Service) TestListener(ctx context.Context, tenantID, id string) (*licen
 		Code: licensehooks.TestEventCode, ResourceID: id, Payload: []byte("{}"),
 		OccurredAt: now, CreatedAt: now,
 	}
-	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now)
+	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now, nil)
 	res, err := s.Store.PublishEvents(ctx, []licensehooks.PublishParams{{Event: ev, ListenerID: id, Once: true, NotBefore: now.Add(TestHold)}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)

@@ -176,12 +176,13 @@ func TestEventHash(t *testing.T) {
 	t.Parallel()
 	d1 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	d2 := d1.In(time.FixedZone("X", 3600))
-	base := eventHash("a", "b", []byte("{}"), nil)
+	base := eventHash("a", "b", []byte("{}"), nil, nil)
 	for name, h := range map[string][]byte{
-		"code":     eventHash("ab", "", []byte("{}"), nil),
-		"resource": eventHash("a", "bx", []byte("{}"), nil),
-		"payload":  eventHash("a", "b", []byte(`{"x":1}`), nil),
-		"date":     eventHash("a", "b", []byte("{}"), &d1),
+		"code":     eventHash("ab", "", []byte("{}"), nil, nil),
+		"resource": eventHash("a", "bx", []byte("{}"), nil, nil),
+		"payload":  eventHash("a", "b", []byte(`{"x":1}`), nil, nil),
+		"date":     eventHash("a", "b", []byte("{}"), &d1, nil),
+		"deliver":  eventHash("a", "b", []byte("{}"), nil, &d1),
 	} {
 		if bytes.Equal(h, base) {
 			t.Errorf("%s: the hash did not change", name)
@@ -191,15 +192,15 @@ func TestEventHash(t *testing.T) {
 		[]byte(`{"x":1,"y":[{"b":2,"a":"<&>"}]}`),
 		[]byte(` { "y" : [ { "a" : "\u003c&\u003e", "b" : 2 } ] , "x" : 1 } `),
 	}
-	if !bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", same[1], nil)) {
+	if !bytes.Equal(eventHash("a", "b", same[0], nil, nil), eventHash("a", "b", same[1], nil, nil)) {
 		t.Error("the same payload with keys reordered hashes differently")
 	}
 	for _, other := range []string{`{"x":1.0,"y":[{"b":2,"a":"<&>"}]}`, `{"x":1,"y":[{"a":"<&>","b":2}],"z":null}`, `{"x":1,"y":[2,{"a":"<&>"}]}`} {
-		if bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", []byte(other), nil)) {
+		if bytes.Equal(eventHash("a", "b", same[0], nil, nil), eventHash("a", "b", []byte(other), nil, nil)) {
 			t.Errorf("%s hashes as %s", other, same[0])
 		}
 	}
-	if !bytes.Equal(eventHash("a", "b", nil, &d1), eventHash("a", "b", nil, &d2)) {
+	if !bytes.Equal(eventHash("a", "b", nil, &d1, nil), eventHash("a", "b", nil, &d2, nil)) {
 		t.Error("the same instant in another zone hashes differently")
 	}
 }

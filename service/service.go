@@ -53,7 +53,10 @@ type Service struct {
 	Logger *slog.Logger // optional
 	// Observer, when set, is told of the events accepted, for metrics.
 	Observer Observer
-	Now      func() time.Time
+	// Scheduler, when set, is poked when time-based work is stored
+	// (delayed events, reminders), so it wakes sooner than it planned.
+	Scheduler Poker
+	Now       func() time.Time
 }
 
 // publisher is where events are published: Publisher, else the store.
@@ -63,6 +66,9 @@ func (s *Service) publisher() Publisher {
 	}
 	return s.Store
 }
+
+// Poker is told that time-based work may be due sooner than it knew.
+type Poker interface{ Poke() }
 
 // Observer is told of what the service accepts, for metrics. It must
 // return at once.

@@ -49,7 +49,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 				results[i].Err = err
 			}
 			// Workers need telling only of deliveries left for a claim.
-			if r := &results[i]; len(r.DeliveryIDs) > len(claims[i]) && !r.Duplicate {
+			if r := &results[i]; len(r.DeliveryIDs) > len(claims[i]) && !r.Duplicate && !p.Scheduled {
 				w.wake = true
 			}
 		}
@@ -168,8 +168,9 @@ const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 
 // insertDeliveries inserts one delivery of p's event per listener into
 // res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
-// those it takes, into claims. A paused listener's are made paused (see
-// licensehooks.DeliveryStatusFor).
+// those it takes, into claims. Its status is licensehooks.DeliveryStatusFor:
+// scheduled for a delayed event, paused for a paused listener, else
+// pending.
 func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
 	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event

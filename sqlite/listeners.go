@@ -131,12 +131,19 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	return mapErr(err, "listener")
 }
 
-// cancelPending cancels a listener's pending deliveries. A lease in flight
+// cancelPending cancels a listener's pending and scheduled deliveries (each
+// status off its own partial index). A lease in flight
 // is kept, so the attempt's outcome is still recorded; RecordOutcomes does
 // not bring a cancelled delivery back to pending.
 func cancelPending(w *writer, listenerID string, at time.Time) error {
 	n, err := w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
 		WHERE listener_id = ? AND status IN ('pending', 'paused')`, micros(at), listenerID)
+	w.cancelled += int(n)
+	if err != nil {
+		return err
+	}
+	n, err = w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
+		WHERE listener_id = ? AND status = 'scheduled'`, micros(at), listenerID)
 	w.cancelled += int(n)
 	return err
 }

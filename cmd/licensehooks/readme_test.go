@@ -107,12 +107,14 @@ func runWalkthrough(t *testing.T, storeArgs ...string) {
 		regexp.MustCompile(`(?m)^500 \S+ .*"eventCode":"entitlement.seat.activated".*"callAttempt":3`),
 		regexp.MustCompile(`(?m)^200 \S+ .*"eventCode":"entitlement.seat.activated".*"callAttempt":4`),
 		regexp.MustCompile(`(?m)^200 \S+ .*"eventCode":"entitlement.expires7days".*"callAttempt":4`),
+		regexp.MustCompile(`(?m)^200 rem_\S+ .*"eventCode":"entitlement.expired","resourceId":"ent_2".*"productId":"prod_1"`),
 	} {
 		if !want.Match(log) {
 			t.Errorf("receiver log lacks %s:\n%s", want, log)
 		}
 	}
-	for _, want := range []string{`"recovered": 1`, "\n204\n", `"validationErrors"`, `"kty": "RSA"`, `"secret": "whsec_`} {
+	for _, want := range []string{`"recovered": 1`, "\n204\n", `"validationErrors"`, `"kty": "RSA"`, `"secret": "whsec_`,
+		`"status": "sent"`, `"status": "cancelled"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q", want)
 		}

@@ -31,6 +31,7 @@ import (
 	"licensehooks/internal/rsasign"
 	"licensehooks/janitor"
 	"licensehooks/metrics"
+	"licensehooks/schedule"
 	"licensehooks/service"
 )
 
@@ -57,6 +58,9 @@ type serveConfig struct {
 	BodyTimeout time.Duration
 	MaxConns    int
 	MetricsAddr string
+	// ReminderLease is how long a claimed expiry reminder stays leased to
+	// this node before another may take it.
+	ReminderLease time.Duration
 	// MetricsTenantLabels adds a tenant label to the metrics' counters.
 	MetricsTenantLabels bool
 	// Signer names the N-Signature signer: go, openssl or auto.
@@ -94,6 +98,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9090) rather than on --addr")
 	fs.StringVar(&c.Signer, "signer", "auto", "N-Signature signer: openssl (the system's libcrypto, about 3x faster), go (crypto/rsa) or auto (openssl when libcrypto loads)")
+	fs.DurationVar(&c.ReminderLease, "reminder-lease", schedule.DefaultLease, "how long a claimed expiry reminder stays leased to this node before another node may send it")
 	fs.BoolVar(&c.MetricsTenantLabels, "metrics-tenant-labels", false, "label the metrics' counters by tenant (one series per tenant: mind the cardinality)")
 	if _, err := serveCmd.parse(fs, args); err != nil {
 		return nil, err
@@ -122,6 +127,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.Lease < time.Second || c.Lease < c.Timeout {
 		return fmt.Errorf("--lease %s must be at least 1s and at least --timeout %s", c.Lease, c.Timeout)
+	}
+	if c.ReminderLease < time.Second {
+		return fmt.Errorf("--reminder-lease %s must be at least 1s", c.ReminderLease)
 	}
 	if c.BodyTimeout < time.Second {
 		return fmt.Errorf("--body-timeout %s must be at least 1s", c.BodyTimeout)
@@ -253,6 +261,7 @@ type server struct {
 	store      licensehooks.Store
 	dispatcher *dispatch.Dispatcher
 	janitor    *janitor.Janitor
+	scheduler  *schedule.Runner
 	// stopRevocations ends the refresh of the revocation list.
 	stopRevocations func()
 	http            *http.Server
@@ -307,8 +316,10 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	if err := authSvc.RefreshRevocations(ctx); err != nil {
 		return fmt.Errorf("read the revoked credentials: %w", err)
 	}
+	s.scheduler = schedule.New(s.store, schedule.Config{Owner: cfg.NodeID, Lease: cfg.ReminderLease, Logger: s.logger,
+		BeforeEmit: holdReminders(s.logger)})
 	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Publisher: s.dispatcher,
-		Auth: authSvc, Logger: s.logger, Observer: m, Now: time.Now}
+		Retention: cfg.retention, Auth: authSvc, Logger: s.logger, Observer: m, Scheduler: s.scheduler, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
@@ -367,6 +378,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	}
 	s.janitor = janitor.New(s.store, janitor.Config{Retention: cfg.retention, Logger: s.logger})
 	s.janitor.Start(run)
+	s.scheduler.Start(run)
 	// Revocations made on any node reach the tokens this node verifies.
 	watchCtx, stopWatch := context.WithCancel(run)
 	watched := make(chan struct{})
@@ -441,6 +453,7 @@ func (s *server) Close(ctx context.Context) error {
 	stopped := make(chan error, 1)
 	go func() {
 		s.janitor.Stop()
+		s.scheduler.Stop()
 		stopped <- s.dispatcher.Stop(ctx)
 	}()
 	err := errors.Join(s.http.Shutdown(ctx), <-stopped)
@@ -509,4 +522,23 @@ licensehooks development tenant
   API docs:               %s/docs
 
 `, dc.TenantID, dc.ClientID, dc.ClientSecret, baseURL, baseURL, baseURL)
+}
+
+// holdRemindersEnv, set to 1, makes the node claim due reminders and then
+// hold their leases without sending them, until it is stopped: the
+// two-node test kills such a node and watches another send them once. It
+// is for tests only; serve warns when it is set.
+const holdRemindersEnv = "LICENSEHOOKS_TEST_HOLD_REMINDERS"
+
+func holdReminders(logger *slog.Logger) func(context.Context, []*licensehooks.Reminder) {
+	if os.Getenv(holdRemindersEnv) != "1" {
+		return nil
+	}
+	logger.Warn(holdRemindersEnv + " is set: this node claims expiry reminders and never sends them (a test of lease expiry)")
+	return func(ctx context.Context, rs []*licensehooks.Reminder) {
+		for _, r := range rs {
+			logger.Warn("holding the lease of a reminder", "eventId", r.EventID, "code", r.Code)
+		}
+		<-ctx.Done()
+	}
 }

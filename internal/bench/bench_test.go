@@ -188,3 +188,31 @@ func checkSmokeResult(t *testing.T, r *Result) {
 		t.Errorf("%s: server figures or fractions missing: %+v", r.Scenario, r)
 	}
 }
+
+// TestSmokeReminders runs the reminders scenario with small counts: every
+// schedule is created, every reminder due in the window is emitted once
+// as an event and delivered once, and none is late.
+func TestSmokeReminders(t *testing.T) {
+	rep, stdout := smokeRun(t, "-scenario", "reminders")
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Reminders == nil {
+		t.Fatalf("results %+v", rep.Scenarios)
+	}
+	m := rep.Scenarios[0].Reminders
+	if m.Schedules != 400 || m.CreateErrors != 0 || m.Skipped != 0 || m.Due != m.Schedules {
+		t.Errorf("%d schedules, %d errors, %d skipped, %d due; want 400 due, none skipped", m.Schedules, m.CreateErrors, m.Skipped, m.Due)
+	}
+	if m.Lost != 0 || m.SentTwice != 0 {
+		t.Errorf("%d reminders lost, %d sent twice", m.Lost, m.SentTwice)
+	}
+	if m.Emitted != m.Due || m.LatenessToEvent.Samples != int(m.Due) || m.LatenessToDelivery.Samples != int(m.Due) {
+		t.Errorf("%d emitted of %d due; lateness samples %d to event, %d to delivery", m.Emitted, m.Due, m.LatenessToEvent.Samples, m.LatenessToDelivery.Samples)
+	}
+	if m.SchedulesPerSec <= 0 || m.EmittedPerSec <= 0 {
+		t.Errorf("rates missing: %+v", m)
+	}
+	for _, want := range []string{"schedules created", "lateness due→event", "reminders lost / sent twice"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+}

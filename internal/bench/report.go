@@ -116,6 +116,15 @@ func printResult(w io.Writer, r *Result) {
 		row("pile-up", "%s deliveries queued in %.1f s; server RSS peak %.0f MB, every 5 s: %v", fmtInt(b.Queued), b.PileupSeconds, b.PileupPeakRSSMB, b.PileupRSSMB)
 		row("drain", "%s deliveries in %.1f s = %s/s", fmtInt(b.Drained), b.DrainSeconds, fmtRate(b.DrainPerSec))
 	}
+	if m := r.Reminders; m != nil {
+		row("schedules created", "%s in %.1f s = %s/s (%s errors)", fmtInt(m.Schedules), m.CreateSeconds, fmtRate(m.SchedulesPerSec), fmtInt(m.CreateErrors))
+		row("reminders due", "%s at %s/s (%s not due as planned)", fmtInt(m.Due), fmtRate(m.DueRate), fmtInt(m.Skipped))
+		row("reminders emitted", "%s in %.1f s = %s/s", fmtInt(m.Emitted), m.EmitSeconds, fmtRate(m.EmittedPerSec))
+		le, ld := m.LatenessToEvent, m.LatenessToDelivery
+		row("lateness due→event", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", le.P50, le.P99, le.Max)
+		row("lateness due→received", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", ld.P50, ld.P99, ld.Max)
+		row("reminders lost / sent twice", "%s / %s", fmtInt(m.Lost), fmtInt(m.SentTwice))
+	}
 	if r.PublishError != "" {
 		row("first publish error", "%s", r.PublishError)
 	}

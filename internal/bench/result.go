@@ -110,6 +110,8 @@ type Result struct {
 
 	Sick    *SickFigures    `json:"sick,omitempty"`
 	Backlog *BacklogFigures `json:"backlog,omitempty"`
+	// Reminders are the reminders scenario's figures.
+	Reminders *ReminderFigures `json:"reminders,omitempty"`
 
 	expectedPerTenant int
 	drainIdle         time.Duration
