@@ -245,9 +245,13 @@ func (b *browser) reference(s *stack) {
 		b.failf("modulus", "shows %q, want %q", got, n)
 	}
 	for _, lang := range []string{"go", "node", "python", "csharp"} {
-		if !strings.Contains(run(b, "snippet "+lang, chromedp.TextContent(chromedp.CSS("#code-"+lang))), n) {
-			b.failf("snippets", "the %s snippet lacks the modulus", lang)
+		code := run(b, "snippet "+lang, chromedp.TextContent(chromedp.CSS("#code-"+lang)))
+		if !strings.Contains(code, n) || !strings.Contains(code, "webhook-signature") {
+			b.failf("snippets", "the %s snippet lacks the modulus or the webhook-signature check", lang)
 		}
+	}
+	if !strings.Contains(b.text("#code-go"), "func main()") {
+		b.failf("snippets", "the Go snippet is not a complete program")
 	}
 	b.step("copy the modulus", chromedp.Click(chromedp.CSS(`button[data-copy="key-modulus"]`)))
 	b.waitJS("the copy is confirmed", `/Copied|Ctrl\+C/.test(document.querySelector('button[data-copy="key-modulus"]').textContent)`)
