@@ -78,7 +78,7 @@ func (b *browser) addListener(s *stack) string {
 		chromedp.SetValue(chromedp.CSS("#header-name-0"), "X-Api-Key"),
 		chromedp.SetValue(chromedp.CSS("#header-value-0"), "k-123"))
 	b.clickAndLoad("#save-listener")
-	b.expectText("#uri-error", "uri must be an absolute URL")
+	b.expectText("#uri-error", "Endpoint URL must start with http:// or https://")
 	b.expectText("#form-errors", "not saved")
 	kept := eval[string](b, `[document.querySelector('#uri').value, document.querySelector('#name').value,
 		document.querySelector('#header-value-0').value, document.querySelector('[id="ev-customer.updated"]').checked].join('|')`)

@@ -143,10 +143,12 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/secret", c.signedIn(true, c.revealSecret))
 	mux.HandleFunc("POST /webhooks/{id}/rotate", c.signedIn(true, c.rotateSecret))
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
+	mux.HandleFunc("POST /webhooks/{id}/reveal", c.signedIn(true, c.revealListenerHeader))
 
 	mux.HandleFunc("GET /logs", c.signedIn(true, c.logsPage))
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))
 	mux.HandleFunc("POST /logs/{id}/resend", c.signedIn(true, c.resend))
+	mux.HandleFunc("POST /logs/{id}/reveal", c.signedIn(true, c.revealAttemptHeader))
 
 	mux.HandleFunc("GET /events", c.signedIn(true, c.eventsPage))
 	mux.HandleFunc("GET /keys", c.signedIn(true, c.keysPage))

@@ -226,8 +226,10 @@ var funcs = template.FuncMap{
 		}
 		return many
 	},
-	"contains": func(list []string, s string) bool { return slices.Contains(list, s) },
-	"pageURL":  pageURL,
+	"contains":  func(list []string, s string) bool { return slices.Contains(list, s) },
+	"kindLabel": kindLabel,
+	"kindWords": kindWords,
+	"pageURL":   pageURL,
 }
 
 // formatDuration writes a latency in milliseconds, or seconds when long.

@@ -18,9 +18,10 @@ const listenerPageSize = 50
 
 // listenerRow is one line of the listeners table.
 type listenerRow struct {
-	L     *licensehooks.Listener
-	Stats listenerStats
-	Last  *licensehooks.Delivery // nil before the first delivery
+	L          *licensehooks.Listener
+	Stats      listenerStats          // its attempts
+	Deliveries deliveryStats          // its finished deliveries: the success rate
+	Last       *licensehooks.Delivery // nil before the first delivery
 }
 
 type webhooksData struct {
@@ -91,6 +92,9 @@ func (c *Console) webhooksPage(q *request) error {
 	stats := statsByListener(samples, now.Add(-chartHours*time.Hour))
 	d := webhooksData{Chart: layoutChart(buildChart(samples, now, chartHours)),
 		Pager: newPager("/webhooks", url.Values{}, page, listenerPageSize, total, len(ls))}
+	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), ""); err != nil {
+		return err
+	}
 	for _, l := range ls {
 		last, _, err := c.cfg.Store.ListDeliveries(ctx, licensehooks.DeliveryFilter{TenantID: q.tenantID(),
 			ListenerID: l.ID, Page: licensehooks.Page{Number: 1, Size: 1}})
@@ -98,6 +102,9 @@ func (c *Console) webhooksPage(q *request) error {
 			return fmt.Errorf("last delivery of %s: %w", l.ID, err)
 		}
 		row := listenerRow{L: l, Stats: stats[l.ID]}
+		if row.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
+			return err
+		}
 		if len(last) > 0 {
 			row.Last = last[0]
 		}
@@ -115,6 +122,7 @@ type listenerData struct {
 	Recent       []*licensehooks.Delivery
 	RecentTotal  int
 	Secret       *service.Secret // revealed by a plain form post (the script fetches it instead)
+	Headers      headerTable     // its custom headers, sensitive values masked
 	RecoverSince string
 	RecoverError string
 }
@@ -144,7 +152,11 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 		return fmt.Errorf("list deliveries of %s: %w", l.ID, err)
 	}
 	d := listenerData{L: l, Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
-		Recent: recent, RecentTotal: total, RecoverSince: c.now().Add(-24 * time.Hour).Format(inputLayout)}
+		Recent: recent, RecentTotal: total, RecoverSince: c.now().Add(-24 * time.Hour).Format(inputLayout),
+		Headers: newHeaderTable(headerOf(l.Headers), true, "")}
+	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
+		return err
+	}
 	for _, code := range l.Subscriptions {
 		t, ok := c.cfg.Catalog.Lookup(code)
 		if !ok {
@@ -155,6 +167,7 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 	if edit != nil {
 		edit(&d)
 	}
+	d.Headers = d.Headers.revealable(q, "/webhooks/"+url.PathEscape(l.ID)+"/reveal", "")
 	title := l.Name
 	if title == "" {
 		title = l.URI
@@ -170,7 +183,8 @@ type testResult struct {
 	StatusText  string `json:"statusText"`
 	Duration    string `json:"duration"`
 	Body        string `json:"body"`
-	ErrorKind   string `json:"errorKind"`
+	ErrorKind   string `json:"errorKind"`  // its short label
+	ErrorWords  string `json:"errorWords"` // what it means
 	Error       string `json:"error"`
 	DeliveryURL string `json:"deliveryUrl"`
 }
@@ -186,11 +200,15 @@ func (c *Console) testListener(q *request) error {
 		http.Redirect(q.w, q.r, "/logs/"+d.ID, http.StatusSeeOther)
 		return nil
 	}
-	writeJSON(q.w, http.StatusOK, testResult{
+	r := testResult{
 		OK: a.Succeeded(), StatusCode: a.StatusCode, StatusText: http.StatusText(a.StatusCode),
 		Duration: formatDuration(a.Duration), Body: prettyJSON(a.ResponseBody),
-		ErrorKind: a.ErrorKind, Error: a.Error, DeliveryURL: "/logs/" + d.ID,
-	})
+		Error: a.Error, DeliveryURL: "/logs/" + d.ID,
+	}
+	if a.ErrorKind != "" {
+		r.ErrorKind, r.ErrorWords = kindLabel(a.ErrorKind), kindWords(a)
+	}
+	writeJSON(q.w, http.StatusOK, r)
 	return nil
 }
 

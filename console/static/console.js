@@ -143,7 +143,12 @@
     link.href = r.deliveryUrl;
     head.appendChild(link);
     box.appendChild(head);
-    if (r.error) box.appendChild(el("p", "test-error", r.errorKind + ": " + r.error));
+    if (r.errorWords || r.error) {
+      var err = el("p", "test-error");
+      err.appendChild(el("strong", "", r.errorWords || r.errorKind));
+      if (r.error) err.appendChild(el("span", "muted", " " + r.error));
+      box.appendChild(err);
+    }
     if (r.body) {
       box.appendChild(el("p", "small muted", "Response body"));
       box.appendChild(el("pre", "code test-body", r.body));
@@ -205,6 +210,43 @@
     });
   }
 
+  // Masked header values: Reveal shows one value, and hides the one shown
+  // before, so only one is ever in view.
+  function initRevealHeader() {
+    var open = null; // the reveal now shown: {span, btn}
+    function hide(o) {
+      o.span.textContent = o.span.getAttribute("data-masked");
+      o.btn.textContent = "Reveal";
+      o.span.classList.remove("revealed");
+    }
+    document.querySelectorAll("form.js-reveal-header").forEach(function (form) {
+      var span = form.parentNode.querySelector(".masked");
+      var btn = form.querySelector("button");
+      var mine = { span: span, btn: btn };
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        if (open && open.span === span) { hide(open); open = null; return; }
+        postJSON(form).then(function (r) {
+          if (r.error) { span.textContent = r.error; return; }
+          if (open) hide(open);
+          span.textContent = r.value;
+          span.classList.add("revealed");
+          btn.textContent = "Hide";
+          open = mine;
+        });
+      });
+    });
+  }
+
+  // A form the server sent back with errors: the first field it marks
+  // gets the focus, so typing goes where the problem is.
+  function initInvalidFocus() {
+    var first = document.querySelector('form [aria-invalid="true"]');
+    if (!first) return;
+    if (first.tagName === "FIELDSET") first = first.querySelector("input:not(.js-select-all), select, textarea") || first;
+    first.focus();
+  }
+
   // Charts that scroll sideways on small screens start at the latest hour.
   function initCharts() {
     document.querySelectorAll(".chart-scroll").forEach(function (el) {
@@ -219,6 +261,8 @@
     initHeaders();
     initTest();
     initReveal();
+    initRevealHeader();
+    initInvalidFocus();
   }
 
   if (document.readyState === "loading") {
