@@ -129,8 +129,9 @@ func (b *browser) secret(s *stack, id string) {
 	}
 	b.step("hide it again", chromedp.Click(chromedp.CSS("#reveal-secret")))
 	b.waitJS("the secret hides", `document.querySelector('#secret-value').textContent.includes('•')`)
-	b.clickAndLoad("#rotate-secret")
-	b.expectText(".flash", "rotated")
+	b.step("open Rotate", chromedp.Click(chromedp.CSS("#rotate-secret")))
+	b.clickAndLoad("#confirm-rotate")
+	b.expectText(".flash", "keeps signing for 24 hours")
 	after, err := s.svc.ListenerSecret(ctx, s.a.ID, id)
 	if err != nil || after.Current == sec.Current || after.Previous != sec.Current {
 		b.failf("rotate", "secret after rotation %+v (%v)", after, err)

@@ -144,6 +144,8 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/rotate", c.signedIn(true, c.rotateSecret))
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
 	mux.HandleFunc("POST /webhooks/{id}/reveal", c.signedIn(true, c.revealListenerHeader))
+	mux.HandleFunc("POST /webhooks/{id}/enabled", c.signedIn(true, c.setEnabled))
+	mux.HandleFunc("POST /events/{code}/example", c.signedIn(true, c.sendExampleFromCatalog))
 
 	mux.HandleFunc("GET /logs", c.signedIn(true, c.logsPage))
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))

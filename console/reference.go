@@ -10,15 +10,28 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+
+	"licensehooks"
 )
 
 // eventsData is the event catalog page.
 type eventsData struct {
-	Groups []eventGroup
+	Groups    []eventGroup
+	Listeners []*licensehooks.Listener // where "Send example" can send
+	Names     map[string]string
 }
 
 func (c *Console) eventsPage(q *request) error {
-	c.render(q.w, http.StatusOK, "events", q.view("Events", "events", eventsData{Groups: c.groups()}))
+	ls, _, err := c.cfg.Store.ListListeners(q.r.Context(), licensehooks.ListenerFilter{TenantID: q.tenantID(),
+		Page: licensehooks.Page{Number: 1, Size: licensehooks.MaxPageSize}})
+	if err != nil {
+		return fmt.Errorf("list listeners: %w", err)
+	}
+	d := eventsData{Groups: c.groups(), Listeners: ls, Names: map[string]string{}}
+	for _, l := range ls {
+		d.Names[l.ID] = listenerLabel(l)
+	}
+	c.render(q.w, http.StatusOK, "events", q.view("Events", "events", d))
 	return nil
 }
 

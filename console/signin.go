@@ -118,12 +118,16 @@ func (c *Console) signout(q *request) error {
 // flashes are the confirmations a redirect after an action asks for with
 // ?done=; a fixed list, so a link cannot make the console say anything else.
 var flashes = map[string]string{
-	"created":   "The listener was created.",
-	"updated":   "The listener was saved.",
-	"deleted":   "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
-	"rotated":   "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
-	"resent":    "The delivery was sent again; the new attempt is listed below.",
-	"recovered": "",
+	"created":     "The listener was created.",
+	"updated":     "The listener was saved.",
+	"deleted":     "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
+	"rotated":     "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
+	"rotated-1h":  "The signing secret was rotated. The previous secret keeps signing for 1 hour.",
+	"rotated-now": "The signing secret was rotated. The previous secret stopped signing now: only the new one signs.",
+	"enabled":     "The listener was enabled: new events are delivered to it again.",
+	"disabled":    "The listener was disabled: its pending deliveries were cancelled, and it receives nothing until it is enabled.",
+	"resent":      "The delivery was sent again; the new attempt is listed below.",
+	"recovered":   "",
 
 	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
 	"tenant-renamed":     "The tenant was renamed.",

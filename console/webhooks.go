@@ -123,6 +123,7 @@ type listenerData struct {
 	RecentTotal  int
 	Secret       *service.Secret // revealed by a plain form post (the script fetches it instead)
 	Headers      headerTable     // its custom headers, sensitive values masked
+	Groups       []eventGroup    // the event types "Send example" offers
 	RecoverSince string
 	RecoverError string
 }
@@ -151,7 +152,7 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 	if err != nil {
 		return fmt.Errorf("list deliveries of %s: %w", l.ID, err)
 	}
-	d := listenerData{L: l, Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
+	d := listenerData{L: l, Groups: c.groups(), Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
 		Recent: recent, RecentTotal: total, RecoverSince: c.now().Add(-24 * time.Hour).Format(inputLayout),
 		Headers: newHeaderTable(headerOf(l.Headers), true, "")}
 	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
@@ -189,10 +190,25 @@ type testResult struct {
 	DeliveryURL string `json:"deliveryUrl"`
 }
 
-// testListener sends the test event now. The script gets the result as
+// testListener sends the test event now, or with an eventCode an example
+// of that event type ("Send example"). The script gets the result as
 // JSON; a plain form post is sent to the delivery's page, which shows it.
 func (c *Console) testListener(q *request) error {
-	d, a, err := c.cfg.Service.TestListener(q.r.Context(), q.tenantID(), q.r.PathValue("id"))
+	return c.sendExample(q, q.r.PathValue("id"), q.r.PostFormValue("eventCode"))
+}
+
+// sendExampleFromCatalog is "Send example" on the Events page: the event
+// type is the entry's, the listener the one chosen.
+func (c *Console) sendExampleFromCatalog(q *request) error {
+	id := q.r.PostFormValue("listener")
+	if id == "" {
+		return licensehooks.Invalid(licensehooks.FieldError{Field: "listener", Code: "required", Message: "Choose the listener to send the example to."})
+	}
+	return c.sendExample(q, id, q.r.PathValue("code"))
+}
+
+func (c *Console) sendExample(q *request, id, code string) error {
+	d, a, err := c.cfg.Service.SendExample(q.r.Context(), q.tenantID(), id, service.ExampleInput{EventCode: code})
 	if err != nil {
 		return err
 	}
@@ -237,12 +253,47 @@ func (c *Console) revealSecret(q *request) error {
 	return c.renderListener(q, http.StatusOK, func(d *listenerData) { d.Secret = &s })
 }
 
+// rotateOverlaps are the overlaps the rotation form offers, by value.
+var rotateOverlaps = map[string]time.Duration{"24h": 24 * time.Hour, "1h": time.Hour, "0": 0}
+
+// rotateSecret rotates after the person confirmed, with the overlap they
+// chose: the old secret signs beside the new one for 24 h (the default),
+// 1 h, or stops now.
 func (c *Console) rotateSecret(q *request) error {
 	id := q.r.PathValue("id")
-	if _, err := c.cfg.Service.RotateSecret(q.r.Context(), q.tenantID(), id); err != nil {
+	overlap, ok := rotateOverlaps[q.r.PostFormValue("overlap")]
+	if !ok {
+		overlap = service.SecretOverlap
+	}
+	if _, err := c.cfg.Service.RotateSecretOverlap(q.r.Context(), q.tenantID(), id, overlap); err != nil {
 		return err
 	}
-	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done=rotated#secret", http.StatusSeeOther)
+	done := map[time.Duration]string{time.Hour: "rotated-1h", 0: "rotated-now"}[overlap]
+	if done == "" {
+		done = "rotated"
+	}
+	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done="+done+"#secret", http.StatusSeeOther)
+	return nil
+}
+
+// setEnabled enables or disables a listener in one click, keeping the rest
+// of it as it is.
+func (c *Console) setEnabled(q *request) error {
+	ctx, id := q.r.Context(), q.r.PathValue("id")
+	l, err := c.cfg.Store.GetListener(ctx, q.tenantID(), id)
+	if err != nil {
+		return err
+	}
+	on := q.r.PostFormValue("enabled") == "on"
+	if _, err := c.cfg.Service.UpdateListener(ctx, q.tenantID(), id, service.ListenerInput{URI: l.URI,
+		Subscriptions: l.Subscriptions, Enabled: &on}); err != nil {
+		return err
+	}
+	done := "disabled"
+	if on {
+		done = "enabled"
+	}
+	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }
 
