@@ -153,9 +153,13 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /logs/{id}/reveal", c.signedIn(true, c.revealAttemptHeader))
 
 	mux.HandleFunc("GET /events", c.signedIn(true, c.eventsPage))
+	mux.HandleFunc("GET /events/{id}", c.signedIn(true, c.eventPage))
+	mux.HandleFunc("GET /search", c.signedIn(true, c.searchPage))
 	mux.HandleFunc("GET /keys", c.signedIn(true, c.keysPage))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		c.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		// A signed-in person gets the page with its header and the way
+		// back to their work, not "Sign in".
+		c.errorPage(w, r, c.whoever(w, r), http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
 
 	// Cross-origin POSTs are refused before any handler runs (Fetch
