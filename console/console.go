@@ -53,6 +53,8 @@ type Config struct {
 	// ParseFrameOrigins checks a flag's list.
 	FrameOrigins []string
 	Now          func() time.Time
+	// Version is the binary's, shown in the footer.
+	Version string
 }
 
 // Console serves the web console.

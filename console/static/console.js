@@ -247,6 +247,55 @@
     first.focus();
   }
 
+  // Times: the server writes UTC; shown here in the browser's time zone,
+  // "5 min ago" when within the hour, with UTC kept on hover.
+  function relative(ms) {
+    var s = Math.round(Math.abs(ms) / 1000);
+    var words = s < 45 ? (s < 5 ? "" : s + " s") : Math.round(s / 60) + " min";
+    if (!words) return "just now";
+    return ms >= 0 ? words + " ago" : "in " + words;
+  }
+  function initTimes() {
+    var fmt;
+    try {
+      fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+    } catch (e) { return; }
+    var now = Date.now();
+    document.querySelectorAll("time.js-time").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var ago = now - d.getTime();
+      t.textContent = Math.abs(ago) < 3600 * 1000 ? relative(ago) : fmt.format(d);
+      t.setAttribute("title", t.getAttribute("title") + " · " + fmt.format(d));
+    });
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = ""; }
+    document.querySelectorAll(".js-tz-note").forEach(function (n) {
+      n.textContent = "Times are in your time zone" + (zone ? " (" + zone + ")" : "") + "; hover one for UTC.";
+    });
+  }
+
+  // Logs: refresh on their own every 5 s when the person turns it on
+  // (off by default; the choice is kept in this browser).
+  function initAutoRefresh() {
+    var box = document.getElementById("auto-refresh");
+    if (!box) return;
+    var key = "licensehooks.logs.autorefresh";
+    var timer = null;
+    function arm() {
+      if (timer) clearTimeout(timer);
+      timer = box.checked ? setTimeout(function () { location.reload(); }, 5000) : null;
+    }
+    box.closest("label").hidden = false;
+    try { box.checked = localStorage.getItem(key) === "on"; } catch (e) { box.checked = false; }
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(key, box.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      arm();
+    });
+    arm();
+  }
+
   // Charts that scroll sideways on small screens start at the latest hour.
   function initCharts() {
     document.querySelectorAll(".chart-scroll").forEach(function (el) {
@@ -263,6 +312,8 @@
     initReveal();
     initRevealHeader();
     initInvalidFocus();
+    initTimes();
+    initAutoRefresh();
   }
 
   if (document.readyState === "loading") {
