@@ -102,9 +102,10 @@ type PublishResult struct {
 
 // EventFilter selects a tenant's events, newest first.
 type EventFilter struct {
-	TenantID string
-	Code     string
-	Since    time.Time // inclusive; zero means no bound
-	Until    time.Time // exclusive; zero means no bound
-	Page     Page
+	TenantID   string
+	Code       string
+	ResourceID string    // "" for every resource
+	Since      time.Time // inclusive; zero means no bound
+	Until      time.Time // exclusive; zero means no bound
+	Page       Page
 }

@@ -78,7 +78,7 @@ func (b *browser) addListener(s *stack) string {
 		chromedp.SetValue(chromedp.CSS("#header-name-0"), "X-Api-Key"),
 		chromedp.SetValue(chromedp.CSS("#header-value-0"), "k-123"))
 	b.clickAndLoad("#save-listener")
-	b.expectText("#uri-error", "uri must be an absolute URL")
+	b.expectText("#uri-error", "Endpoint URL must start with http:// or https://")
 	b.expectText("#form-errors", "not saved")
 	kept := eval[string](b, `[document.querySelector('#uri').value, document.querySelector('#name').value,
 		document.querySelector('#header-value-0').value, document.querySelector('[id="ev-customer.updated"]').checked].join('|')`)
@@ -129,8 +129,9 @@ func (b *browser) secret(s *stack, id string) {
 	}
 	b.step("hide it again", chromedp.Click(chromedp.CSS("#reveal-secret")))
 	b.waitJS("the secret hides", `document.querySelector('#secret-value').textContent.includes('•')`)
-	b.clickAndLoad("#rotate-secret")
-	b.expectText(".flash", "rotated")
+	b.step("open Rotate", chromedp.Click(chromedp.CSS("#rotate-secret")))
+	b.clickAndLoad("#confirm-rotate")
+	b.expectText(".flash", "keeps signing for 24 hours")
 	after, err := s.svc.ListenerSecret(ctx, s.a.ID, id)
 	if err != nil || after.Current == sec.Current || after.Previous != sec.Current {
 		b.failf("rotate", "secret after rotation %+v (%v)", after, err)
@@ -245,9 +246,13 @@ func (b *browser) reference(s *stack) {
 		b.failf("modulus", "shows %q, want %q", got, n)
 	}
 	for _, lang := range []string{"go", "node", "python", "csharp"} {
-		if !strings.Contains(run(b, "snippet "+lang, chromedp.TextContent(chromedp.CSS("#code-"+lang))), n) {
-			b.failf("snippets", "the %s snippet lacks the modulus", lang)
+		code := run(b, "snippet "+lang, chromedp.TextContent(chromedp.CSS("#code-"+lang)))
+		if !strings.Contains(code, n) || !strings.Contains(code, "webhook-signature") {
+			b.failf("snippets", "the %s snippet lacks the modulus or the webhook-signature check", lang)
 		}
+	}
+	if !strings.Contains(b.text("#code-go"), "func main()") {
+		b.failf("snippets", "the Go snippet is not a complete program")
 	}
 	b.step("copy the modulus", chromedp.Click(chromedp.CSS(`button[data-copy="key-modulus"]`)))
 	b.waitJS("the copy is confirmed", `/Copied|Ctrl\+C/.test(document.querySelector('button[data-copy="key-modulus"]').textContent)`)

@@ -156,6 +156,9 @@ type chartView struct {
 	YTicks        []tickView
 	XLabels       []tickView
 	Data          chart
+	// Deliveries are the window's finished deliveries, whose share that
+	// succeeded is the success rate; Data counts attempts.
+	Deliveries deliveryStats
 }
 
 // barView is one hour's stacked bar: succeeded below, failed on top.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,32 @@ func TestLayoutChart(t *testing.T) {
 	}
 	if last.Title != "14:00–15:00 UTC: 2 succeeded, 1 failed" {
 		t.Errorf("bar title %q", last.Title)
+	}
+}
+
+// TestKindWords: every error kind is said as a sentence a person acts on,
+// and labelled as people write it.
+func TestKindWords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a           licensehooks.Attempt
+		label, want string
+	}{
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindTimeout, Duration: 15*time.Second + 3*time.Millisecond}, "Timeout", "The endpoint did not answer within 15 s."},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindTimeout, Duration: 1500 * time.Millisecond}, "Timeout", "within 1.5 s"},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindDNS}, "DNS", "The address could not be found (DNS)."},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindRefused}, "Refused", "refused the connection"},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindTLS}, "TLS", "secure connection (TLS) failed"},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindBlocked}, "Blocked", "private or local"},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindRedirect}, "Redirect", "redirect, which is never followed"},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindHTTPStatus, StatusCode: 503}, "HTTP error", "The endpoint answered 503 Service Unavailable, not a 2xx status."},
+		{licensehooks.Attempt{ErrorKind: licensehooks.KindNetwork}, "Network", "before an answer came"},
+	} {
+		if got := kindLabel(tc.a.ErrorKind); got != tc.label {
+			t.Errorf("kindLabel(%s) = %q, want %q", tc.a.ErrorKind, got, tc.label)
+		}
+		if got := kindWords(&tc.a); !strings.Contains(got, tc.want) {
+			t.Errorf("kindWords(%s) = %q, want it to say %q", tc.a.ErrorKind, got, tc.want)
+		}
 	}
 }

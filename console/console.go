@@ -53,6 +53,8 @@ type Config struct {
 	// ParseFrameOrigins checks a flag's list.
 	FrameOrigins []string
 	Now          func() time.Time
+	// Version is the binary's, shown in the footer.
+	Version string
 }
 
 // Console serves the web console.
@@ -145,18 +147,26 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
 	mux.HandleFunc("POST /webhooks/{id}/pause", c.signedIn(true, c.pauseListener))
 	mux.HandleFunc("POST /webhooks/{id}/replay", c.signedIn(true, c.replayListener))
+	mux.HandleFunc("POST /webhooks/{id}/reveal", c.signedIn(true, c.revealListenerHeader))
+	mux.HandleFunc("POST /webhooks/{id}/enabled", c.signedIn(true, c.setEnabled))
+	mux.HandleFunc("POST /events/{code}/example", c.signedIn(true, c.sendExampleFromCatalog))
 
 	mux.HandleFunc("GET /logs", c.signedIn(true, c.logsPage))
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))
 	mux.HandleFunc("POST /logs/{id}/resend", c.signedIn(true, c.resend))
+	mux.HandleFunc("POST /logs/{id}/reveal", c.signedIn(true, c.revealAttemptHeader))
 
 	mux.HandleFunc("POST /logs/events/{id}/cancel", c.signedIn(true, c.cancelEvent))
 	mux.HandleFunc("GET /upcoming", c.signedIn(true, c.upcomingPage))
 
 	mux.HandleFunc("GET /events", c.signedIn(true, c.eventsPage))
+	mux.HandleFunc("GET /events/{id}", c.signedIn(true, c.eventPage))
+	mux.HandleFunc("GET /search", c.signedIn(true, c.searchPage))
 	mux.HandleFunc("GET /keys", c.signedIn(true, c.keysPage))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		c.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		// A signed-in person gets the page with its header and the way
+		// back to their work, not "Sign in".
+		c.errorPage(w, r, c.whoever(w, r), http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
 
 	// Cross-origin POSTs are refused before any handler runs (Fetch

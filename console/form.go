@@ -129,6 +129,7 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 	}
 	headers := map[string]string{}
 	names, values := pf["header_name"], pf["header_value"]
+	rows := max(len(names), blankHeaderRows) // the rows the person had, kept on an error
 	for i, name := range names {
 		name = strings.TrimSpace(name)
 		var value string
@@ -147,7 +148,9 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 		}
 		headers[http.CanonicalHeaderKey(name)] = value
 	}
-	f.Headers = append(f.Headers, header{})
+	for len(f.Headers) < rows || f.Headers[len(f.Headers)-1] != (header{}) {
+		f.Headers = append(f.Headers, header{})
+	}
 	in := service.ListenerInput{URI: f.URI, Subscriptions: subs, Name: &f.Name, Description: &f.Description,
 		Enabled: &f.Enabled, Headers: headers}
 	return f, in
@@ -175,7 +178,29 @@ func (f *formData) setErrors(err error) bool {
 			f.Problem = strings.TrimSpace(f.Problem + " " + fe.Message)
 			continue
 		}
-		f.Errors[key] = strings.TrimSpace(f.Errors[key] + " " + fe.Message)
+		f.Errors[key] = strings.TrimSpace(f.Errors[key] + " " + formWords(fe))
 	}
 	return true
+}
+
+// fieldLabels are the form's names of the API's fields.
+var fieldLabels = map[string]string{"uri": "Endpoint URL", "name": "Name", "description": "Description"}
+
+// formWords says a validation problem in the form's words: the form has no
+// "uri" or "subscriptions", it has an Endpoint URL and Events to tick.
+func formWords(fe licensehooks.FieldError) string {
+	switch {
+	case fe.Field == "uri" && fe.Code == "required":
+		return "Enter the endpoint URL."
+	case fe.Field == "uri" && (strings.Contains(fe.Message, "must use http or https") || strings.Contains(fe.Message, "must be an absolute URL")):
+		return "Endpoint URL must start with http:// or https://, as in https://example.com/webhooks."
+	case fe.Field == "subscriptions" && fe.Code == "required":
+		return "Choose at least one event."
+	}
+	if label, ok := fieldLabels[fe.Field]; ok {
+		if rest, ok := strings.CutPrefix(fe.Message, fe.Field+" "); ok {
+			return label + " " + rest
+		}
+	}
+	return fe.Message
 }

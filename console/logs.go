@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"licensehooks"
@@ -27,6 +28,12 @@ type logsData struct {
 	Statuses  []string
 	Rows      []*licensehooks.Delivery
 	Pager     pager
+	// Refused: the filter cannot be applied as entered (an unknown
+	// status, From after To); it says why and lists nothing.
+	Refused bool
+	// NoneYet: the tenant has no delivery at all, so the page says how
+	// to make one instead of "no deliveries match".
+	NoneYet bool
 }
 
 var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded,
@@ -52,16 +59,31 @@ func (c *Console) logsPage(q *request) error {
 	}
 	f := licensehooks.DeliveryFilter{TenantID: q.tenantID(), ListenerID: d.Filter.Listener,
 		EventCode: d.Filter.Code, Page: licensehooks.Page{Number: pageNumber(q.r), Size: logPageSize}}
-	if slices.Contains(deliveryStatuses, d.Filter.Status) {
-		f.Status = d.Filter.Status
+	f.Status = d.Filter.Status
+	if f.Status != "" && !slices.Contains(deliveryStatuses, f.Status) {
+		d.Errors["status"] = fmt.Sprintf("%q is not a delivery status: choose %s.", f.Status, orList(deliveryStatuses))
+		d.Refused = true
 	}
 	f.Since = d.filterTime("since", d.Filter.Since)
 	f.Until = d.filterTime("until", d.Filter.Until)
-	rows, total, err := c.cfg.Store.ListDeliveries(ctx, f)
-	if err != nil {
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Since.After(f.Until) {
+		d.Errors["until"] = "To is before From, so no delivery can match: change one of them."
+		d.Refused = true
+	}
+	status, rows, total := http.StatusOK, []*licensehooks.Delivery(nil), 0
+	if d.Refused {
+		status = http.StatusBadRequest
+	} else if rows, total, err = c.cfg.Store.ListDeliveries(ctx, f); err != nil {
 		return fmt.Errorf("list deliveries: %w", err)
 	}
 	d.Rows = rows
+	if total == 0 && !d.Refused {
+		_, all, err := c.cfg.Store.ListDeliveries(ctx, licensehooks.DeliveryFilter{TenantID: q.tenantID(), Page: licensehooks.Page{Number: 1, Size: 1}})
+		if err != nil {
+			return fmt.Errorf("count deliveries: %w", err)
+		}
+		d.NoneYet = all == 0
+	}
 	keep := url.Values{}
 	for k, v := range map[string]string{"listener": d.Filter.Listener, "code": d.Filter.Code,
 		"status": d.Filter.Status, "since": d.Filter.Since, "until": d.Filter.Until} {
@@ -70,8 +92,16 @@ func (c *Console) logsPage(q *request) error {
 		}
 	}
 	d.Pager = newPager("/logs", keep, f.Page.Number, logPageSize, total, len(rows))
-	c.render(q.w, http.StatusOK, "logs", q.view("Logs", "logs", d))
+	c.render(q.w, status, "logs", q.view("Logs", "logs", d))
 	return nil
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // filterTime reads a time filter, noting a bad one next to its field and
@@ -97,8 +127,10 @@ func listenerLabel(l *licensehooks.Listener) string {
 
 // attemptView is one attempt with the body it sent.
 type attemptView struct {
-	A    *licensehooks.Attempt
-	Body string
+	A        *licensehooks.Attempt
+	Body     string
+	Request  headerTable // the headers it sent, sensitive values masked
+	Response headerTable
 }
 
 type deliveryData struct {
@@ -108,11 +140,15 @@ type deliveryData struct {
 	Attempts []attemptView          // newest first
 	// The request as last sent (or as it will be sent, before any attempt).
 	URI     string
-	Headers http.Header
+	Headers headerTable
 	Body    string
 }
 
-func (c *Console) deliveryPage(q *request) error {
+func (c *Console) deliveryPage(q *request) error { return c.renderDelivery(q, nil) }
+
+// renderDelivery renders a delivery's page, with one masked header value
+// shown when a person revealed it without the script.
+func (c *Console) renderDelivery(q *request, rv *revealed) error {
 	ctx, tid := q.r.Context(), q.tenantID()
 	dl, err := c.cfg.Store.GetDelivery(ctx, tid, q.r.PathValue("id"))
 	if err != nil {
@@ -137,11 +173,18 @@ func (c *Console) deliveryPage(q *request) error {
 		if err != nil {
 			return fmt.Errorf("request body of attempt %s: %w", a.ID, err)
 		}
-		d.Attempts = append(d.Attempts, attemptView{A: a, Body: prettyJSON(body)})
+		show := ""
+		if rv != nil && rv.attempt == a.ID {
+			show = rv.name
+		}
+		action := "/logs/" + url.PathEscape(dl.ID) + "/reveal"
+		d.Attempts = append(d.Attempts, attemptView{A: a, Body: prettyJSON(body),
+			Request:  newHeaderTable(a.RequestHeaders, true, show).revealable(q, action, a.ID),
+			Response: newHeaderTable(a.ResponseHeaders, false, "")})
 	}
 	if len(d.Attempts) > 0 {
 		last := d.Attempts[0]
-		d.URI, d.Headers, d.Body = last.A.URI, last.A.RequestHeaders, last.Body
+		d.URI, d.Headers, d.Body = last.A.URI, last.Request, last.Body
 	} else {
 		d.Body = prettyJSON(licensehooks.AppendEnvelope(nil, ev, dl.Attempts+1))
 	}

@@ -64,7 +64,7 @@ func TestReadOnlyPages(t *testing.T) {
 		if m := changeLinks.FindString(body); m != "" {
 			t.Errorf("read-only %s links to a form: %s", p, m)
 		}
-		for _, id := range []string{`id="add-listener"`, `id="test-button"`, `id="reveal-secret"`, `id="rotate-secret"`, `id="recover-button"`, `id="resend"`} {
+		for _, id := range []string{`id="add-listener"`, `id="test-button"`, `id="reveal-secret"`, `id="rotate-secret"`, `id="recover-button"`, `id="resend"`, `id="toggle-enabled"`, `id="send-example"`, "js-reveal-header"} {
 			if strings.Contains(body, id) {
 				t.Errorf("read-only %s shows %s", p, id)
 			}
@@ -82,7 +82,7 @@ func TestReadOnlyPages(t *testing.T) {
 	full := open(false)
 	want := map[string][]string{
 		"/webhooks":                      {`id="add-listener"`},
-		"/webhooks/" + l.ID:              {`id="test-button"`, `id="edit-listener"`, `id="delete-listener"`, `id="reveal-secret"`, `id="rotate-secret"`, `id="recover-button"`},
+		"/webhooks/" + l.ID:              {`id="test-button"`, `id="edit-listener"`, `id="delete-listener"`, `id="reveal-secret"`, `id="rotate-secret"`, `id="recover-button"`, `id="toggle-enabled"`, `id="send-example"`},
 		"/logs/" + res[0].DeliveryIDs[0]: {`id="resend"`},
 		"/logs?status=scheduled":         {`data-cancel-event=`},
 	}

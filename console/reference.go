@@ -10,15 +10,28 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+
+	"licensehooks"
 )
 
 // eventsData is the event catalog page.
 type eventsData struct {
-	Groups []eventGroup
+	Groups    []eventGroup
+	Listeners []*licensehooks.Listener // where "Send example" can send
+	Names     map[string]string
 }
 
 func (c *Console) eventsPage(q *request) error {
-	c.render(q.w, http.StatusOK, "events", q.view("Events", "events", eventsData{Groups: c.groups()}))
+	ls, _, err := c.cfg.Store.ListListeners(q.r.Context(), licensehooks.ListenerFilter{TenantID: q.tenantID(),
+		Page: licensehooks.Page{Number: 1, Size: licensehooks.MaxPageSize}})
+	if err != nil {
+		return fmt.Errorf("list listeners: %w", err)
+	}
+	d := eventsData{Groups: c.groups(), Listeners: ls, Names: map[string]string{}}
+	for _, l := range ls {
+		d.Names[l.ID] = listenerLabel(l)
+	}
+	c.render(q.w, http.StatusOK, "events", q.view("Events", "events", d))
 	return nil
 }
 
@@ -35,10 +48,10 @@ type snippet struct {
 
 // snippetSources names the embedded examples, in the order shown.
 var snippetSources = []struct{ ID, File, Language, Note string }{
-	{"go", "verify.go.txt", "Go", "Standard library only."},
-	{"node", "verify.js.txt", "Node.js", "Built-in node:crypto (Node.js 16 or later)."},
-	{"python", "verify.py.txt", "Python", "Uses the cryptography package."},
-	{"csharp", "verify.cs.txt", "C#", "System.Security.Cryptography (.NET 6 or later)."},
+	{"go", "verify.go.txt", "Go", "A complete program, standard library only: WEBHOOK_SECRET=whsec_… go run verify.go"},
+	{"node", "verify.js.txt", "Node.js", "Built-in modules (Node.js 16 or later); require it, or run node verify.js"},
+	{"python", "verify.py.txt", "Python", "The cryptography package; import it, or run python3 verify.py"},
+	{"csharp", "verify.cs.txt", "C#", "No packages (.NET 6 or later): the Program.cs of dotnet new console"},
 }
 
 // snippets returns the examples with the tenant's modulus filled in.

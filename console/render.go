@@ -58,7 +58,7 @@ func staticHandler() http.Handler {
 type pageSet map[string]*template.Template
 
 var pageNames = []string{"signin", "tenant", "tenants", "tenantadmin", "tenantdelete", "webhooks", "listener", "form", "delete",
-	"logs", "delivery", "upcoming", "events", "keys", "error", "signedout"}
+	"logs", "delivery", "upcoming", "events", "keys", "error", "signedout", "event", "search"}
 
 func parsePages() (pageSet, error) {
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html")
@@ -98,12 +98,14 @@ type view struct {
 	// returnUrl after a portal session's sign-out).
 	Refresh string
 	Data    any
+	// AppVersion is the binary's version, for the footer.
+	AppVersion string
 }
 
 // render executes a page into a buffer first, so a template failure is a
 // clean 500 page, never half a page.
 func (c *Console) render(w http.ResponseWriter, status int, page string, v view) {
-	v.Version = assetVersion
+	v.Version, v.AppVersion = assetVersion, c.cfg.Version
 	var buf bytes.Buffer
 	if err := c.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		c.log.Error("console: render page", "page", page, "err", err)
@@ -211,6 +213,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"iso":           func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"when":          when,
 	"ms":            formatDuration,
 	"pretty":        prettyJSON,
 	"rate":          formatRate,
@@ -226,8 +229,30 @@ var funcs = template.FuncMap{
 		}
 		return many
 	},
-	"contains": func(list []string, s string) bool { return slices.Contains(list, s) },
-	"pageURL":  pageURL,
+	"contains":  func(list []string, s string) bool { return slices.Contains(list, s) },
+	"kindLabel": kindLabel,
+	"kindWords": kindWords,
+	"pageURL":   pageURL,
+}
+
+// when writes a time as a <time> element: UTC in its text, which the
+// script turns into the browser's time zone (and "5 min ago" when
+// recent), and UTC on hover. A zero time is a dash.
+func when(t any) template.HTML {
+	var tm time.Time
+	switch t := t.(type) {
+	case time.Time:
+		tm = t
+	case *time.Time:
+		if t != nil {
+			tm = *t
+		}
+	}
+	if tm.IsZero() {
+		return "—"
+	}
+	u := template.HTMLEscapeString(tm.UTC().Format(timeLayout))
+	return template.HTML(`<time class="js-time" datetime="` + tm.UTC().Format(time.RFC3339Nano) + `" title="` + u + `">` + u + `</time>`)
 }
 
 // formatDuration writes a latency in milliseconds, or seconds when long.

@@ -18,9 +18,10 @@ const listenerPageSize = 50
 
 // listenerRow is one line of the listeners table.
 type listenerRow struct {
-	L     *licensehooks.Listener
-	Stats listenerStats
-	Last  *licensehooks.Delivery // nil before the first delivery
+	L          *licensehooks.Listener
+	Stats      listenerStats          // its attempts
+	Deliveries deliveryStats          // its finished deliveries: the success rate
+	Last       *licensehooks.Delivery // nil before the first delivery
 }
 
 type webhooksData struct {
@@ -91,6 +92,9 @@ func (c *Console) webhooksPage(q *request) error {
 	stats := statsByListener(samples, now.Add(-chartHours*time.Hour))
 	d := webhooksData{Chart: layoutChart(buildChart(samples, now, chartHours)),
 		Pager: newPager("/webhooks", url.Values{}, page, listenerPageSize, total, len(ls))}
+	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), ""); err != nil {
+		return err
+	}
 	for _, l := range ls {
 		last, _, err := c.cfg.Store.ListDeliveries(ctx, licensehooks.DeliveryFilter{TenantID: q.tenantID(),
 			ListenerID: l.ID, Page: licensehooks.Page{Number: 1, Size: 1}})
@@ -98,6 +102,9 @@ func (c *Console) webhooksPage(q *request) error {
 			return fmt.Errorf("last delivery of %s: %w", l.ID, err)
 		}
 		row := listenerRow{L: l, Stats: stats[l.ID]}
+		if row.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
+			return err
+		}
 		if len(last) > 0 {
 			row.Last = last[0]
 		}
@@ -115,6 +122,8 @@ type listenerData struct {
 	Recent        []*licensehooks.Delivery
 	RecentTotal   int
 	Secret        *service.Secret // revealed by a plain form post (the script fetches it instead)
+	Headers       headerTable     // its custom headers, sensitive values masked
+	Groups        []eventGroup    // the event types "Send example" offers
 	RecoverSince  string
 	RecoverError  string
 	ReplaySince   string
@@ -147,9 +156,13 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 	if err != nil {
 		return fmt.Errorf("list deliveries of %s: %w", l.ID, err)
 	}
-	d := listenerData{L: l, Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
+	d := listenerData{L: l, Groups: c.groups(), Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
 		Recent: recent, RecentTotal: total, RecoverSince: c.now().Add(-24 * time.Hour).Format(inputLayout),
-		ReplaySince: c.now().Add(-24 * time.Hour).Format(inputLayout), RetentionDays: int(c.cfg.Service.RetentionPeriod() / (24 * time.Hour))}
+		ReplaySince: c.now().Add(-24 * time.Hour).Format(inputLayout), RetentionDays: int(c.cfg.Service.RetentionPeriod() / (24 * time.Hour)),
+		Headers: newHeaderTable(headerOf(l.Headers), true, "")}
+	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
+		return err
+	}
 	for _, code := range l.Subscriptions {
 		t, ok := c.cfg.Catalog.Lookup(code)
 		if !ok {
@@ -160,6 +173,7 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 	if edit != nil {
 		edit(&d)
 	}
+	d.Headers = d.Headers.revealable(q, "/webhooks/"+url.PathEscape(l.ID)+"/reveal", "")
 	title := l.Name
 	if title == "" {
 		title = l.URI
@@ -175,15 +189,31 @@ type testResult struct {
 	StatusText  string `json:"statusText"`
 	Duration    string `json:"duration"`
 	Body        string `json:"body"`
-	ErrorKind   string `json:"errorKind"`
+	ErrorKind   string `json:"errorKind"`  // its short label
+	ErrorWords  string `json:"errorWords"` // what it means
 	Error       string `json:"error"`
 	DeliveryURL string `json:"deliveryUrl"`
 }
 
-// testListener sends the test event now. The script gets the result as
+// testListener sends the test event now, or with an eventCode an example
+// of that event type ("Send example"). The script gets the result as
 // JSON; a plain form post is sent to the delivery's page, which shows it.
 func (c *Console) testListener(q *request) error {
-	d, a, err := c.cfg.Service.TestListener(q.r.Context(), q.tenantID(), q.r.PathValue("id"))
+	return c.sendExample(q, q.r.PathValue("id"), q.r.PostFormValue("eventCode"))
+}
+
+// sendExampleFromCatalog is "Send example" on the Events page: the event
+// type is the entry's, the listener the one chosen.
+func (c *Console) sendExampleFromCatalog(q *request) error {
+	id := q.r.PostFormValue("listener")
+	if id == "" {
+		return licensehooks.Invalid(licensehooks.FieldError{Field: "listener", Code: "required", Message: "Choose the listener to send the example to."})
+	}
+	return c.sendExample(q, id, q.r.PathValue("code"))
+}
+
+func (c *Console) sendExample(q *request, id, code string) error {
+	d, a, err := c.cfg.Service.SendExample(q.r.Context(), q.tenantID(), id, service.ExampleInput{EventCode: code})
 	if err != nil {
 		return err
 	}
@@ -191,11 +221,15 @@ func (c *Console) testListener(q *request) error {
 		http.Redirect(q.w, q.r, "/logs/"+d.ID, http.StatusSeeOther)
 		return nil
 	}
-	writeJSON(q.w, http.StatusOK, testResult{
+	r := testResult{
 		OK: a.Succeeded(), StatusCode: a.StatusCode, StatusText: http.StatusText(a.StatusCode),
 		Duration: formatDuration(a.Duration), Body: prettyJSON(a.ResponseBody),
-		ErrorKind: a.ErrorKind, Error: a.Error, DeliveryURL: "/logs/" + d.ID,
-	})
+		Error: a.Error, DeliveryURL: "/logs/" + d.ID,
+	}
+	if a.ErrorKind != "" {
+		r.ErrorKind, r.ErrorWords = kindLabel(a.ErrorKind), kindWords(a)
+	}
+	writeJSON(q.w, http.StatusOK, r)
 	return nil
 }
 
@@ -224,12 +258,47 @@ func (c *Console) revealSecret(q *request) error {
 	return c.renderListener(q, http.StatusOK, func(d *listenerData) { d.Secret = &s })
 }
 
+// rotateOverlaps are the overlaps the rotation form offers, by value.
+var rotateOverlaps = map[string]time.Duration{"24h": 24 * time.Hour, "1h": time.Hour, "0": 0}
+
+// rotateSecret rotates after the person confirmed, with the overlap they
+// chose: the old secret signs beside the new one for 24 h (the default),
+// 1 h, or stops now.
 func (c *Console) rotateSecret(q *request) error {
 	id := q.r.PathValue("id")
-	if _, err := c.cfg.Service.RotateSecret(q.r.Context(), q.tenantID(), id); err != nil {
+	overlap, ok := rotateOverlaps[q.r.PostFormValue("overlap")]
+	if !ok {
+		overlap = service.SecretOverlap
+	}
+	if _, err := c.cfg.Service.RotateSecretOverlap(q.r.Context(), q.tenantID(), id, overlap); err != nil {
 		return err
 	}
-	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done=rotated#secret", http.StatusSeeOther)
+	done := map[time.Duration]string{time.Hour: "rotated-1h", 0: "rotated-now"}[overlap]
+	if done == "" {
+		done = "rotated"
+	}
+	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done="+done+"#secret", http.StatusSeeOther)
+	return nil
+}
+
+// setEnabled enables or disables a listener in one click, keeping the rest
+// of it as it is.
+func (c *Console) setEnabled(q *request) error {
+	ctx, id := q.r.Context(), q.r.PathValue("id")
+	l, err := c.cfg.Store.GetListener(ctx, q.tenantID(), id)
+	if err != nil {
+		return err
+	}
+	on := q.r.PostFormValue("enabled") == "on"
+	if _, err := c.cfg.Service.UpdateListener(ctx, q.tenantID(), id, service.ListenerInput{URI: l.URI,
+		Subscriptions: l.Subscriptions, Enabled: &on}); err != nil {
+		return err
+	}
+	done := "disabled"
+	if on {
+		done = "enabled"
+	}
+	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }
 

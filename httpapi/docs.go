@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -163,12 +162,16 @@ var docsTmpl = template.Must(template.New("docs").Funcs(template.FuncMap{
 	},
 }).Parse(docsTemplate))
 
-// docsPage renders the docs page once; the document is embedded, so the
+// renderDocs renders the docs page, with the binary's version in place of
+// the document's when one is given; the document is embedded, so the
 // page never changes while the process runs.
-var docsPage = sync.OnceValues(func() ([]byte, error) {
+func renderDocs(version string) ([]byte, error) {
 	d, err := parseOpenAPI(openapiJSON)
 	if err != nil {
 		return nil, err
+	}
+	if version != "" {
+		d.Info.Version = version
 	}
 	type section struct {
 		Name, Description string
@@ -184,4 +187,4 @@ var docsPage = sync.OnceValues(func() ([]byte, error) {
 		return nil, fmt.Errorf("render docs: %w", err)
 	}
 	return buf.Bytes(), nil
-})
+}

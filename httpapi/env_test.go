@@ -111,6 +111,7 @@ type receiver struct {
 	*httptest.Server
 	mu     sync.Mutex
 	status int
+	body   string // what it answers; "receiver says hi" unless set
 	got    []received
 }
 
@@ -125,11 +126,14 @@ func newReceiver(t testing.TB) *receiver {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, received{req.Header.Clone(), b})
-		status := r.status
+		status, body := r.status, r.body
 		r.mu.Unlock()
+		if body == "" {
+			body = "receiver says hi"
+		}
 		w.Header().Set("X-Receiver", "yes")
 		w.WriteHeader(status)
-		io.WriteString(w, "receiver says hi")
+		io.WriteString(w, body)
 	}))
 	t.Cleanup(r.Close)
 	return r

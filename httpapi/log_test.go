@@ -132,7 +132,12 @@ func TestDeliveryLogAndResend(t *testing.T) {
 	if len(calls) != 1 || a.RequestBody != string(calls[0].body) || !a.Manual || a.CallAttempt != 1 || a.StatusCode != 200 || !a.Succeeded {
 		t.Fatalf("attempt %+v; receiver got %d calls", a, len(calls))
 	}
-	if a.RequestHeaders["N-Signature"] != calls[0].header.Get("N-Signature") || a.ResponseHeaders["X-Receiver"] != "yes" || a.ResponseBody != "receiver says hi" {
+	// Signatures are masked in the log but for their last 4 characters.
+	sent := calls[0].header.Get("N-Signature")
+	if a.RequestHeaders["N-Signature"] != licensehooks.MaskValue(sent) || strings.Contains(a.RequestHeaders["N-Signature"], sent[:20]) ||
+		a.RequestHeaders["Webhook-Signature"] != licensehooks.MaskValue(calls[0].header.Get("webhook-signature")) ||
+		a.RequestHeaders["Webhook-Id"] != calls[0].header.Get("webhook-id") ||
+		a.ResponseHeaders["X-Receiver"] != "yes" || a.ResponseBody != "receiver says hi" || a.ResponseTruncated {
 		t.Errorf("attempt headers %+v / %+v / %q", a.RequestHeaders, a.ResponseHeaders, a.ResponseBody)
 	}
 	verifySignatures(t, e, l.ID, calls[0])
@@ -153,6 +158,21 @@ func TestDeliveryLogAndResend(t *testing.T) {
 	if (*d.Attempts)[0].RequestBody != a.RequestBody {
 		t.Error("the first attempt's body is not rebuilt as sent")
 	}
+	// A response body longer than 4 KiB is kept cut, and flagged.
+	e.receiver.mu.Lock()
+	e.receiver.status, e.receiver.body = http.StatusOK, strings.Repeat("x", 5000)
+	e.receiver.mu.Unlock()
+	r = e.as("POST", deliveriesDir+"/"+id+"/resend", nil)
+	wantStatus(t, r, 200)
+	var long attemptModel
+	r.decode(t, &long)
+	if len(long.ResponseBody) != licensehooks.ResponseBodyLimit || !long.ResponseTruncated || !strings.Contains(string(r.body), `"responseBodyTruncated":true`) {
+		t.Errorf("a 5000-byte answer: body %d bytes, truncated %t", len(long.ResponseBody), long.ResponseTruncated)
+	}
+	e.receiver.mu.Lock()
+	e.receiver.body = ""
+	e.receiver.mu.Unlock()
+
 	wantStatus(t, e.as("GET", deliveriesDir+"/dlv_nope", nil), 404)
 	wantStatus(t, e.as("POST", deliveriesDir+"/dlv_nope/resend", nil), 404)
 	wantStatus(t, e.as("GET", webhooksPath+"/whl_nope/deliveries", nil), 404)

@@ -63,7 +63,7 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request, _ *call) error 
 }
 
 func (s *Server) docs(w http.ResponseWriter, r *http.Request, _ *call) error {
-	page, err := docsPage()
+	page, err := s.docsPage()
 	if err != nil {
 		return err
 	}

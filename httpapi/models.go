@@ -154,17 +154,21 @@ type attemptModel struct {
 	StatusCode      int               `json:"statusCode,omitempty"`
 	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
 	ResponseBody    string            `json:"responseBody,omitempty"`
-	ErrorKind       string            `json:"errorKind,omitempty"`
-	Error           string            `json:"error,omitempty"`
+	// ResponseTruncated: the body was longer than the 4 KiB kept.
+	ResponseTruncated bool   `json:"responseBodyTruncated,omitempty"`
+	ErrorKind         string `json:"errorKind,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
 
 func toAttempt(a *licensehooks.Attempt, body []byte) attemptModel {
 	m := attemptModel{
 		ID: a.ID, DeliveryID: a.DeliveryID, ListenerID: a.ListenerID, CallAttempt: a.Number, Manual: a.Manual,
 		StartedAt: a.StartedAt, DurationMs: float64(a.Duration.Microseconds()) / 1000, URI: a.URI,
-		RequestHeaders: flatHeaders(a.RequestHeaders), RequestBody: string(body), Succeeded: a.Succeeded(),
+		// Credentials and signatures sent are masked: the log is read by more
+		// people, and for longer, than the listener's settings.
+		RequestHeaders: flatHeaders(licensehooks.MaskHeaders(a.RequestHeaders)), RequestBody: string(body), Succeeded: a.Succeeded(),
 		StatusCode: a.StatusCode, ResponseHeaders: flatHeaders(a.ResponseHeaders), ResponseBody: string(a.ResponseBody),
-		ErrorKind: a.ErrorKind, Error: a.Error,
+		ResponseTruncated: a.ResponseTruncated(), ErrorKind: a.ErrorKind, Error: a.Error,
 	}
 	if m.RequestHeaders == nil {
 		m.RequestHeaders = map[string]string{}

@@ -64,11 +64,14 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []route
+	// docsPage is the /docs page, rendered once with the binary's version.
+	docsPage func() ([]byte, error)
 }
 
 // New returns the API server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.docsPage = sync.OnceValues(func() ([]byte, error) { return renderDocs(cfg.Version) })
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"slices"
+	"time"
 
 	"licensehooks"
 	"licensehooks/catalog"
@@ -95,8 +99,26 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 
 // testWebhook answers once the test call has been made, whatever the
 // listener answered: the attempt is in the log.
+// testWebhook is the Zentitle2 Test without a body (or with {}); with
+// {eventCode, payload?} it sends an example of that event type instead
+// (the catalog's sample unless a payload is given). Never retried.
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, _, err := s.cfg.Service.TestListener(r.Context(), c.TenantID, r.PathValue("webhookListenerId")); err != nil {
+	b, err := readBody(w, r, maxEventBytes)
+	if err != nil {
+		return err
+	}
+	var in service.ExampleInput
+	if len(bytes.TrimSpace(b)) > 0 {
+		var req struct {
+			EventCode string          `json:"eventCode"`
+			Payload   json.RawMessage `json:"payload"`
+		}
+		if err := unmarshal(b, &req); err != nil {
+			return err
+		}
+		in = service.ExampleInput{EventCode: req.EventCode, Payload: req.Payload}
+	}
+	if _, _, err := s.cfg.Service.SendExample(r.Context(), c.TenantID, r.PathValue("webhookListenerId"), in); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -153,8 +175,32 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
+// rotateSecret rotates a listener's secret; an optional body
+// {"overlap": "1h"} says how long the old one keeps signing (0s to 24h,
+// 24h when absent).
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, c *call) error {
-	sec, err := s.cfg.Service.RotateSecret(r.Context(), c.TenantID, r.PathValue("webhookListenerId"))
+	b, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	overlap := service.SecretOverlap
+	if len(bytes.TrimSpace(b)) > 0 {
+		var req struct {
+			Overlap *string `json:"overlap"`
+		}
+		if err := unmarshal(b, &req); err != nil {
+			return err
+		}
+		if req.Overlap != nil {
+			d, perr := time.ParseDuration(*req.Overlap)
+			if perr != nil {
+				return licensehooks.Invalid(licensehooks.FieldError{Field: "overlap", Code: "invalid_duration",
+					Message: fmt.Sprintf("overlap %q is not a duration: give 24h, 1h or 0s (end the old secret now).", *req.Overlap)})
+			}
+			overlap = d
+		}
+	}
+	sec, err := s.cfg.Service.RotateSecretOverlap(r.Context(), c.TenantID, r.PathValue("webhookListenerId"), overlap)
 	if err != nil {
 		return err
 	}

@@ -28,15 +28,16 @@ func (s *Store) GetEvent(ctx context.Context, tenantID, id string) (*licensehook
 // total. Since and Until bound the time the event was accepted.
 func (s *Store) ListEvents(ctx context.Context, f licensehooks.EventFilter) ([]*licensehooks.Event, int, error) {
 	const where = ` FROM events WHERE tenant_id = $1 AND ($2 = '' OR code = $2)
-		AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)`
-	args := []any{f.TenantID, f.Code, optTime(f.Since), optTime(f.Until)}
+		AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+		AND ($5 = '' OR resource_id = $5)`
+	args := []any{f.TenantID, f.Code, optTime(f.Since), optTime(f.Until), f.ResourceID}
 	var total int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "count events")
 	}
 	limit, offset := pageBounds(f.Page)
 	rows, _ := s.pool.Query(ctx, `SELECT `+eventCols+where+` ORDER BY created_at DESC, seq DESC
-		LIMIT $5 OFFSET $6`, append(args, limit, offset)...)
+		LIMIT $6 OFFSET $7`, append(args, limit, offset)...)
 	list, err := pgx.CollectRows(rows, scanEvent)
 	if err != nil {
 		return nil, 0, mapErr(err, "list events")

@@ -196,13 +196,28 @@ func (s *Service) openSecret(l *licensehooks.Listener) (Secret, error) {
 // RotateSecret gives a listener a new secret; the current one keeps signing
 // beside it for 24 hours, so receivers can switch without losing a call.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, id string) (Secret, error) {
+	return s.RotateSecretOverlap(ctx, tenantID, id, SecretOverlap)
+}
+
+// RotateSecretOverlap gives a listener a new secret; the current one keeps
+// signing beside it for overlap (0 to 24 hours; 0 ends it now, so only the
+// new secret signs from this moment).
+func (s *Service) RotateSecretOverlap(ctx context.Context, tenantID, id string, overlap time.Duration) (Secret, error) {
+	if overlap < 0 || overlap > SecretOverlap {
+		return Secret{}, licensehooks.Invalid(field("overlap", "out_of_range",
+			"overlap must be from 0 (end the old secret now) to 24h, such as 1h or 24h."))
+	}
 	l, err := s.Store.GetListener(ctx, tenantID, id)
 	if err != nil {
 		return Secret{}, err
 	}
 	now := s.now()
-	exp := now.Add(SecretOverlap)
-	l.PrevSecret, l.PrevSecretExpiresAt = l.Secret, &exp
+	if overlap > 0 {
+		exp := now.Add(overlap)
+		l.PrevSecret, l.PrevSecretExpiresAt = l.Secret, &exp
+	} else {
+		l.PrevSecret, l.PrevSecretExpiresAt = nil, nil
+	}
 	l.Secret = s.MasterKey.Seal([]byte(licensehooks.NewListenerSecret()))
 	l.UpdatedAt = now
 	if err := s.Store.UpdateListener(ctx, l); err != nil {
@@ -220,35 +235,5 @@ const TestHold = time.Minute
 // payload {}) delivered once to that listener alone, sends it now and
 // returns the delivery and the attempt.
 func (s *Service) TestListener(ctx context.Context, tenantID, id string) (*licensehooks.Delivery, *licensehooks.Attempt, error) {
-	snd, err := s.sender()
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := s.Store.GetListener(ctx, tenantID, id); err != nil {
-		return nil, nil, err
-	}
-	now := s.now()
-	ev := &licensehooks.Event{
-		ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: tenantID,
-		Code: licensehooks.TestEventCode, ResourceID: id, Payload: []byte("{}"),
-		OccurredAt: now, CreatedAt: now,
-	}
-	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now, nil)
-	res, err := s.Store.PublishEvents(ctx, []licensehooks.PublishParams{{Event: ev, ListenerID: id, Once: true, NotBefore: now.Add(TestHold)}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)
-	}
-	if res[0].Err != nil {
-		return nil, nil, fmt.Errorf("test listener %s: %w", id, res[0].Err)
-	}
-	dlvID := res[0].DeliveryIDs[0]
-	a, err := snd.SendNow(ctx, tenantID, dlvID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)
-	}
-	d, err := s.Store.GetDelivery(ctx, tenantID, dlvID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return d, a, nil
+	return s.SendExample(ctx, tenantID, id, ExampleInput{})
 }

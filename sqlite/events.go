@@ -227,6 +227,7 @@ func (s *Store) ListEvents(ctx context.Context, f licensehooks.EventFilter) ([]*
 	var wh where
 	wh.add("tenant_id = ?", f.TenantID)
 	wh.addIf(f.Code != "", "code = ?", f.Code)
+	wh.addIf(f.ResourceID != "", "resource_id = ?", f.ResourceID)
 	wh.addIf(!f.Since.IsZero(), "created_at >= ?", micros(f.Since))
 	wh.addIf(!f.Until.IsZero(), "created_at < ?", micros(f.Until))
 	var total int

@@ -204,9 +204,16 @@ func testListEvents(t *testing.T, f *Fixture) {
 	f.Publish(other.ID, codeA, Base)
 	var ids []string
 	for i, code := range []string{codeA, codeB, codeA, codeC, codeA} {
-		e, _ := f.Publish(tn.ID, code, Base.Add(time.Duration(i)*time.Minute))
+		e := f.Event(tn.ID, code, Base.Add(time.Duration(i)*time.Minute))
+		if i%2 == 1 {
+			e.ResourceID = "ent_about"
+		}
+		f.PublishParams(licensehooks.PublishParams{Event: e})
 		ids = append(ids, e.ID)
 	}
+	ofOther := f.Event(other.ID, codeA, Base)
+	ofOther.ResourceID = "ent_about"
+	f.PublishParams(licensehooks.PublishParams{Event: ofOther})
 	_, err := f.S.GetEvent(f.Ctx, other.ID, ids[0])
 	wantCode(t, err, licensehooks.ENOTFOUND, "GetEvent by another tenant")
 
@@ -220,6 +227,8 @@ func testListEvents(t *testing.T, f *Fixture) {
 		{"code", licensehooks.EventFilter{Code: codeA, Page: licensehooks.Page{Number: 1, Size: 10}}, []string{ids[4], ids[2], ids[0]}, 3},
 		{"since until", licensehooks.EventFilter{Since: Base.Add(time.Minute), Until: Base.Add(3 * time.Minute), Page: licensehooks.Page{Number: 1, Size: 10}}, []string{ids[2], ids[1]}, 2},
 		{"page 2", licensehooks.EventFilter{Page: licensehooks.Page{Number: 2, Size: 2}}, []string{ids[2], ids[1]}, 5},
+		{"resource", licensehooks.EventFilter{ResourceID: "ent_about", Page: licensehooks.Page{Number: 1, Size: 10}}, []string{ids[3], ids[1]}, 2},
+		{"resource and code", licensehooks.EventFilter{ResourceID: "ent_about", Code: codeB, Page: licensehooks.Page{Number: 1, Size: 10}}, []string{ids[1]}, 1},
 		{"past the end", licensehooks.EventFilter{Page: licensehooks.Page{Number: 9, Size: 2}}, nil, 5},
 	}
 	for _, c := range cases {

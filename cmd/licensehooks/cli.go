@@ -57,6 +57,9 @@ type command struct {
 	about    string // what it does, for its help
 	// args names the positional arguments it takes, all required.
 	args []string
+	// optional names positional arguments after args that may be left
+	// out (trigger's EVENTCODE, which --list does without).
+	optional []string
 }
 
 // flags returns the command's flag set, which prints nothing itself:
@@ -70,7 +73,7 @@ func (c *command) flags() *flag.FlagSet {
 
 // parse reads args, flags anywhere among the positional arguments
 // (credential revoke ID --data D), and returns the positional arguments,
-// exactly len(c.args) of them. -h prints the help on stdout and returns
+// len(c.args) of them and up to len(c.optional) more. -h prints the help on stdout and returns
 // flag.ErrHelp.
 func (c *command) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
@@ -96,8 +99,8 @@ func (c *command) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	switch {
 	case len(positional) < len(c.args):
 		return nil, c.usageErr("missing %s", strings.Join(c.args[len(positional):], " "))
-	case len(positional) > len(c.args):
-		return nil, c.usageErr("unexpected argument %q", positional[len(c.args)])
+	case len(positional) > len(c.args)+len(c.optional):
+		return nil, c.usageErr("unexpected argument %q", positional[len(c.args)+len(c.optional)])
 	}
 	return positional, nil
 }

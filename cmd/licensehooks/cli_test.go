@@ -71,6 +71,10 @@ func TestHelpExitsZero(t *testing.T) {
 		{args: []string{"migrate-store", "--help"}, want: "Usage: licensehooks migrate-store", wantFlag: "-json"},
 		{args: []string{"version", "-h"}, want: "Usage: licensehooks version", wantFlag: "-json"},
 		{args: []string{"bench", "-h"}, want: "Usage: licensehooks bench", wantFlag: "-scenario"},
+		{args: []string{"-h"}, want: "licensehooks trigger --list"},
+		{args: []string{"listen", "-h"}, want: "Usage: licensehooks listen", wantFlag: "-forward"},
+		{args: []string{"trigger", "--help"}, want: "Usage: licensehooks trigger EVENTCODE", wantFlag: "-deliver-at"},
+		{args: []string{"verify", "-h"}, want: "Usage: licensehooks verify", wantNot: "-forward", wantFlag: "-jwk"},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,9 @@
 //	licensehooks migrate-store --from URL --to URL [--json]
 //	licensehooks version [--json]
 //	licensehooks bench [-scenario NAME] [-json]
+//	licensehooks listen [--addr A] [--status S] [--forward URL] [--jwk FILE|URL] [--secret whsec_...]
+//	licensehooks trigger EVENTCODE [--resource ID] [--payload JSON] [--deliver-at T] | --list
+//	licensehooks verify [--jwk FILE] [--secret whsec_...] < saved-request
 //
 // -h on any command prints its usage on stdout and exits 0; a command line
 // a command cannot take exits 2 with a one-line error and the usage on
@@ -45,6 +48,15 @@ Usage:
   licensehooks version [--json]
   licensehooks bench [-scenario NAME] [-json]
 
+For people who write receivers (these talk to a server over HTTP, never to the store):
+  licensehooks listen [--addr 127.0.0.1:9000] [--status 200] [--forward URL] [--jwk FILE|URL] [--secret whsec_...]
+                                             a local receiver that prints and verifies each delivery
+  licensehooks trigger EVENTCODE [--resource ID] [--payload JSON] [--deliver-at T]
+                                             publish the catalog's sample for a code to a server
+  licensehooks trigger --list                the event codes
+  licensehooks verify [--jwk FILE] [--secret whsec_...] < saved-request
+                                             say which signatures of a saved request hold
+
 Every command that opens the store takes --data DIR (default
 ./licensehooks-data) and --db URL (sqlite:///path/to/file.db or
 postgres://...); the tenant and credential commands take --json. Run
@@ -74,6 +86,12 @@ func run(ctx context.Context, args []string) error {
 		return runMigrateStore(ctx, rest)
 	case "bench":
 		return runBench(rest)
+	case "listen":
+		return runListen(ctx, rest)
+	case "trigger":
+		return runTrigger(ctx, rest)
+	case "verify":
+		return runVerify(ctx, rest)
 	case "bench-receiver":
 		return runBenchReceiver(rest)
 	case "version", "--version":

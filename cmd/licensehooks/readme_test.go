@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"licensehooks/storetest"
@@ -78,7 +80,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 }
 
 func runWalkthrough(t *testing.T, storeArgs ...string) {
-	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
+	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("LICENSEHOOKS_CI") == "1" {
 				t.Fatalf("%s is needed by the README walkthrough", tool)
@@ -90,35 +92,78 @@ func runWalkthrough(t *testing.T, storeArgs ...string) {
 	if len(serveArgs) == 0 || !strings.Contains(script, "curl") {
 		t.Fatal("walkthrough has no serve command or no curl")
 	}
+	for _, want := range []string{"go run ./cmd/licensehooks listen", "go run ./cmd/licensehooks trigger"} {
+		if !strings.Contains(script, want) {
+			t.Fatalf("the walkthrough does not use %q", want)
+		}
+	}
 	dir := t.TempDir()
 	n := startNode(t, nil, append(append(serveArgs, "--data", filepath.Join(dir, "licensehooks-data")), storeArgs...)...)
 	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BASE="+n.URL, fmt.Sprintf("PORT=%d", freePort(t)))
+	cmd.Env = append(os.Environ(), "BASE="+n.URL, fmt.Sprintf("PORT=%d", freePort(t)), fmt.Sprintf("PORT2=%d", freePort(t)),
+		"PATH="+goRunShim(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The receivers the script starts in the background are in its process
+	// group: whatever it leaves running ends with the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
 	out, err := cmd.CombinedOutput()
 	t.Logf("walkthrough output:\n%s", out)
 	if err != nil {
 		t.Fatalf("walkthrough failed: %v\nserver log:\n%s", err, n.logs)
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "received.log"))
-	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^200 \S+ \{"eventId":"\S+","eventDate":"[^"]+","eventCode":"webhook.test"`),
-		regexp.MustCompile(`(?m)^200 \S+ .*"eventCode":"entitlement.created"`),
-		regexp.MustCompile(`(?m)^500 \S+ .*"eventCode":"entitlement.seat.activated".*"callAttempt":3`),
-		regexp.MustCompile(`(?m)^200 \S+ .*"eventCode":"entitlement.seat.activated".*"callAttempt":4`),
-		regexp.MustCompile(`(?m)^200 \S+ .*"eventCode":"entitlement.expires7days".*"callAttempt":4`),
-		regexp.MustCompile(`(?m)^200 rem_\S+ .*"eventCode":"entitlement.expired","resourceId":"ent_2".*"productId":"prod_1"`),
+	received, _ := os.ReadFile(filepath.Join(dir, "received.log"))
+	failing, _ := os.ReadFile(filepath.Join(dir, "failing.log"))
+	const valid = `\n  N-Signature +valid \(.*\)\n  webhook-signature +valid \(.*\)\n`
+	for _, want := range []struct {
+		log []byte
+		re  *regexp.Regexp
+	}{
+		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d webhook\.test event_\S+ resource whl_\S+ attempt 1 answered 200` + valid + `  \{\n    "eventId"`)},
+		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.created event_\S+ resource ent_1 attempt 1 answered 200` + valid)},
+		{failing, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.seat\.activated event_\S+ resource ent_1 attempt 3 answered 500$`)},
+		{failing, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.expires7days event_\S+ resource ent_1 attempt 3 answered 500$`)},
+		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.seat\.activated event_\S+ resource ent_1 attempt 4 answered 200` + valid)},
+		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.expires7days event_\S+ resource ent_1 attempt 4 answered 200` + valid)},
+		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.expired rem_\S+ resource ent_2 attempt 1 answered 200` + valid + `(?s:.*)"productId": "prod_1"`)},
 	} {
-		if !want.Match(log) {
-			t.Errorf("receiver log lacks %s:\n%s", want, log)
+		if !want.re.Match(want.log) {
+			t.Errorf("receiver log lacks %s:\n%s", want.re, want.log)
 		}
 	}
+	if bytes.Contains(received, []byte("INVALID")) {
+		t.Errorf("a delivery did not verify:\n%s", received)
+	}
 	for _, want := range []string{`"recovered": 1`, "\n204\n", `"validationErrors"`, `"kty": "RSA"`, `"secret": "whsec_`,
-		`"status": "sent"`, `"status": "cancelled"`} {
+		"entitlement.seat.activated", "Published entitlement.created event_", `"status": "sent"`, `"status": "cancelled"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q", want)
 		}
 	}
+}
+
+// goRunShim returns a folder holding a "go" that runs the binary under
+// test for "go run ./cmd/licensehooks ..." (exec, so that a receiver
+// started in the background is the job the script kills) and the real go
+// for anything else.
+func goRunShim(t *testing.T) string {
+	t.Helper()
+	realGo, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shim := "#!/bin/sh\n" +
+		`if [ "$1 $2" = "run ./cmd/licensehooks" ]; then shift 2; exec "` + binary + `" "$@"; fi` + "\n" +
+		`exec "` + realGo + `" "$@"` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // TestReadmeOperatePlatform runs the README's "Operate a platform" block as

@@ -324,7 +324,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
 	con, err := console.New(console.Config{Service: svc, Auth: authSvc, Store: s.store, Catalog: cat, MasterKey: mk, Logger: s.logger, SecureCookies: cfg.Secure,
-		FrameOrigins: cfg.frames, Now: time.Now})
+		FrameOrigins: cfg.frames, Now: time.Now, Version: Version})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

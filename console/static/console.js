@@ -143,7 +143,12 @@
     link.href = r.deliveryUrl;
     head.appendChild(link);
     box.appendChild(head);
-    if (r.error) box.appendChild(el("p", "test-error", r.errorKind + ": " + r.error));
+    if (r.errorWords || r.error) {
+      var err = el("p", "test-error");
+      err.appendChild(el("strong", "", r.errorWords || r.errorKind));
+      if (r.error) err.appendChild(el("span", "muted", " " + r.error));
+      box.appendChild(err);
+    }
     if (r.body) {
       box.appendChild(el("p", "small muted", "Response body"));
       box.appendChild(el("pre", "code test-body", r.body));
@@ -205,6 +210,92 @@
     });
   }
 
+  // Masked header values: Reveal shows one value, and hides the one shown
+  // before, so only one is ever in view.
+  function initRevealHeader() {
+    var open = null; // the reveal now shown: {span, btn}
+    function hide(o) {
+      o.span.textContent = o.span.getAttribute("data-masked");
+      o.btn.textContent = "Reveal";
+      o.span.classList.remove("revealed");
+    }
+    document.querySelectorAll("form.js-reveal-header").forEach(function (form) {
+      var span = form.parentNode.querySelector(".masked");
+      var btn = form.querySelector("button");
+      var mine = { span: span, btn: btn };
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        if (open && open.span === span) { hide(open); open = null; return; }
+        postJSON(form).then(function (r) {
+          if (r.error) { span.textContent = r.error; return; }
+          if (open) hide(open);
+          span.textContent = r.value;
+          span.classList.add("revealed");
+          btn.textContent = "Hide";
+          open = mine;
+        });
+      });
+    });
+  }
+
+  // A form the server sent back with errors: the first field it marks
+  // gets the focus, so typing goes where the problem is.
+  function initInvalidFocus() {
+    var first = document.querySelector('form [aria-invalid="true"]');
+    if (!first) return;
+    if (first.tagName === "FIELDSET") first = first.querySelector("input:not(.js-select-all), select, textarea") || first;
+    first.focus();
+  }
+
+  // Times: the server writes UTC; shown here in the browser's time zone,
+  // "5 min ago" when within the hour, with UTC kept on hover.
+  function relative(ms) {
+    var s = Math.round(Math.abs(ms) / 1000);
+    var words = s < 45 ? (s < 5 ? "" : s + " s") : Math.round(s / 60) + " min";
+    if (!words) return "just now";
+    return ms >= 0 ? words + " ago" : "in " + words;
+  }
+  function initTimes() {
+    var fmt;
+    try {
+      fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+    } catch (e) { return; }
+    var now = Date.now();
+    document.querySelectorAll("time.js-time").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var ago = now - d.getTime();
+      t.textContent = Math.abs(ago) < 3600 * 1000 ? relative(ago) : fmt.format(d);
+      t.setAttribute("title", t.getAttribute("title") + " · " + fmt.format(d));
+    });
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = ""; }
+    document.querySelectorAll(".js-tz-note").forEach(function (n) {
+      n.textContent = "Times are in your time zone" + (zone ? " (" + zone + ")" : "") + "; hover one for UTC.";
+    });
+  }
+
+  // Logs: refresh on their own every 5 s when the person turns it on
+  // (off by default; the choice is kept in this browser).
+  function initAutoRefresh() {
+    var box = document.getElementById("auto-refresh");
+    if (!box) return;
+    var key = "licensehooks.logs.autorefresh";
+    var timer = null;
+    function arm() {
+      if (timer) clearTimeout(timer);
+      timer = box.checked ? setTimeout(function () { location.reload(); }, 5000) : null;
+    }
+    box.closest("label").hidden = false;
+    try { box.checked = localStorage.getItem(key) === "on"; } catch (e) { box.checked = false; }
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(key, box.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      arm();
+    });
+    arm();
+  }
+
   // Charts that scroll sideways on small screens start at the latest hour.
   function initCharts() {
     document.querySelectorAll(".chart-scroll").forEach(function (el) {
@@ -219,6 +310,10 @@
     initHeaders();
     initTest();
     initReveal();
+    initRevealHeader();
+    initInvalidFocus();
+    initTimes();
+    initAutoRefresh();
   }
 
   if (document.readyState === "loading") {
