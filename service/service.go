@@ -190,6 +190,9 @@ func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("replay to listener %s: %w", listenerID, err)
 	}
+	if n > 0 && s.Scheduler != nil {
+		s.Scheduler.Poke() // a delayed event's replayed deliveries are scheduled
+	}
 	return ReplayResult{Replayed: n, More: more}, nil
 }
 

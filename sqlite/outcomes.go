@@ -211,9 +211,12 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		}
 		// Only what ReplayExcluded reads: an operational event's payload.
 		// Twice the limit leaves room for the few events left out.
-		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END
+		// Cancelled events are never replayed; a delayed one not yet due
+		// is replayed scheduled, due when the others are.
+		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END,
+				COALESCE(e.deliver_at, 0)
 			FROM events e
-			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ?
+			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
 				AND e.code IN (SELECT value FROM json_each(?))
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = ?)
 			ORDER BY e.created_at, e.rowid LIMIT ?`,
@@ -221,35 +224,44 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		if err != nil {
 			return err
 		}
-		events, err := collect(rows, func(sc scanner) (*licensehooks.Event, error) {
-			var e licensehooks.Event
+		type missed struct {
+			e         licensehooks.Event
+			deliverAt int64
+		}
+		events, err := collect(rows, func(sc scanner) (missed, error) {
+			var m missed
 			var payload []byte
-			err := sc.Scan(&e.TenantID, &e.ID, &e.Code, &payload)
-			e.Payload = payload
-			return &e, err
+			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &payload, &m.deliverAt)
+			m.e.Payload = payload
+			return m, err
 		})
 		if err != nil {
 			return err
 		}
-		status := licensehooks.DeliveryStatusFor(licensehooks.PublishParams{}, l)
 		idTime := time.Now()
-		for _, e := range events {
-			if licensehooks.ReplayExcluded(e, l.ID) {
+		for _, m := range events {
+			if licensehooks.ReplayExcluded(&m.e, l.ID) {
 				continue
 			}
 			if made == p.Limit {
 				more = true
 				break
 			}
+			var pp licensehooks.PublishParams
+			due := p.Now
+			if at := fromMicros(m.deliverAt); m.deliverAt != 0 && at.After(p.Now) {
+				pp.Scheduled, pp.NotBefore, due = true, at, at
+			}
+			status := licensehooks.DeliveryStatusFor(pp, l)
 			id := newSortableID(licensehooks.PrefixDelivery, idTime)
-			if _, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, 0, micros(p.Now),
+			if _, err := w.exec(insertDelivery, id, m.e.TenantID, m.e.ID, m.e.Code, l.ID, status, 0, micros(due),
 				"", 0, micros(p.Now), micros(p.Now)); err != nil {
 				return err
 			}
 			made++
-		}
-		if made > 0 && status == licensehooks.StatusPending {
-			w.wake = true
+			if status == licensehooks.StatusPending {
+				w.wake = true
+			}
 		}
 		return nil
 	})

@@ -14,6 +14,7 @@ var pauseTests = map[string]func(t *testing.T, f *Fixture){
 	"DisablePausedCancels":  testDisablePaused,
 	"Replay":                testReplay,
 	"ReplayPaused":          testReplayPaused,
+	"ReplayDelayed":         testReplayDelayed,
 }
 
 func setPaused(t *testing.T, f *Fixture, l *licensehooks.Listener, paused bool, at time.Time) {
@@ -217,5 +218,34 @@ func testReplayPaused(t *testing.T, f *Fixture) {
 	must(t, err, "ReplayDeliveries")
 	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, e.ID, l.ID)); n != 1 || d.Status != licensehooks.StatusPaused {
 		t.Errorf("replay to a paused listener: %d made, status %q; want 1, paused", n, d.Status)
+	}
+}
+
+// testReplayDelayed: a delayed event not yet due is replayed scheduled, due
+// at its deliverAt; one its publisher cancelled is not replayed.
+func testReplayDelayed(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	other := f.Listener(tn.ID, []string{codeA})
+	deliverAt := Base.Add(48 * time.Hour)
+	delayed := f.Event(tn.ID, codeA, Base)
+	f.PublishParams(licensehooks.PublishParams{Event: delayed, NotBefore: deliverAt, Scheduled: true})
+	cancelled := f.Event(tn.ID, codeA, Base.Add(time.Second))
+	f.PublishParams(licensehooks.PublishParams{Event: cancelled, NotBefore: deliverAt, Scheduled: true})
+	if _, err := f.S.CancelEvent(f.Ctx, tn.ID, cancelled.ID, Base.Add(time.Minute)); err != nil {
+		t.Fatalf("CancelEvent: %v", err)
+	}
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, delayed.ID, other.ID)); d.Status != licensehooks.StatusScheduled {
+		t.Fatalf("the delayed event's delivery is %q, want scheduled", d.Status)
+	}
+	l := f.Listener(tn.ID, []string{codeA})
+	n, _, err := f.S.ReplayDeliveries(f.Ctx, licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID,
+		Since: Base, Until: Base.Add(time.Hour), Now: Base.Add(time.Hour), Limit: 10})
+	must(t, err, "ReplayDeliveries")
+	if n != 1 {
+		t.Errorf("replay made %d deliveries, want 1 (the delayed event; not the cancelled one)", n)
+	}
+	d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, delayed.ID, l.ID))
+	if d.Status != licensehooks.StatusScheduled || !d.NextAttemptAt.Equal(deliverAt) {
+		t.Errorf("the replayed delayed event: %q due %v, want scheduled, due %v", d.Status, d.NextAttemptAt, deliverAt)
 	}
 }
