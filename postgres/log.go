@@ -251,3 +251,47 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 	}
 	return made, more, nil
 }
+
+// ResendDeliveries re-queues the finished deliveries the filter matches
+// (see licensehooks.ResendParams), oldest first. The rows are locked in
+// that order, skipping any another writer holds (an outcome being stored),
+// so two bulk resends never deadlock.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+	f := p.Filter
+	now := ts(p.Now)
+	made, more := 0, false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT d.id FROM deliveries d
+			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled
+			WHERE d.tenant_id = $1 AND d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> $2
+				AND ($3 = '' OR d.listener_id = $3) AND ($4 = '' OR d.status = $4)
+				AND ($5 = '' OR d.event_code = $5) AND ($6 = '' OR d.event_id = $6)
+				AND ($7::timestamptz IS NULL OR d.created_at >= $7) AND ($8::timestamptz IS NULL OR d.created_at < $8)
+			ORDER BY d.created_at, d.seq LIMIT $9 FOR UPDATE OF d SKIP LOCKED`,
+			f.TenantID, licensehooks.TestEventCode, f.ListenerID, f.Status, f.EventCode, f.EventID,
+			optTime(f.Since), optTime(f.Until), p.Limit+1)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return mapErr(err, "resend deliveries")
+		}
+		if more = len(ids) > p.Limit; more {
+			ids = ids[:p.Limit]
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0, next_attempt_at = $2, lease_owner = '', lease_expires_at = NULL,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
+			updated_at = $2
+			WHERE id = ANY ($1)`, ids, now)
+		made = int(tag.RowsAffected())
+		return mapErr(err, "resend deliveries")
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if made > 0 {
+		s.announce()
+	}
+	return made, more, nil
+}

@@ -267,3 +267,51 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 	})
 	return made, more, mapErr(err, "deliveries")
 }
+
+// ResendDeliveries re-queues the finished deliveries the filter matches
+// (see licensehooks.ResendParams), oldest first.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+	f := p.Filter
+	var wh where
+	wh.add("d.tenant_id = ?", f.TenantID)
+	wh.add("d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> ?", licensehooks.TestEventCode)
+	wh.addIf(f.ListenerID != "", "d.listener_id = ?", f.ListenerID)
+	wh.addIf(f.Status != "", "d.status = ?", f.Status)
+	wh.addIf(f.EventCode != "", "d.event_code = ?", f.EventCode)
+	wh.addIf(f.EventID != "", "d.event_id = ?", f.EventID)
+	wh.addIf(!f.Since.IsZero(), "d.created_at >= ?", micros(f.Since))
+	wh.addIf(!f.Until.IsZero(), "d.created_at < ?", micros(f.Until))
+	made, more := 0, false
+	err := s.write(ctx, func(w *writer) error {
+		rows, err := w.query(`SELECT d.rowid FROM deliveries d
+			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled`+wh.sql()+`
+			ORDER BY d.created_at, d.rowid LIMIT ?`, append(wh.args, p.Limit+1)...)
+		if err != nil {
+			return err
+		}
+		ids, err := collect(rows, func(sc scanner) (int64, error) {
+			var id int64
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		if more = len(ids) > p.Limit; more {
+			ids = ids[:p.Limit]
+		}
+		if len(ids) == 0 {
+			made = 0
+			return nil
+		}
+		n, err := w.execN(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
+			updated_at = ?
+			WHERE rowid IN (SELECT value FROM json_each(?))`, micros(p.Now), micros(p.Now), jsonText(ids))
+		made = int(n)
+		if n > 0 {
+			w.wake = true
+		}
+		return err
+	})
+	return made, more, mapErr(err, "deliveries")
+}
