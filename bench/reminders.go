@@ -13,18 +13,29 @@ import (
 	_ "modernc.org/sqlite" // the read of the server's SQLite store after the run
 )
 
-// The reminders scenario: schedules created through the batch API, whose
-// reminders fall due over a window the benchmark chooses (it moves no
+// The reminders scenario: schedules created through the batch API, some of
+// whose reminders fall due over a window the benchmark chooses (it moves no
 // clock), then emitted by the server as events and delivered.
 //
-// Schedule i (its resourceId is the benchmark's event id of i, so the
-// receiver maps each reminder back to i) has one reminder in the window,
-// due at start + lead + i/rate: for even i, expiresAt is a day after that
-// (its expires1day falls due; its expired notice a day later is stored,
-// never due in the run); for odd i, expiresAt is then (its expired falls
-// due). Schedules are created in due order, faster than they fall due, so
-// none is late. Every reminder the PUT answers as due in the window is one
-// delivery the receiver must get exactly once.
+// One schedule in reminderEvery has a reminder in the window: the j-th of
+// them (its resourceId is the benchmark's event id of its schedule number
+// i, so the receiver maps each reminder back to i) is due at the window's
+// start + j/rate. For even j its expiresAt is a day after that (its
+// expires1day falls due; its expired notice a day later is stored, never
+// due in the run); for odd j its expiresAt is then (its expired falls due).
+// The other schedules expire in 200 days: stored, with their reminders,
+// none due in the run. The window starts once the creation is expected to
+// be over (at reminderCreateRate), so emission is measured on its own,
+// with every schedule stored. Every reminder the PUT answers as due in the
+// window is one delivery the receiver must get exactly once.
+
+// reminderEvery is how many schedules there are per reminder due in the
+// window; reminderCreateRate is the creation rate the window's start
+// allows for.
+const (
+	reminderEvery      = 5
+	reminderCreateRate = 3000.0
+)
 
 // ReminderFigures are the reminders scenario's own figures.
 type ReminderFigures struct {
@@ -46,12 +57,12 @@ type ReminderFigures struct {
 }
 
 // reminderLead is the time from the start of creation to the first due
-// reminder: room for the first batches.
-func reminderLead(small bool) time.Duration {
+// reminder: the creation of n schedules at reminderCreateRate, and room.
+func reminderLead(small bool, n int64) time.Duration {
 	if small {
 		return 2 * time.Second
 	}
-	return 15 * time.Second
+	return 10*time.Second + time.Duration(float64(n)/reminderCreateRate*float64(time.Second))
 }
 
 type scheduleItem struct {
@@ -82,10 +93,17 @@ func runReminders(ctx context.Context, cfg *Config, sc scenario, w *world, led *
 	res.Rate = 0
 	nc := w.nonce()
 	start := time.Now()
-	first := start.Add(reminderLead(cfg.Small))
-	dueOf := func(i int64) time.Time {
-		return first.Add(time.Duration(float64(i) / rate * float64(time.Second))).UTC().Truncate(time.Microsecond)
+	first := start.Add(reminderLead(cfg.Small, n))
+	every := int64(reminderEvery)
+	if cfg.Small {
+		every = 1 // a few hundred: each has its reminder in the window
 	}
+	inWindow := func(i int64) bool { return i%every == 0 }
+	dueOf := func(i int64) time.Time {
+		j := i / every
+		return first.Add(time.Duration(float64(j) / rate * float64(time.Second))).UTC().Truncate(time.Microsecond)
+	}
+	far := start.Add(200 * 24 * time.Hour).UTC().Truncate(time.Second)
 	const batch = 1000
 	var next atomic.Int64
 	var errs, skipped, created atomic.Int64
@@ -103,9 +121,12 @@ func runReminders(ctx context.Context, cfg *Config, sc scenario, w *world, led *
 				hi := min(lo+batch, n)
 				items := make([]scheduleItem, 0, hi-lo)
 				for i := lo; i < hi; i++ {
-					exp := dueOf(i)
-					if i%2 == 0 {
-						exp = exp.Add(24 * time.Hour)
+					exp := far.Add(time.Duration(i) * time.Millisecond)
+					if inWindow(i) {
+						exp = dueOf(i)
+						if (i/every)%2 == 0 {
+							exp = exp.Add(24 * time.Hour)
+						}
 					}
 					items = append(items, scheduleItem{ResourceID: eventID(nc, uint64(i)), ResourceType: "entitlement", ExpiresAt: exp.Format(time.RFC3339Nano)})
 				}
@@ -120,6 +141,9 @@ func runReminders(ctx context.Context, cfg *Config, sc scenario, w *world, led *
 					if it.Error != nil {
 						errs.Add(1)
 						firstErr.CompareAndSwap(nil, it.Error.Error)
+						continue
+					}
+					if !inWindow(i) {
 						continue
 					}
 					due, found := dueOf(i), false
