@@ -33,8 +33,8 @@ import (
 // window; reminderCreateRate is the creation rate the window's start
 // allows for.
 const (
-	reminderEvery      = 5
-	reminderCreateRate = 3000.0
+	reminderEvery      = 20
+	reminderCreateRate = 1500.0
 )
 
 // ReminderFigures are the reminders scenario's own figures.
