@@ -107,8 +107,15 @@ func (s *Service) Resend(ctx context.Context, tenantID, deliveryID string) (*lic
 	}
 	// Reading first answers ENOTFOUND for another tenant's delivery before
 	// the dispatcher is involved.
-	if _, err := s.Store.GetDelivery(ctx, tenantID, deliveryID); err != nil {
+	d, err := s.Store.GetDelivery(ctx, tenantID, deliveryID)
+	if err != nil {
 		return nil, err
+	}
+	if d.Status == licensehooks.StatusScheduled {
+		// Sent now, it would be sent again at its time.
+		return nil, licensehooks.Errorf(licensehooks.ECONFLICT,
+			"The delivery is scheduled for %s: it cannot be resent before it is sent. Cancel its event to stop it.",
+			d.NextAttemptAt.UTC().Format(time.RFC3339))
 	}
 	a, err := snd.SendNow(ctx, tenantID, deliveryID)
 	if err != nil {
