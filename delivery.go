@@ -147,13 +147,27 @@ type DeliveryFilter struct {
 
 // ResendParams asks for the finished deliveries Filter matches (its
 // TenantID is required; Page is ignored) to be queued again: pending (paused
-// for a paused listener), due at Now, with a fresh retry schedule, at most
-// Limit of them, oldest first. Deliveries never retried (Once: the Test
-// action's), and those of a listener deleted or disabled, stay as they are.
+// for a paused listener; scheduled at its deliverAt for a delayed event
+// not yet due), due at Now, with a fresh retry schedule, at most Limit of
+// them, oldest first, after the cursor After (a ResendResult.Next). Left
+// as they are: deliveries never retried (Once: the Test action's), those of
+// a listener deleted or disabled, and those of an event its publisher
+// cancelled. DryRun counts them and changes nothing.
 type ResendParams struct {
 	Filter DeliveryFilter
+	After  string
 	Now    time.Time
 	Limit  int
+	DryRun bool
+}
+
+// ResendResult is what a bulk resend did (or, for a DryRun, would do: all
+// of them, ignoring Limit).
+type ResendResult struct {
+	Resent int
+	// Next, when more matched past the limit, is the cursor to pass as
+	// After to resend the next ones; "" when none are left.
+	Next string
 }
 
 // ResendableStatuses are the statuses a bulk resend re-queues from.

@@ -195,16 +195,20 @@ type DeliveryStore interface {
 	// RecoverDeliveries re-queues failed deliveries (see RecoverParams) and
 	// returns how many.
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (int, error)
-	// ResendDeliveries re-queues finished deliveries (see ResendParams) and
-	// returns how many, and whether more matched past the limit.
-	ResendDeliveries(ctx context.Context, p ResendParams) (n int, more bool, err error)
+	// ResendDeliveries re-queues finished deliveries (see ResendParams);
+	// a malformed After is EINVALID.
+	ResendDeliveries(ctx context.Context, p ResendParams) (ResendResult, error)
 	// ReplayDeliveries makes a delivery to the listener, due at p.Now, of
 	// each event of its tenant created in [p.Since, p.Until) that the
 	// listener subscribes to now and has no delivery of, oldest first, at
-	// most p.Limit (see ReplayExcluded for the events never replayed). The
-	// deliveries are pending, or paused for a paused listener. It returns
-	// how many it made and whether it stopped at the limit; ENOTFOUND for
-	// no such listener.
+	// most p.Limit. Never replayed: Test events (only the Test action sends
+	// them), operational events about that listener itself (never
+	// delivered to it, see PublishParams.ExcludeListenerID) and events their
+	// publisher cancelled; a delayed event not yet due is replayed
+	// scheduled, due at its deliverAt. The deliveries are otherwise
+	// pending, or paused for a paused listener. It returns how many it made
+	// and whether more are left; ENOTFOUND for no such listener, ECONFLICT
+	// (ListenerDisabled) for a disabled one.
 	ReplayDeliveries(ctx context.Context, p ReplayParams) (n int, more bool, err error)
 	// PurgeFinished deletes old finished work (see PurgeParams), each
 	// DELETE bounded by Limit, and returns how many deliveries and events it

@@ -67,6 +67,12 @@ func PrepareOutcomes(outcomes []Outcome) error {
 
 // EventNotCancellable is the ECONFLICT of cancelling an event none of whose
 // deliveries is still scheduled.
+// ListenerDisabled is the ECONFLICT of an action a disabled listener cannot
+// take (a replay would make deliveries it never gets).
+func ListenerDisabled(listenerID string) *Error {
+	return Errorf(ECONFLICT, "Listener %s is disabled: enable it first, then replay what it missed.", listenerID)
+}
+
 func EventNotCancellable(eventID string) *Error {
 	return Errorf(ECONFLICT, "Event %s has no scheduled delivery left to cancel: it is already being sent, or was sent or cancelled.", eventID)
 }

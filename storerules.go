@@ -1,8 +1,9 @@
 package licensehooks
 
 import (
-	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,21 +43,21 @@ func (p PublishParams) HandsOff() bool {
 	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
 }
 
-// ReplayExcluded reports whether a replay to listenerID leaves e out: a
-// Test event (only ever sent by the Test action), or an operational event
-// about that listener itself (never delivered to it, see
-// PublishParams.ExcludeListenerID).
-func ReplayExcluded(e *Event, listenerID string) bool {
-	if e.Code == TestEventCode {
-		return true
+// ResendCursor is the cursor after a delivery created at created with id:
+// bulk resends go in (created, id) order.
+func ResendCursor(created time.Time, id string) string {
+	return strconv.FormatInt(storedTime(created).UnixMicro(), 10) + "." + id
+}
+
+// ParseResendCursor reads a ResendCursor; a malformed one is EINVALID.
+func ParseResendCursor(c string) (created time.Time, id string, err error) {
+	us, id, ok := strings.Cut(c, ".")
+	n, perr := strconv.ParseInt(us, 10, 64)
+	if !ok || perr != nil || id == "" {
+		return time.Time{}, "", Invalid(FieldError{Field: "after", Code: "invalid_cursor",
+			Message: "after must be the next value a previous resend answered."})
 	}
-	if !IsReservedCode(e.Code) {
-		return false
-	}
-	var about struct {
-		ListenerID string `json:"listenerId"`
-	}
-	return json.Unmarshal(e.Payload, &about) == nil && about.ListenerID == listenerID
+	return time.UnixMicro(n).UTC(), id, nil
 }
 
 // DeliveryStatusFor is the status a delivery of publish p to l is made in:

@@ -101,40 +101,38 @@ func (c *Console) logsPage(q *request) error {
 	}
 	d.Pager = newPager("/logs", keep, f.Page.Number, logPageSize, total, len(rows))
 	if !d.Refused && total > 0 && !q.sess.ReadOnly {
-		if d.Resendable, err = c.countResendable(ctx, f); err != nil {
+		// After a resend that stopped at its limit, the next one goes on
+		// from where it stopped.
+		after := qs.Get("after")
+		if d.Resendable, err = c.countResendable(ctx, f, after); err != nil {
 			return err
 		}
-		d.ResendURL = template.URL("/logs/resend?" + keep.Encode()) // encoded by Encode
+		rq := url.Values{}
+		for k, v := range keep {
+			rq[k] = v
+		}
+		if after != "" {
+			rq.Set("after", after)
+		}
+		d.ResendURL = template.URL("/logs/resend?" + rq.Encode()) // encoded by Encode
 	}
 	c.render(q.w, status, "logs", q.view("Logs", "logs", d))
 	return nil
 }
 
-// countResendable counts the finished deliveries f matches.
-func (c *Console) countResendable(ctx context.Context, f licensehooks.DeliveryFilter) (int, error) {
-	statuses := licensehooks.ResendableStatuses
-	if f.Status != "" {
-		if !slices.Contains(statuses, f.Status) {
-			return 0, nil
-		}
-		statuses = []string{f.Status}
+// countResendable counts what "Resend all" would re-queue; 0 for a filter
+// on an unfinished status.
+func (c *Console) countResendable(ctx context.Context, f licensehooks.DeliveryFilter, after string) (int, error) {
+	if f.Status != "" && !slices.Contains(licensehooks.ResendableStatuses, f.Status) {
+		return 0, nil
 	}
-	n := 0
-	for _, st := range statuses {
-		g := f
-		g.Status, g.Page = st, licensehooks.Page{Number: 1, Size: 1}
-		_, total, err := c.cfg.Store.ListDeliveries(ctx, g)
-		if err != nil {
-			return 0, fmt.Errorf("count deliveries: %w", err)
-		}
-		n += total
-	}
-	return n, nil
+	return c.cfg.Service.CountResendable(ctx, f, after)
 }
 
 // resendData is the confirmation of a bulk resend.
 type resendData struct {
 	Count   int
+	After   string       // where a resend that stopped at its limit goes on from
 	Query   string       // the Logs filter, as a query string
 	Back    template.URL // the filtered Logs page
 	Summary []string
@@ -168,11 +166,13 @@ func (c *Console) resendConfirm(q *request) error {
 		http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
 		return nil
 	}
-	n, err := c.countResendable(q.r.Context(), f)
+	after := qs.Get("after")
+	n, err := c.countResendable(q.r.Context(), f, after)
 	if err != nil {
 		return err
 	}
-	d := resendData{Count: n, Query: qs.Encode(), Back: template.URL("/logs?" + qs.Encode()), Max: fmt.Sprintf("%d,%03d", service.MaxBulkResend/1000, service.MaxBulkResend%1000)}
+	qs.Del("after")
+	d := resendData{Count: n, After: after, Query: qs.Encode(), Back: template.URL("/logs?" + qs.Encode()), Max: fmt.Sprintf("%d,%03d", service.MaxBulkResend/1000, service.MaxBulkResend%1000)}
 	if f.ListenerID != "" {
 		if l, err := c.cfg.Store.GetListener(q.r.Context(), q.tenantID(), f.ListenerID); err == nil {
 			d.Summary = append(d.Summary, "to "+listenerLabel(l))
@@ -205,14 +205,15 @@ func (c *Console) resendAll(q *request) error {
 		http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
 		return nil
 	}
-	res, err := c.cfg.Service.ResendMatching(q.r.Context(), f)
+	res, err := c.cfg.Service.ResendMatching(q.r.Context(), f, q.r.PostFormValue("after"))
 	if err != nil {
 		return err
 	}
 	qs.Set("done", "bulk-resent")
 	qs.Set("n", strconv.Itoa(res.Resent))
-	if res.More {
+	if res.Next != "" {
 		qs.Set("more", "1")
+		qs.Set("after", res.Next)
 	}
 	http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
 	return nil

@@ -173,19 +173,21 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 // resendMatching re-queues the finished deliveries the list's filters
-// match (the same query parameters as GET /deliveries; paging is ignored).
+// match (the same query parameters as GET /deliveries; paging is ignored),
+// after the cursor after: a previous answer's next.
 func (s *Server) resendMatching(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := deliveryFilter(r.URL.Query(), c.TenantID, true)
 	if err != nil {
 		return err
 	}
-	res, err := s.cfg.Service.ResendMatching(r.Context(), f)
+	res, err := s.cfg.Service.ResendMatching(r.Context(), f, r.URL.Query().Get("after"))
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Resent int  `json:"resent"`
-		More   bool `json:"more"`
-	}{res.Resent, res.More})
+		Resent int    `json:"resent"`
+		More   bool   `json:"more"`
+		Next   string `json:"next,omitempty"`
+	}{res.Resent, res.Next != "", res.Next})
 	return nil
 }

@@ -164,25 +164,42 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 // completeClaims loads the events and listeners of leased deliveries (one
 // round trip for both) and builds the claims. Claims of one event share
 // one *Event. A delivery whose listener is gone (deleted while its event
-// was being published) is cancelled instead of handed out.
+// was being published) or disabled is cancelled instead of handed out, and
+// one whose listener is paused is held (paused): publishes read a
+// listener without locking it, so a disable or pause committing meanwhile
+// cannot see the deliveries they were making.
 func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery) ([]*licensehooks.Claim, error) {
 	events, listeners, err := s.loadClaimed(ctx, s.pool, ds)
 	if err != nil {
 		return nil, err
 	}
 	claims := make([]*licensehooks.Claim, 0, len(ds))
-	var orphans []string
+	var orphans, held []string
 	for _, d := range ds {
 		c := licensehooks.ClaimOf(d, events[eventKey{d.TenantID, d.EventID}], listeners[d.ListenerID])
-		if c == nil {
+		switch {
+		case c == nil || !c.Listener.Enabled:
+			// A disable that committed while this delivery's publish was
+			// in flight could not cancel it: cancel it now.
 			orphans = append(orphans, d.ID)
-			continue
+		case c.Listener.Paused:
+			// Likewise a pause: the delivery waits for the resume.
+			held = append(held, d.ID)
+		default:
+			claims = append(claims, c)
 		}
-		claims = append(claims, c)
+	}
+	now := ts(s.now())
+	if len(held) > 0 {
+		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'paused', lease_owner = '',
+			lease_expires_at = NULL, updated_at = $2 WHERE id = ANY ($1) AND status = 'pending'`, held, now)
+		if err != nil {
+			return nil, mapErr(err, "hold paused deliveries")
+		}
 	}
 	if len(orphans) > 0 {
 		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
-			lease_expires_at = NULL, updated_at = $2 WHERE id = ANY ($1)`, orphans, ts(s.now()))
+			lease_expires_at = NULL, updated_at = $2 WHERE id = ANY ($1)`, orphans, now)
 		if err != nil {
 			return nil, mapErr(err, "cancel orphaned deliveries")
 		}

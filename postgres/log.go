@@ -188,34 +188,35 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 	made, more := 0, false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var subs []string
-		var paused bool
-		err := tx.QueryRow(ctx, `SELECT subscriptions, paused FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			p.TenantID, p.ListenerID).Scan(&subs, &paused)
+		var paused, enabled bool
+		err := tx.QueryRow(ctx, `SELECT subscriptions, paused, enabled FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			p.TenantID, p.ListenerID).Scan(&subs, &paused, &enabled)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("listener")
 		} else if err != nil {
 			return mapErr(err, "replay deliveries")
 		}
-		// Only what ReplayExcluded reads: an operational event's payload.
-		// Twice the limit leaves room for the few events left out.
+		if !enabled {
+			return licensehooks.ListenerDisabled(p.ListenerID)
+		}
 		// Cancelled events are never replayed; a delayed one not yet due
-		// is replayed scheduled, due when the others are.
-		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END, e.deliver_at
+		// is replayed scheduled, due when the others are. Test events and
+		// alerts about the listener itself are left out here, in the
+		// query, so that they never fill its LIMIT.
+		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, e.deliver_at
 			FROM events e
 			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.cancelled_at IS NULL
-				AND e.code = ANY ($4)
+				AND e.code = ANY ($4) AND e.code <> $7
+				AND NOT (e.code LIKE 'webhook.%' AND COALESCE(convert_from(e.payload, 'UTF8')::jsonb->>'listenerId', '') = $5)
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = $5)
 			ORDER BY e.created_at, e.id LIMIT $6`,
-			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, 2*p.Limit+1)
+			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, p.Limit+1, licensehooks.TestEventCode)
 		var ids, events, codes, statuses []string
 		var due []time.Time
 		var e licensehooks.Event
 		var deliverAt *time.Time
 		l := &licensehooks.Listener{Paused: paused}
-		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &e.Payload, &deliverAt}, func() error {
-			if licensehooks.ReplayExcluded(&e, p.ListenerID) {
-				return nil
-			}
+		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &deliverAt}, func() error {
 			if len(ids) == p.Limit {
 				more = true
 				return nil
@@ -253,45 +254,77 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 }
 
 // ResendDeliveries re-queues the finished deliveries the filter matches
-// (see licensehooks.ResendParams), oldest first. The rows are locked in
-// that order, skipping any another writer holds (an outcome being stored),
-// so two bulk resends never deadlock.
-func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+// (see licensehooks.ResendParams), in (created_at, id) order. The rows are
+// locked in that order, skipping any another writer holds (an outcome
+// being stored), so two bulk resends never deadlock.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (licensehooks.ResendResult, error) {
 	f := p.Filter
+	var afterAt *time.Time
+	afterID := ""
+	if p.After != "" {
+		created, id, err := licensehooks.ParseResendCursor(p.After)
+		if err != nil {
+			return licensehooks.ResendResult{}, err
+		}
+		afterAt, afterID = &created, id
+	}
+	const from = ` FROM deliveries d
+		JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled
+		JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.cancelled_at IS NULL
+		WHERE d.tenant_id = $1 AND d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> $2
+			AND ($3 = '' OR d.listener_id = $3) AND ($4 = '' OR d.status = $4)
+			AND ($5 = '' OR d.event_code = $5) AND ($6 = '' OR d.event_id = $6)
+			AND ($7::timestamptz IS NULL OR d.created_at >= $7) AND ($8::timestamptz IS NULL OR d.created_at < $8)
+			AND ($9::timestamptz IS NULL OR d.created_at > $9 OR d.created_at = $9 AND d.id > $10)`
+	args := []any{f.TenantID, licensehooks.TestEventCode, f.ListenerID, f.Status, f.EventCode, f.EventID,
+		optTime(f.Since), optTime(f.Until), afterAt, afterID}
+	var res licensehooks.ResendResult
+	if p.DryRun {
+		err := s.pool.QueryRow(ctx, `SELECT count(*)`+from, args...).Scan(&res.Resent)
+		return res, mapErr(err, "count resendable deliveries")
+	}
 	now := ts(p.Now)
-	made, more := 0, false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT d.id FROM deliveries d
-			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled
-			WHERE d.tenant_id = $1 AND d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> $2
-				AND ($3 = '' OR d.listener_id = $3) AND ($4 = '' OR d.status = $4)
-				AND ($5 = '' OR d.event_code = $5) AND ($6 = '' OR d.event_id = $6)
-				AND ($7::timestamptz IS NULL OR d.created_at >= $7) AND ($8::timestamptz IS NULL OR d.created_at < $8)
-			ORDER BY d.created_at, d.seq LIMIT $9 FOR UPDATE OF d SKIP LOCKED`,
-			f.TenantID, licensehooks.TestEventCode, f.ListenerID, f.Status, f.EventCode, f.EventID,
-			optTime(f.Since), optTime(f.Until), p.Limit+1)
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		res = licensehooks.ResendResult{}
+		rows, _ := tx.Query(ctx, `SELECT d.id, d.created_at, e.deliver_at, l.paused`+from+`
+			ORDER BY d.created_at, d.id LIMIT $11 FOR UPDATE OF d SKIP LOCKED`, append(args, p.Limit+1)...)
+		var ids, statuses []string
+		var due []time.Time
+		var id string
+		var created, lastCreated time.Time
+		var deliverAt *time.Time
+		var paused bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &created, &deliverAt, &paused}, func() error {
+			if len(ids) == p.Limit {
+				res.Next = licensehooks.ResendCursor(lastCreated, ids[len(ids)-1])
+				return nil
+			}
+			var pp licensehooks.PublishParams
+			at := now
+			if deliverAt != nil && deliverAt.After(now) {
+				pp.Scheduled, pp.NotBefore, at = true, *deliverAt, *deliverAt
+			}
+			ids, statuses, due = append(ids, id), append(statuses, licensehooks.DeliveryStatusFor(pp, &licensehooks.Listener{Paused: paused})), append(due, at)
+			lastCreated = created
+			return nil
+		})
 		if err != nil {
 			return mapErr(err, "resend deliveries")
-		}
-		if more = len(ids) > p.Limit; more {
-			ids = ids[:p.Limit]
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0, next_attempt_at = $2, lease_owner = '', lease_expires_at = NULL,
-			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
-			updated_at = $2
-			WHERE id = ANY ($1)`, ids, now)
-		made = int(tag.RowsAffected())
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET tries = 0, next_attempt_at = u.due, lease_owner = '', lease_expires_at = NULL,
+			status = u.status, updated_at = $4
+			FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, status, due) WHERE d.id = u.id`, ids, statuses, due, now)
+		res.Resent = int(tag.RowsAffected())
 		return mapErr(err, "resend deliveries")
 	})
 	if err != nil {
-		return 0, false, err
+		return licensehooks.ResendResult{}, err
 	}
-	if made > 0 {
+	if res.Resent > 0 {
 		s.announce()
 	}
-	return made, more, nil
+	return res, nil
 }

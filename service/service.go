@@ -153,30 +153,46 @@ func (s *Service) Recover(ctx context.Context, tenantID, listenerID string, sinc
 // most; one that stops there says so, and the same call again does more.
 const MaxBulkResend = 10_000
 
-// ResendResult is what a ResendMatching did.
-type ResendResult struct {
-	Resent int  // deliveries re-queued
-	More   bool // stopped at MaxBulkResend: call again for the rest
+// ResendMatching re-queues the finished deliveries f matches (see
+// licensehooks.ResendParams), at most MaxBulkResend, after the cursor
+// after (a previous result's Next, or ""). f.Status, when set, must be a
+// finished one.
+func (s *Service) ResendMatching(ctx context.Context, f licensehooks.DeliveryFilter, after string) (licensehooks.ResendResult, error) {
+	if err := s.checkResendFilter(ctx, f); err != nil {
+		return licensehooks.ResendResult{}, err
+	}
+	res, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, After: after, Now: s.now(), Limit: MaxBulkResend})
+	if err != nil {
+		return res, fmt.Errorf("resend deliveries: %w", err)
+	}
+	return res, nil
 }
 
-// ResendMatching re-queues the finished deliveries f matches (see
-// licensehooks.ResendParams); f.Status, when set, must be a finished one.
-func (s *Service) ResendMatching(ctx context.Context, f licensehooks.DeliveryFilter) (ResendResult, error) {
+// CountResendable counts the deliveries ResendMatching(f, after) would
+// re-queue, all of them.
+func (s *Service) CountResendable(ctx context.Context, f licensehooks.DeliveryFilter, after string) (int, error) {
+	if err := s.checkResendFilter(ctx, f); err != nil {
+		return 0, err
+	}
+	res, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, After: after, Now: s.now(), DryRun: true})
+	if err != nil {
+		return 0, fmt.Errorf("count resendable deliveries: %w", err)
+	}
+	return res.Resent, nil
+}
+
+func (s *Service) checkResendFilter(ctx context.Context, f licensehooks.DeliveryFilter) error {
 	if f.Status != "" && !slices.Contains(licensehooks.ResendableStatuses, f.Status) {
-		return ResendResult{}, licensehooks.Invalid(licensehooks.FieldError{Field: "status", Code: "not_finished",
+		return licensehooks.Invalid(licensehooks.FieldError{Field: "status", Code: "not_finished",
 			Message: fmt.Sprintf("Only finished deliveries are resent in bulk: status must be one of %s, or left out.",
 				strings.Join(licensehooks.ResendableStatuses, ", "))})
 	}
 	if f.ListenerID != "" {
 		if _, err := s.Store.GetListener(ctx, f.TenantID, f.ListenerID); err != nil {
-			return ResendResult{}, err
+			return err
 		}
 	}
-	n, more, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, Now: s.now(), Limit: MaxBulkResend})
-	if err != nil {
-		return ResendResult{}, fmt.Errorf("resend deliveries: %w", err)
-	}
-	return ResendResult{Resent: n, More: more}, nil
+	return nil
 }
 
 // RetentionPeriod is how long finished work is kept: Retention, or

@@ -16,7 +16,7 @@ import (
 // stays cancelled rather than coming back for a retry.
 const applyOutcome = `UPDATE deliveries SET
 	status = CASE WHEN ? = '' OR (status = 'cancelled' AND ? = 'pending') THEN status
-		WHEN ? = 'pending' AND (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused'
+		WHEN ? = 'pending' AND (status = 'paused' OR (SELECT paused FROM listeners WHERE id = deliveries.listener_id)) THEN 'paused'
 		ELSE ? END,
 	next_attempt_at = CASE WHEN ? = 'pending' AND status <> 'cancelled' THEN ? ELSE next_attempt_at END,
 	attempts = attempts + 1, tries = tries + ?, lease_owner = '', lease_expires_at = 0,
@@ -209,18 +209,22 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		} else if err != nil {
 			return err
 		}
-		// Only what ReplayExcluded reads: an operational event's payload.
-		// Twice the limit leaves room for the few events left out.
+		if !l.Enabled {
+			return licensehooks.ListenerDisabled(l.ID)
+		}
 		// Cancelled events are never replayed; a delayed one not yet due
-		// is replayed scheduled, due when the others are.
-		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END,
-				COALESCE(e.deliver_at, 0)
+		// is replayed scheduled, due when the others are. Test events and
+		// alerts about the listener itself are left out here, in the
+		// query, so that they never fill its LIMIT.
+		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, COALESCE(e.deliver_at, 0)
 			FROM events e
 			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
-				AND e.code IN (SELECT value FROM json_each(?))
+				AND e.code IN (SELECT value FROM json_each(?)) AND e.code <> ?
+				AND NOT (e.code LIKE 'webhook.%' AND COALESCE(json_extract(CAST(e.payload AS TEXT), '$.listenerId'), '') = ?)
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = ?)
 			ORDER BY e.created_at, e.rowid LIMIT ?`,
-			p.TenantID, micros(p.Since), micros(p.Until), jsonText(l.Subscriptions), l.ID, 2*p.Limit+1)
+			p.TenantID, micros(p.Since), micros(p.Until), jsonText(l.Subscriptions), licensehooks.TestEventCode,
+			l.ID, l.ID, p.Limit+1)
 		if err != nil {
 			return err
 		}
@@ -230,23 +234,17 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		}
 		events, err := collect(rows, func(sc scanner) (missed, error) {
 			var m missed
-			var payload []byte
-			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &payload, &m.deliverAt)
-			m.e.Payload = payload
+			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &m.deliverAt)
 			return m, err
 		})
 		if err != nil {
 			return err
 		}
+		if more = len(events) > p.Limit; more {
+			events = events[:p.Limit]
+		}
 		idTime := time.Now()
 		for _, m := range events {
-			if licensehooks.ReplayExcluded(&m.e, l.ID) {
-				continue
-			}
-			if made == p.Limit {
-				more = true
-				break
-			}
 			var pp licensehooks.PublishParams
 			due := p.Now
 			if at := fromMicros(m.deliverAt); m.deliverAt != 0 && at.After(p.Now) {
@@ -269,8 +267,8 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 }
 
 // ResendDeliveries re-queues the finished deliveries the filter matches
-// (see licensehooks.ResendParams), oldest first.
-func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+// (see licensehooks.ResendParams), in (created_at, id) order.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (licensehooks.ResendResult, error) {
 	f := p.Filter
 	var wh where
 	wh.add("d.tenant_id = ?", f.TenantID)
@@ -281,37 +279,63 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 	wh.addIf(f.EventID != "", "d.event_id = ?", f.EventID)
 	wh.addIf(!f.Since.IsZero(), "d.created_at >= ?", micros(f.Since))
 	wh.addIf(!f.Until.IsZero(), "d.created_at < ?", micros(f.Until))
-	made, more := 0, false
+	if p.After != "" {
+		created, id, err := licensehooks.ParseResendCursor(p.After)
+		if err != nil {
+			return licensehooks.ResendResult{}, err
+		}
+		wh.add("(d.created_at > ? OR d.created_at = ? AND d.id > ?)", micros(created), micros(created), id)
+	}
+	const from = ` FROM deliveries d
+		JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled
+		JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id AND e.cancelled_at IS NULL`
+	var res licensehooks.ResendResult
+	if p.DryRun {
+		err := s.rdb.QueryRowContext(ctx, `SELECT count(*)`+from+wh.sql(), wh.args...).Scan(&res.Resent)
+		return res, mapErr(err, "deliveries")
+	}
 	err := s.write(ctx, func(w *writer) error {
-		rows, err := w.query(`SELECT d.rowid FROM deliveries d
-			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled`+wh.sql()+`
-			ORDER BY d.created_at, d.rowid LIMIT ?`, append(wh.args, p.Limit+1)...)
+		res = licensehooks.ResendResult{}
+		rows, err := w.query(`SELECT d.rowid, d.id, d.created_at, COALESCE(e.deliver_at, 0), l.paused`+from+wh.sql()+`
+			ORDER BY d.created_at, d.id LIMIT ?`, append(wh.args, p.Limit+1)...)
 		if err != nil {
 			return err
 		}
-		ids, err := collect(rows, func(sc scanner) (int64, error) {
-			var id int64
-			return id, sc.Scan(&id)
+		type row struct {
+			rowid, created, deliverAt int64
+			id                        string
+			paused                    bool
+		}
+		found, err := collect(rows, func(sc scanner) (row, error) {
+			var r row
+			return r, sc.Scan(&r.rowid, &r.id, &r.created, &r.deliverAt, &r.paused)
 		})
 		if err != nil {
 			return err
 		}
-		if more = len(ids) > p.Limit; more {
-			ids = ids[:p.Limit]
+		if len(found) > p.Limit {
+			found = found[:p.Limit]
+			last := found[len(found)-1]
+			res.Next = licensehooks.ResendCursor(fromMicros(last.created), last.id)
 		}
-		if len(ids) == 0 {
-			made = 0
-			return nil
+		now := micros(p.Now)
+		for _, r := range found {
+			var pp licensehooks.PublishParams
+			due := now
+			if r.deliverAt > now {
+				pp.Scheduled, pp.NotBefore, due = true, fromMicros(r.deliverAt), r.deliverAt
+			}
+			status := licensehooks.DeliveryStatusFor(pp, &licensehooks.Listener{Paused: r.paused})
+			if _, err := w.exec(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
+				status = ?, updated_at = ? WHERE rowid = ?`, due, status, now, r.rowid); err != nil {
+				return err
+			}
+			if status == licensehooks.StatusPending {
+				w.wake = true
+			}
 		}
-		n, err := w.execN(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
-			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
-			updated_at = ?
-			WHERE rowid IN (SELECT value FROM json_each(?))`, micros(p.Now), micros(p.Now), jsonText(ids))
-		made = int(n)
-		if n > 0 {
-			w.wake = true
-		}
-		return err
+		res.Resent = len(found)
+		return nil
 	})
-	return made, more, mapErr(err, "deliveries")
+	return res, mapErr(err, "deliveries")
 }

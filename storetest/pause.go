@@ -16,6 +16,8 @@ var pauseTests = map[string]func(t *testing.T, f *Fixture){
 	"ReplayPaused":          testReplayPaused,
 	"ReplayDelayed":         testReplayDelayed,
 	"BulkResend":            testBulkResend,
+	"BulkResendEvents":      testBulkResendEvents,
+	"ReplayRefusals":        testReplayRefusals,
 }
 
 func setPaused(t *testing.T, f *Fixture, l *licensehooks.Listener, paused bool, at time.Time) {
@@ -281,10 +283,15 @@ func testBulkResend(t *testing.T, f *Fixture) {
 
 	now := Base.Add(3 * time.Hour)
 	p := licensehooks.ResendParams{Filter: licensehooks.DeliveryFilter{TenantID: tn.ID, Status: licensehooks.StatusFailed}, Now: now, Limit: 2}
-	n, more, err := f.S.ResendDeliveries(f.Ctx, p)
+	dry := p
+	dry.DryRun = true
+	if res, err := f.S.ResendDeliveries(f.Ctx, dry); err != nil || res.Resent != 3 {
+		t.Errorf("a dry run counts %d (%v), want the 3 failed of the enabled listener", res.Resent, err)
+	}
+	res, err := f.S.ResendDeliveries(f.Ctx, p)
 	must(t, err, "ResendDeliveries")
-	if n != 2 || !more {
-		t.Errorf("resend of failed with limit 2: %d, more %v; want 2, true", n, more)
+	if res.Resent != 2 || res.Next == "" {
+		t.Errorf("resend of failed with limit 2: %+v; want 2 and a cursor", res)
 	}
 	for i, id := range failed {
 		d := f.Delivery(tn.ID, id)
@@ -296,14 +303,35 @@ func testBulkResend(t *testing.T, f *Fixture) {
 			t.Errorf("failed delivery %d after resend: %q, tries %d, due %v; want %q", i, d.Status, d.Tries, d.NextAttemptAt, want)
 		}
 	}
-	p.Filter.Status, p.Limit = "", 100
-	setPaused(t, f, l, true, Base.Add(4*time.Hour))
-	n, more, err = f.S.ResendDeliveries(f.Ctx, p)
-	must(t, err, "ResendDeliveries")
-	if n != 2 || more {
-		t.Errorf("resend of every status: %d, more %v; want 2 (the last failed, the succeeded), false", n, more)
+	// The two re-queued succeed meanwhile: going on from the cursor does
+	// not send them again.
+	for _, id := range failed[:2] {
+		f.Finish(tn.ID, id, licensehooks.StatusSucceeded, Base.Add(3*time.Hour+time.Minute))
 	}
-	for _, id := range []string{failed[2], succeeded} {
+	p.Limit, p.After = 100, res.Next
+	res, err = f.S.ResendDeliveries(f.Ctx, p)
+	must(t, err, "ResendDeliveries")
+	if res.Resent != 1 || res.Next != "" {
+		t.Errorf("resend of failed after the cursor: %+v; want 1 (the last failed), no cursor", res)
+	}
+	for _, id := range failed[:2] {
+		if d := f.Delivery(tn.ID, id); d.Status != licensehooks.StatusSucceeded {
+			t.Errorf("a delivery before the cursor was resent again: %q", d.Status)
+		}
+	}
+	p.After = "nonsense"
+	if _, err := f.S.ResendDeliveries(f.Ctx, p); licensehooks.ErrorCode(err) != licensehooks.EINVALID {
+		t.Errorf("a malformed cursor: %v, want EINVALID", err)
+	}
+	// A new resend of the succeeded ones, the listener paused: held.
+	setPaused(t, f, l, true, Base.Add(4*time.Hour))
+	p.Filter.Status, p.After = licensehooks.StatusSucceeded, ""
+	res, err = f.S.ResendDeliveries(f.Ctx, p)
+	must(t, err, "ResendDeliveries")
+	if res.Resent != 3 || res.Next != "" {
+		t.Errorf("resend of succeeded: %+v; want 3, no cursor", res)
+	}
+	for _, id := range []string{failed[0], failed[1], succeeded} {
 		if d := f.Delivery(tn.ID, id); d.Status != licensehooks.StatusPaused {
 			t.Errorf("a paused listener's resent delivery is %q, want paused", d.Status)
 		}
@@ -322,5 +350,63 @@ func testBulkResend(t *testing.T, f *Fixture) {
 		if d.Status != licensehooks.StatusFailed {
 			t.Errorf("a disabled listener's delivery was resent: %q", d.Status)
 		}
+	}
+}
+
+// testBulkResendEvents: a bulk resend leaves a cancelled event's deliveries
+// cancelled, and makes a delayed event's, not yet due, scheduled at its
+// deliverAt.
+func testBulkResendEvents(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA})
+	deliverAt := Base.Add(48 * time.Hour)
+	cancelled := f.Event(tn.ID, codeA, Base)
+	f.PublishParams(licensehooks.PublishParams{Event: cancelled, NotBefore: deliverAt, Scheduled: true})
+	if _, err := f.S.CancelEvent(f.Ctx, tn.ID, cancelled.ID, Base.Add(time.Minute)); err != nil {
+		t.Fatalf("CancelEvent: %v", err)
+	}
+	delayed := f.Event(tn.ID, codeA, Base.Add(time.Second))
+	f.PublishParams(licensehooks.PublishParams{Event: delayed, NotBefore: deliverAt, Scheduled: true})
+	l.Enabled, l.UpdatedAt = false, Base.Add(2*time.Minute) // cancels the delayed event's delivery
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+	l.Enabled, l.UpdatedAt = true, Base.Add(3*time.Minute)
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+	res, err := f.S.ResendDeliveries(f.Ctx, licensehooks.ResendParams{Filter: licensehooks.DeliveryFilter{TenantID: tn.ID},
+		Now: Base.Add(time.Hour), Limit: 10})
+	must(t, err, "ResendDeliveries")
+	if res.Resent != 1 {
+		t.Errorf("resent %d, want 1 (the delayed event's; not the cancelled event's)", res.Resent)
+	}
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, cancelled.ID, l.ID)); d.Status != licensehooks.StatusCancelled {
+		t.Errorf("a cancelled event's delivery is %q after a bulk resend, want cancelled", d.Status)
+	}
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, delayed.ID, l.ID)); d.Status != licensehooks.StatusScheduled || !d.NextAttemptAt.Equal(deliverAt) {
+		t.Errorf("a delayed event's resent delivery: %q due %v; want scheduled, due %v", d.Status, d.NextAttemptAt, deliverAt)
+	}
+}
+
+// testReplayRefusals: a disabled listener is refused a replay (it would
+// never get what is made); Test events and alerts about the listener
+// itself never fill a replay's limit, however many come first.
+func testReplayRefusals(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA, licensehooks.ListenerDisabledCode})
+	for i := range 5 {
+		self := f.Event(tn.ID, licensehooks.ListenerDisabledCode, Base.Add(time.Duration(i)*time.Millisecond))
+		self.Payload = []byte(`{"listenerId":"` + l.ID + `"}`)
+		f.PublishParams(licensehooks.PublishParams{Event: self, ExcludeListenerID: l.ID})
+	}
+	missed := f.Event(tn.ID, codeA, Base.Add(time.Second))
+	f.PublishParams(licensehooks.PublishParams{Event: missed, ExcludeListenerID: l.ID})
+	p := licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID, Since: Base, Until: Base.Add(time.Hour), Now: Base.Add(time.Hour), Limit: 2}
+	n, more, err := f.S.ReplayDeliveries(f.Ctx, p)
+	must(t, err, "ReplayDeliveries")
+	if n != 1 || more {
+		t.Errorf("replay behind 5 alerts about the listener: made %d, more %v; want 1, false", n, more)
+	}
+	l.Enabled, l.UpdatedAt = false, Base.Add(2*time.Hour)
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+	if _, _, err := f.S.ReplayDeliveries(f.Ctx, p); licensehooks.ErrorCode(err) != licensehooks.ECONFLICT {
+		t.Errorf("replay to a disabled listener: %v, want ECONFLICT", err)
 	}
 }
