@@ -11,6 +11,10 @@ const (
 	StatusSucceeded = "succeeded" // a 2xx answer arrived
 	StatusFailed    = "failed"    // the retry schedule is exhausted (or a Once delivery failed)
 	StatusCancelled = "cancelled" // its listener was deleted or disabled
+	// StatusPaused is a delivery waiting for its listener to be resumed:
+	// made while the listener was paused, or pending when it was paused.
+	// Resuming makes it pending and due at once.
+	StatusPaused = "paused"
 )
 
 // Attempt error kinds: why an attempt failed, in words a person can read.
@@ -145,6 +149,17 @@ type DeliveryFilter struct {
 // after Since: they become pending, due at Now, with a fresh schedule.
 // Deliveries that are never retried (Once, the Test action's TestEventCode
 // deliveries) are left failed.
+type ReplayParams struct {
+	TenantID   string
+	ListenerID string
+	Since      time.Time // inclusive: events created at or after it
+	Until      time.Time // exclusive
+	Now        time.Time // when the new deliveries are due and dated
+	Limit      int       // at most this many deliveries are made
+}
+
+// RecoverParams re-queues the failed deliveries of a listener created at or
+// after Since: they become pending, due at Now, with a fresh schedule.
 type RecoverParams struct {
 	TenantID   string
 	ListenerID string

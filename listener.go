@@ -18,6 +18,10 @@ type Listener struct {
 	DisabledReason string
 	DisabledAt     *time.Time
 	Headers        map[string]string // custom request headers sent with every delivery
+	// Paused holds the listener's deliveries (StatusPaused) without
+	// cancelling them: nothing is sent until it is resumed, and what was
+	// published meanwhile goes out then. Unlike disabling, nothing is lost.
+	Paused bool
 
 	// Secret is the Standard Webhooks signing secret ("whsec_…"), sealed with
 	// the MasterKey. During a rotation PrevSecret still signs until

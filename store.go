@@ -25,6 +25,7 @@ type Store interface {
 	ListenerStore
 	EventStore
 	DeliveryStore
+	ScheduleStore
 
 	// Wakeups returns a channel that receives (coalesced, never blocking the
 	// sender) when deliveries may have become due: events published, a
@@ -194,6 +195,14 @@ type DeliveryStore interface {
 	// RecoverDeliveries re-queues failed deliveries (see RecoverParams) and
 	// returns how many.
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (int, error)
+	// ReplayDeliveries makes a delivery to the listener, due at p.Now, of
+	// each event of its tenant created in [p.Since, p.Until) that the
+	// listener subscribes to now and has no delivery of, oldest first, at
+	// most p.Limit (see ReplayExcluded for the events never replayed). The
+	// deliveries are pending, or paused for a paused listener. It returns
+	// how many it made and whether it stopped at the limit; ENOTFOUND for
+	// no such listener.
+	ReplayDeliveries(ctx context.Context, p ReplayParams) (n int, more bool, err error)
 	// PurgeFinished deletes old finished work (see PurgeParams), each
 	// DELETE bounded by Limit, and returns how many deliveries and events it
 	// deleted; 0 means nothing is left to purge.

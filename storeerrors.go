@@ -64,3 +64,9 @@ func PrepareOutcomes(outcomes []Outcome) error {
 	}
 	return nil
 }
+
+// EventNotCancellable is the ECONFLICT of cancelling an event none of whose
+// deliveries is still scheduled.
+func EventNotCancellable(eventID string) *Error {
+	return Errorf(ECONFLICT, "Event %s has no scheduled delivery left to cancel: it is already being sent, or was sent or cancelled.", eventID)
+}

@@ -1,6 +1,7 @@
 package licensehooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -41,6 +42,37 @@ func (p PublishParams) HandsOff() bool {
 	return p.Handoff != nil && p.ListenerID == "" && p.NotBefore.IsZero()
 }
 
+// ReplayExcluded reports whether a replay to listenerID leaves e out: a
+// Test event (only ever sent by the Test action), or an operational event
+// about that listener itself (never delivered to it, see
+// PublishParams.ExcludeListenerID).
+func ReplayExcluded(e *Event, listenerID string) bool {
+	if e.Code == TestEventCode {
+		return true
+	}
+	if !IsReservedCode(e.Code) {
+		return false
+	}
+	var about struct {
+		ListenerID string `json:"listenerId"`
+	}
+	return json.Unmarshal(e.Payload, &about) == nil && about.ListenerID == listenerID
+}
+
+// DeliveryStatusFor is the status a delivery of publish p to l is made in:
+// scheduled for a delayed event (p.Scheduled, until p.NotBefore); paused
+// when l is paused (it waits for l to be resumed); pending otherwise. The
+// Test action (p.ListenerID) is a person's own request and is never held.
+func DeliveryStatusFor(p PublishParams, l *Listener) string {
+	switch {
+	case p.Scheduled && !p.NotBefore.IsZero():
+		return StatusScheduled
+	case l.Paused && p.ListenerID == "":
+		return StatusPaused
+	}
+	return StatusPending
+}
+
 // HandoffClaim is the claim of a delivery made by publish p and leased to
 // p.Handoff.Owner until until as it was stored: pending, due at due,
 // dated as its event.
@@ -55,6 +87,32 @@ func HandoffClaim(p PublishParams, deliveryID string, l *Listener, due, until ti
 			LeaseOwner: p.Handoff.Owner, LeaseExpiresAt: &until, CreatedAt: created, UpdatedAt: created,
 		},
 		Event: e, Listener: l,
+	}
+}
+
+// GiveClaims hands committed claims to their Handoffs: claims[i] are the
+// deliveries params[i] leased. Each distinct Handoff's Claimed is called
+// once, with its claims in the order of params, even when it got none.
+func GiveClaims(params []PublishParams, claims [][]*Claim) {
+	var order []*Handoff
+	got := make(map[*Handoff][]*Claim)
+	for i, p := range params {
+		h := p.Handoff
+		if h == nil {
+			continue
+		}
+		if _, seen := got[h]; !seen {
+			order = append(order, h)
+			got[h] = nil
+		}
+		if i < len(claims) {
+			got[h] = append(got[h], claims[i]...)
+		}
+	}
+	for _, h := range order {
+		if h.Claimed != nil {
+			h.Claimed(got[h])
+		}
 	}
 }
 

@@ -145,6 +145,8 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/secret", c.signedIn(true, c.revealSecret))
 	mux.HandleFunc("POST /webhooks/{id}/rotate", c.signedIn(true, c.rotateSecret))
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
+	mux.HandleFunc("POST /webhooks/{id}/pause", c.signedIn(true, c.pauseListener))
+	mux.HandleFunc("POST /webhooks/{id}/replay", c.signedIn(true, c.replayListener))
 	mux.HandleFunc("POST /webhooks/{id}/reveal", c.signedIn(true, c.revealListenerHeader))
 	mux.HandleFunc("POST /webhooks/{id}/enabled", c.signedIn(true, c.setEnabled))
 	mux.HandleFunc("POST /events/{code}/example", c.signedIn(true, c.sendExampleFromCatalog))
@@ -153,6 +155,9 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("GET /logs/{id}", c.signedIn(true, c.deliveryPage))
 	mux.HandleFunc("POST /logs/{id}/resend", c.signedIn(true, c.resend))
 	mux.HandleFunc("POST /logs/{id}/reveal", c.signedIn(true, c.revealAttemptHeader))
+
+	mux.HandleFunc("POST /logs/events/{id}/cancel", c.signedIn(true, c.cancelEvent))
+	mux.HandleFunc("GET /upcoming", c.signedIn(true, c.upcomingPage))
 
 	mux.HandleFunc("GET /events", c.signedIn(true, c.eventsPage))
 	mux.HandleFunc("GET /events/{id}", c.signedIn(true, c.eventPage))

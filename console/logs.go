@@ -36,8 +36,8 @@ type logsData struct {
 	NoneYet bool
 }
 
-var deliveryStatuses = []string{licensehooks.StatusPending, licensehooks.StatusSucceeded,
-	licensehooks.StatusFailed, licensehooks.StatusCancelled}
+var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded,
+	licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused}
 
 func (c *Console) logsPage(q *request) error {
 	ctx, qs := q.r.Context(), q.r.URL.Query()
@@ -198,5 +198,16 @@ func (c *Console) resend(q *request) error {
 		return err
 	}
 	http.Redirect(q.w, q.r, "/logs/"+url.PathEscape(id)+"?done=resent", http.StatusSeeOther)
+	return nil
+}
+
+// cancelEvent cancels a delayed event whose deliveries are still
+// scheduled, and returns to where the person was (the Logs page's filter).
+func (c *Console) cancelEvent(q *request) error {
+	id := q.r.PathValue("id")
+	if _, err := c.cfg.Service.CancelEvent(q.r.Context(), q.tenantID(), id); err != nil {
+		return err
+	}
+	http.Redirect(q.w, q.r, "/logs?status=cancelled&done=event-cancelled", http.StatusSeeOther)
 	return nil
 }

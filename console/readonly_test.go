@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"licensehooks/service"
 )
@@ -30,7 +31,12 @@ func TestReadOnlyPages(t *testing.T) {
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("publish: %v %+v", err, res)
 	}
-	pages := []string{"/webhooks", "/webhooks/" + l.ID, "/logs", "/logs/" + res[0].DeliveryIDs[0], "/events", "/keys"}
+	later := time.Now().Add(time.Hour)
+	if res, err := s.svc.Publish(ctx, s.a.ID, []service.PublishInput{{EventCode: "customer.created", ResourceID: "cust_2",
+		Payload: []byte(`{"customerId":"cust_2","name":"Hooli"}`), DeliverAt: &later}}); err != nil || res[0].Err != nil {
+		t.Fatalf("publish a delayed event: %v %+v", err, res)
+	}
+	pages := []string{"/webhooks", "/webhooks/" + l.ID, "/logs", "/logs?status=scheduled", "/logs/" + res[0].DeliveryIDs[0], "/upcoming", "/events", "/keys"}
 
 	open := func(readOnly bool) *client {
 		token, _, err := s.svc.CreatePortalLink(ctx, s.a.ID, service.PortalLinkInput{ReadOnly: readOnly})
@@ -78,6 +84,7 @@ func TestReadOnlyPages(t *testing.T) {
 		"/webhooks":                      {`id="add-listener"`},
 		"/webhooks/" + l.ID:              {`id="test-button"`, `id="edit-listener"`, `id="delete-listener"`, `id="reveal-secret"`, `id="rotate-secret"`, `id="recover-button"`, `id="toggle-enabled"`, `id="send-example"`},
 		"/logs/" + res[0].DeliveryIDs[0]: {`id="resend"`},
+		"/logs?status=scheduled":         {`data-cancel-event=`},
 	}
 	for p, ids := range want {
 		_, body := full.do("GET", p, nil)

@@ -118,16 +118,20 @@ func (c *Console) signout(q *request) error {
 // flashes are the confirmations a redirect after an action asks for with
 // ?done=; a fixed list, so a link cannot make the console say anything else.
 var flashes = map[string]string{
-	"created":     "The listener was created.",
-	"updated":     "The listener was saved.",
-	"deleted":     "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
-	"rotated":     "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
-	"rotated-1h":  "The signing secret was rotated. The previous secret keeps signing for 1 hour.",
-	"rotated-now": "The signing secret was rotated. The previous secret stopped signing now: only the new one signs.",
-	"enabled":     "The listener was enabled: new events are delivered to it again.",
-	"disabled":    "The listener was disabled: its pending deliveries were cancelled, and it receives nothing until it is enabled.",
-	"resent":      "The delivery was sent again; the new attempt is listed below.",
-	"recovered":   "",
+	"created":         "The listener was created.",
+	"updated":         "The listener was saved.",
+	"deleted":         "The listener was deleted. Its pending deliveries were cancelled; the log keeps them.",
+	"rotated":         "The signing secret was rotated. The previous secret keeps signing for 24 hours.",
+	"rotated-1h":      "The signing secret was rotated. The previous secret keeps signing for 1 hour.",
+	"rotated-now":     "The signing secret was rotated. The previous secret stopped signing now: only the new one signs.",
+	"enabled":         "The listener was enabled: new events are delivered to it again.",
+	"disabled":        "The listener was disabled: its pending deliveries were cancelled, and it receives nothing until it is enabled.",
+	"resent":          "The delivery was sent again; the new attempt is listed below.",
+	"recovered":       "",
+	"replayed":        "",
+	"paused":          "The listener is paused: its deliveries are kept and wait, nothing is sent. Resume it to send them.",
+	"resumed":         "The listener was resumed: the deliveries it kept are sent now.",
+	"event-cancelled": "The event was cancelled: its scheduled deliveries will not be sent.",
 
 	"tenant-created":     "The tenant was created with its own signing key. Give it a credential, or open its console.",
 	"tenant-renamed":     "The tenant was renamed.",
@@ -144,6 +148,17 @@ func flashMessage(q url.Values) string {
 			return "No failed deliveries in that time: nothing was re-queued."
 		}
 		return fmt.Sprintf("%d failed %s re-queued; they are sent again now.", n, map[bool]string{true: "delivery was", false: "deliveries were"}[n == 1])
+	}
+	if done == "replayed" {
+		n, _ := strconv.Atoi(q.Get("n"))
+		if n == 0 {
+			return "No missed events in that time: nothing was replayed."
+		}
+		more := ""
+		if q.Get("more") == "1" {
+			more = " Replay the same time again for the rest."
+		}
+		return fmt.Sprintf("%d missed %s replayed; they are sent now.%s", n, map[bool]string{true: "event was", false: "events were"}[n == 1], more)
 	}
 	return flashes[done]
 }

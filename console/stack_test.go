@@ -79,7 +79,7 @@ func newStack(t *testing.T, opts ...func(*console.Config)) *stack {
 		defer cancel()
 		disp.Stop(ctx)
 	})
-	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp}
+	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp, Publisher: disp}
 	authSvc := auth.NewService(store, mk)
 	cfg := console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat, MasterKey: mk, Logger: logger}
 	for _, o := range opts {
@@ -249,4 +249,10 @@ func (c *client) signIn(cred credential) string {
 	}
 	token, _, _ := strings.Cut(rest, `"`)
 	return token
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
 }

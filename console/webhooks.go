@@ -116,16 +116,20 @@ func (c *Console) webhooksPage(q *request) error {
 
 // listenerData is the page of one listener.
 type listenerData struct {
-	L            *licensehooks.Listener
-	Events       []catalog.EventType // its subscriptions, described
-	Chart        chartView
-	Recent       []*licensehooks.Delivery
-	RecentTotal  int
-	Secret       *service.Secret // revealed by a plain form post (the script fetches it instead)
-	Headers      headerTable     // its custom headers, sensitive values masked
-	Groups       []eventGroup    // the event types "Send example" offers
-	RecoverSince string
-	RecoverError string
+	L             *licensehooks.Listener
+	Events        []catalog.EventType // its subscriptions, described
+	Chart         chartView
+	Recent        []*licensehooks.Delivery
+	RecentTotal   int
+	Secret        *service.Secret // revealed by a plain form post (the script fetches it instead)
+	Headers       headerTable     // its custom headers, sensitive values masked
+	Groups        []eventGroup    // the event types "Send example" offers
+	RecoverSince  string
+	RecoverError  string
+	ReplaySince   string
+	ReplayUntil   string
+	ReplayError   string
+	RetentionDays int // how far back a replay reaches
 }
 
 // recentDeliveries is how many deliveries a listener's page lists.
@@ -154,6 +158,7 @@ func (c *Console) renderListener(q *request, status int, edit func(*listenerData
 	}
 	d := listenerData{L: l, Groups: c.groups(), Chart: layoutChart(buildChart(samples, c.now(), chartHours)),
 		Recent: recent, RecentTotal: total, RecoverSince: c.now().Add(-24 * time.Hour).Format(inputLayout),
+		ReplaySince: c.now().Add(-24 * time.Hour).Format(inputLayout), RetentionDays: int(c.cfg.Service.RetentionPeriod() / (24 * time.Hour)),
 		Headers: newHeaderTable(headerOf(l.Headers), true, "")}
 	if d.Chart.Deliveries, err = c.countDeliveries(ctx, q.tenantID(), l.ID); err != nil {
 		return err
@@ -316,6 +321,52 @@ func (c *Console) recoverListener(q *request) error {
 	}
 	return c.renderListener(q, http.StatusUnprocessableEntity, func(d *listenerData) {
 		d.RecoverSince, d.RecoverError = raw, licensehooks.ErrorMessage(err)
+	})
+}
+
+// pauseListener pauses (pause=1) or resumes the listener, keeping
+// everything else as it is.
+func (c *Console) pauseListener(q *request) error {
+	ctx, id := q.r.Context(), q.r.PathValue("id")
+	l, err := c.cfg.Store.GetListener(ctx, q.tenantID(), id)
+	if err != nil {
+		return err
+	}
+	pause := q.r.PostFormValue("pause") == "1"
+	in := service.ListenerInput{URI: l.URI, Subscriptions: l.Subscriptions, Paused: &pause}
+	if _, err := c.cfg.Service.UpdateListener(ctx, q.tenantID(), id, in); err != nil {
+		return err
+	}
+	done := map[bool]string{true: "paused", false: "resumed"}[pause]
+	http.Redirect(q.w, q.r, "/webhooks/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+	return nil
+}
+
+// replayListener makes the deliveries the listener missed in the chosen
+// window (times in UTC; an empty Until means now).
+func (c *Console) replayListener(q *request) error {
+	id := q.r.PathValue("id")
+	rawSince, rawUntil := q.r.PostFormValue("since"), q.r.PostFormValue("until")
+	since, err := parseInputTime(rawSince)
+	var until time.Time
+	if err == nil && rawUntil != "" {
+		if until, err = parseInputTime(rawUntil); err != nil {
+			err = licensehooks.Invalid(licensehooks.FieldError{Field: "until", Code: "invalid_date", Message: "Until is not a date and time."})
+		}
+	}
+	if err == nil {
+		var res service.ReplayResult
+		if res, err = c.cfg.Service.Replay(q.r.Context(), q.tenantID(), id, since, until); err == nil {
+			http.Redirect(q.w, q.r, fmt.Sprintf("/webhooks/%s?done=replayed&n=%d&more=%d#replay", url.PathEscape(id),
+				res.Replayed, map[bool]int{true: 1}[res.More]), http.StatusSeeOther)
+			return nil
+		}
+	}
+	if code := licensehooks.ErrorCode(err); code != licensehooks.EINVALID {
+		return err
+	}
+	return c.renderListener(q, http.StatusUnprocessableEntity, func(d *listenerData) {
+		d.ReplaySince, d.ReplayUntil, d.ReplayError = rawSince, rawUntil, licensehooks.ErrorMessage(err)
 	})
 }
 

@@ -80,7 +80,7 @@ func TestGoneAlertsOtherListeners(t *testing.T) {
 	b.publish(3, licensehooks.PublishParams{})
 	d := b.dispatcher(Config{PerListener: 1})
 
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if n := watch.count(); n != 1 {
 			return fmt.Sprintf("the watching listener got %d requests, want 1", n)
 		}
@@ -104,7 +104,7 @@ func TestGoneAlertsOtherListeners(t *testing.T) {
 	if es := b.events(licensehooks.ListenerDisabledCode); len(es) != 1 || es[0].ID != got.EventID {
 		t.Errorf("%d listener.disabled events after a repeat, want the one gotEnvelope", len(es))
 	}
-	time.Sleep(100 * time.Millisecond)
+	b.quiet(d)
 	if n := watch.count(); n != 1 {
 		t.Errorf("the watching listener got %d requests after a repeat", n)
 	}
@@ -123,10 +123,10 @@ func TestExhaustedDeliveryAlerts(t *testing.T) {
 	watch := b.receiver(nil)
 	_, watch.secret = b.listener(watch.srv.URL, subscribed(licensehooks.DeliveryFailedCode))
 	events, ids := b.publish(1, licensehooks.PublishParams{})
-	b.dispatcher(Config{Schedule: tinySchedule})
+	d := b.dispatcher(Config{Schedule: tinySchedule})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
 
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if n := watch.count(); n != 1 {
 			return fmt.Sprintf("the watching listener got %d requests, want 1", n)
 		}
@@ -145,7 +145,7 @@ func TestExhaustedDeliveryAlerts(t *testing.T) {
 		b.delivery(ids[0]).LastAttemptAt.UTC().Format(licensehooks.EventDateLayout)) {
 		t.Errorf("alert id %s is not derived from its delivery", got.EventID)
 	}
-	time.Sleep(100 * time.Millisecond)
+	b.quiet(d)
 	noAlerts(t, "the failing listener", failing)
 	if n := failing.count(); n != 3 {
 		t.Errorf("the failing listener got %d requests, want its 3 attempts", n)
@@ -167,12 +167,12 @@ func TestBrokenAlertListenerMakesNoAlert(t *testing.T) {
 	watch := b.receiver(nil)
 	_, watch.secret = b.listener(watch.srv.URL, subscribed(licensehooks.DeliveryFailedCode, licensehooks.ListenerDisabledCode))
 	_, ids := b.publish(1, licensehooks.PublishParams{})
-	b.dispatcher(Config{Schedule: tinySchedule})
+	d := b.dispatcher(Config{Schedule: tinySchedule})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
 
 	// The one alert reaches all three; the broken listener exhausts its
 	// retries and the gone one is disabled, both quietly.
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if broken.count() != 3 || gone.count() != 1 || watch.count() != 1 {
 			return fmt.Sprintf("requests: broken %d, gone %d, watching %d", broken.count(), gone.count(), watch.count())
 		}
@@ -187,7 +187,7 @@ func TestBrokenAlertListenerMakesNoAlert(t *testing.T) {
 	if l, _ := b.store.GetListener(b.ctx, b.tenant.ID, goneL.ID); l.Enabled {
 		t.Errorf("the listener that answered 410 is enabled")
 	}
-	time.Sleep(200 * time.Millisecond)
+	b.quiet(d)
 	if es := b.events(licensehooks.DeliveryFailedCode); len(es) != 1 {
 		t.Errorf("%d delivery.failed events, want the first alone", len(es))
 	}
@@ -216,7 +216,7 @@ func TestTestDeliveriesMakeNoAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.alerts.wait()
-	time.Sleep(100 * time.Millisecond)
+	b.quiet(d)
 	if es := b.events(licensehooks.DeliveryFailedCode); len(es) != 0 {
 		t.Errorf("%d delivery.failed events about a Test delivery", len(es))
 	}
@@ -277,13 +277,13 @@ func TestAlertFailureDoesNotHoldRecording(t *testing.T) {
 	watch := b.receiver(nil)
 	_, watch.secret = b.listener(watch.srv.URL, subscribed(licensehooks.DeliveryFailedCode))
 	st := &hangingAlerts{Store: b.store, release: make(chan struct{})}
-	d := New(st, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second}),
+	d := New(st, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second}),
 		Schedule: tinySchedule, PollInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	must(t, d.Start(b.ctx))
 	_, first := b.publish(1, licensehooks.PublishParams{})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, first...)
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if st.calls.Load() == 0 {
 			return "no alert publish began"
 		}

@@ -199,12 +199,12 @@ func TestScheduleExhausted(t *testing.T) {
 	rv := b.receiver(status(503))
 	_, rv.secret = b.listener(rv.srv.URL)
 	_, ids := b.publish(1, licensehooks.PublishParams{})
-	b.dispatcher(Config{Schedule: tinySchedule})
+	d := b.dispatcher(Config{Schedule: tinySchedule})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
 	if d := b.delivery(ids[0]); d.Attempts != 3 || d.LastStatusCode != 503 || d.LastErrorKind != licensehooks.KindHTTPStatus {
 		t.Errorf("delivery %+v", d)
 	}
-	time.Sleep(50 * time.Millisecond)
+	b.quiet(d)
 	checkCallAttempts(t, rv.got(), 1, 2, 3)
 }
 
@@ -239,7 +239,7 @@ func TestGoneDisablesListener(t *testing.T) {
 	rv.secret = secret
 	_, ids := b.publish(5, licensehooks.PublishParams{})
 	b.dispatcher(Config{PerListener: 1})
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		got, err := b.store.GetListener(b.ctx, b.tenant.ID, l.ID)
 		must(t, err)
 		if got.Enabled || got.DisabledReason != ReasonGone {
@@ -248,7 +248,7 @@ func TestGoneDisablesListener(t *testing.T) {
 		return ""
 	})
 	failed, cancelled := 0, 0
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		failed, cancelled = 0, 0
 		for _, id := range ids {
 			switch b.delivery(id).Status {
@@ -275,9 +275,9 @@ func TestOnceIsNotRetried(t *testing.T) {
 	l, secret := b.listener(rv.srv.URL)
 	rv.secret = secret
 	_, ids := b.publish(1, licensehooks.PublishParams{ListenerID: l.ID, Once: true})
-	b.dispatcher(Config{Schedule: tinySchedule})
+	d := b.dispatcher(Config{Schedule: tinySchedule})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
-	time.Sleep(100 * time.Millisecond)
+	b.quiet(d)
 	if n := rv.count(); n != 1 {
 		t.Errorf("a Once delivery was sent %d times", n)
 	}
@@ -298,7 +298,7 @@ func TestFiveDayRule(t *testing.T) {
 	_, ids := b.publish(1, licensehooks.PublishParams{})
 	b.dispatcher(Config{Schedule: []time.Duration{0}})
 	b.waitStatus(5*time.Second, licensehooks.StatusFailed, ids...)
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		got, err := b.store.GetListener(b.ctx, b.tenant.ID, stale.ID)
 		must(t, err)
 		if got.Enabled || got.DisabledReason != ReasonStale {

@@ -13,6 +13,7 @@ import (
 
 	"licensehooks"
 	"licensehooks/egress"
+	"licensehooks/internal/rsasign"
 )
 
 // Defaults of Config.
@@ -72,6 +73,9 @@ type Config struct {
 	// Observer is told what the dispatcher does, for metrics. Default:
 	// NoObserver.
 	Observer Observer
+	// Signer makes N-Signatures. Default: rsasign.Choose("auto"), OpenSSL's
+	// libcrypto where it loads, else crypto/rsa; both give the same bytes.
+	Signer rsasign.Signer
 }
 
 func (c *Config) setDefaults() {
@@ -102,6 +106,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Observer == nil {
 		c.Observer = NoObserver{}
+	}
+	if c.Signer == nil {
+		c.Signer, _ = rsasign.Choose("auto") // "auto" always has a signer
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -174,7 +181,7 @@ type Stats struct {
 	Sent      uint64 // attempts made, automatic and manual
 	Succeeded uint64 // attempts answered 2xx
 	Failed    uint64 // attempts that failed
-	HandedOff uint64 // deliveries taken as publishes stored them (see Handoff)
+	HandedOff uint64 // deliveries taken as publishes stored them (see PublishEvents)
 	InFlight  int    // attempts being sent now
 	Claimed   int    // deliveries leased to this dispatcher and not yet sent
 	Recording int    // outcomes waiting to be stored
@@ -196,7 +203,7 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 		cfg:      cfg,
 		client:   &client,
 		policy:   policy{schedule: cfg.Schedule, jitter: jitter},
-		signer:   newSigner(store, mk, quit, cfg.Observer),
+		signer:   newSigner(store, mk, cfg.Signer, quit, cfg.Observer),
 		quit:     quit,
 		quitNow:  quitNow,
 		log:      cfg.Logger.With("component", "dispatch"),

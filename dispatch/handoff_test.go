@@ -40,7 +40,7 @@ func (c *claimLog) times(id string) int {
 // and returns the deliveries made and those handed off.
 func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*licensehooks.Claim) {
 	b.t.Helper()
-	h, done := d.Handoff()
+	h, in := d.handoff()
 	var params []licensehooks.PublishParams
 	now := time.Now().UTC()
 	for i := range n {
@@ -51,30 +51,35 @@ func (b *bundle) publishHandoff(d *Dispatcher, n int) (ids []string, handed []*l
 		}})
 	}
 	res, err := b.store.PublishEvents(b.ctx, params)
-	if err != nil {
-		done(nil)
-		b.t.Fatal(err)
+	if in != nil {
+		handed = in.claims
+		in.done()
 	}
+	must(b.t, err)
 	for _, r := range res {
 		must(b.t, r.Err)
 		ids = append(ids, r.DeliveryIDs...)
-		handed = append(handed, r.Claims...)
 	}
-	done(handed)
 	return ids, handed
 }
 
-// caughtUp publishes single events through the handoff until one is handed
-// off: a dispatcher hands nothing off before its first claim has shown it
-// is not behind. It returns every delivery made meanwhile.
+// caughtUp waits until d takes work at publish (a dispatcher hands nothing
+// off before a claim has shown it is not behind) and publishes single
+// events through the handoff until one is handed off. It returns every
+// delivery made meanwhile.
 func (b *bundle) caughtUp(d *Dispatcher) []string {
 	b.t.Helper()
 	var all []string
-	eventually(b.t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
+		var takes bool
+		d.locked(func(c *core) { takes = d.started && c.takes() && len(c.backlog) == 0 })
+		if !takes {
+			return "the dispatcher never caught up"
+		}
 		ids, handed := b.publishHandoff(d, 1)
 		all = append(all, ids...)
 		if len(handed) == 0 {
-			return "the dispatcher never took a delivery at publish"
+			return "the dispatcher took no delivery at publish"
 		}
 		return ""
 	})
@@ -88,7 +93,7 @@ func TestHandoffSendsWithoutClaim(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	log := &claimLog{Store: b.store, claimed: map[string]int{}}
 	// No poll: only the start and wakeups make the dispatcher claim.
-	d := New(log, b.mk, Config{PollInterval: time.Hour, Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(log, b.mk, Config{Observer: b.observer(nil), PollInterval: time.Hour, Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 
@@ -138,7 +143,7 @@ func TestHandoffKeepsToLaneRoom(t *testing.T) {
 		t.Fatalf("an idle lane took %d of 1 at publish", len(handed))
 	}
 	all = append(all, ids...)
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if rv.count() < len(all) {
 			return "the handed-off delivery never arrived"
 		}
@@ -170,44 +175,44 @@ func TestHandoffAroundStop(t *testing.T) {
 	rv := b.receiver(nil)
 	_, rv.secret = b.listener(rv.srv.URL)
 	rel := &releaseLog{Store: b.store}
-	d := New(rel, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(rel, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
 
-	h, done := d.Handoff()
+	h, in := d.handoff()
 	if h == nil || !h.Take("lst_unknown") {
 		t.Fatalf("a running, caught-up dispatcher refused a delivery")
 	}
 	if s := d.Stats(); s.Claimed != 1 {
 		t.Errorf("Claimed %d after one reservation, want 1", s.Claimed)
 	}
-	done(nil) // the publish failed
+	in.done() // the publish failed: no claims came
 	if s := d.Stats(); s.Claimed != 0 {
 		t.Errorf("Claimed %d after a failed publish, want 0", s.Claimed)
 	}
 
-	h, done = d.Handoff()
+	h, in = d.handoff()
 	e := &licensehooks.Event{ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: b.tenant.ID, Code: codeCreated,
 		ResourceID: "r", Payload: []byte(`{}`), Hash: []byte("h"), OccurredAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
 	res, err := b.store.PublishEvents(b.ctx, []licensehooks.PublishParams{{Event: e, Handoff: h}})
 	must(t, err)
-	if len(res[0].Claims) != 1 {
-		t.Fatalf("handed off %d deliveries, want 1", len(res[0].Claims))
+	if len(in.claims) != 1 {
+		t.Fatalf("handed off %d deliveries, want 1", len(in.claims))
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	must(t, d.Stop(ctx))
 	// Stop released the owner's leases already; done must release its
 	// claims by id too, for a publish that commits after that.
-	done(res[0].Claims)
+	in.done()
 	if dl := b.delivery(res[0].DeliveryIDs[0]); dl.LeaseOwner != "" || dl.Status != licensehooks.StatusPending {
 		t.Errorf("a delivery handed to a stopped dispatcher: %+v, want pending and released", dl)
 	}
 	if got := rel.released(); len(got) != 1 || got[0] != res[0].DeliveryIDs[0] {
 		t.Errorf("released by id %v after Stop, want the handed-off delivery", got)
 	}
-	if h, _ := d.Handoff(); h != nil {
+	if h, _ := d.handoff(); h != nil {
 		t.Errorf("a stopped dispatcher offered a handoff")
 	}
 }
@@ -255,7 +260,7 @@ func TestOutcomesAreBatched(t *testing.T) {
 	}
 	_, ids := b.publish(20, licensehooks.PublishParams{})
 	rec := &recordLog{Store: b.store}
-	d := New(rec, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(rec, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	b.waitStatus(10*time.Second, licensehooks.StatusSucceeded, ids...)
@@ -263,4 +268,37 @@ func TestOutcomesAreBatched(t *testing.T) {
 	if n, calls := rec.outcomes.Load(), rec.calls.Load(); n != int64(len(ids)) || calls > n/2 {
 		t.Errorf("%d outcomes stored in %d calls; want %d in at most %d", n, calls, len(ids), len(ids)/2)
 	}
+}
+
+// PublishEvents is the publish path of a process with a dispatcher: once
+// caught up it takes the fresh deliveries as they are stored and sends
+// them, and the caller's params and results carry no trace of it.
+func TestPublishEventsHandsOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	_, rv.secret = b.listener(rv.srv.URL)
+	d := New(b.store, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	must(t, d.Start(b.ctx))
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, b.caughtUp(d)...)
+
+	before := d.Stats().HandedOff
+	now := time.Now().UTC()
+	params := []licensehooks.PublishParams{{Event: &licensehooks.Event{
+		ID: licensehooks.NewID(licensehooks.PrefixEvent), TenantID: b.tenant.ID, Code: codeCreated,
+		ResourceID: "cust_p", Payload: []byte(`{"customerId":"cust_p"}`), OccurredAt: now, Hash: []byte("p"), CreatedAt: now,
+	}}}
+	res, err := d.PublishEvents(b.ctx, params)
+	must(t, err)
+	if params[0].Handoff != nil {
+		t.Errorf("PublishEvents set a handoff on the caller's params")
+	}
+	if len(res) != 1 || res[0].Err != nil || len(res[0].DeliveryIDs) != 1 {
+		t.Fatalf("results %+v, want one event with one delivery", res)
+	}
+	if got := d.Stats().HandedOff - before; got != 1 {
+		t.Errorf("handed off %d deliveries, want the 1 made", got)
+	}
+	b.waitStatus(5*time.Second, licensehooks.StatusSucceeded, res[0].DeliveryIDs...)
 }

@@ -98,12 +98,10 @@ func (d *Dispatcher) claim(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if len(claims) > 0 {
-		d.cfg.Observer.Claimed(len(claims))
-	}
 	deadline := claimedAt.Add(d.cfg.Lease - d.leaseMargin())
 	var out claimed
 	d.locked(func(c *core) { out = c.queue(claims, deadline, now, limit, exclude, refusals) })
+	d.cfg.Observer.Claimed(len(claims))
 	d.start(out.start)
 	if len(out.over) > 0 {
 		d.releaseClaims(out.over)

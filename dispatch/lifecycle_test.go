@@ -48,7 +48,7 @@ func TestSlowListenerDoesNotDelayOthers(t *testing.T) {
 		PerListener: 2, Workers: 4, BatchSize: 8,
 		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 20 * time.Second}),
 	})
-	eventually(t, 10*time.Second, func() string {
+	b.eventually(10*time.Second, func() string {
 		if got := healthy.count(); got < n {
 			return "healthy listener got " + strconv.Itoa(got) + " of " + strconv.Itoa(n)
 		}
@@ -58,7 +58,7 @@ func TestSlowListenerDoesNotDelayOthers(t *testing.T) {
 		t.Errorf("slow listener has %d requests, more than its PerListener of 2", got)
 	}
 	bl.open()
-	eventually(t, 10*time.Second, func() string {
+	b.eventually(10*time.Second, func() string {
 		if got := slow.count(); got < n {
 			return "slow listener got " + strconv.Itoa(got) + " of " + strconv.Itoa(n) + " after it recovered"
 		}
@@ -84,7 +84,7 @@ func TestBacklogDoesNotFillClaim(t *testing.T) {
 		PerListener: 2, Workers: 4, BatchSize: 100,
 		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 20 * time.Second}),
 	})
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if got := healthy.count(); got < 10 {
 			return "healthy listener got " + strconv.Itoa(got) + " of 10"
 		}
@@ -100,7 +100,7 @@ func TestBacklogDoesNotFillClaim(t *testing.T) {
 		t.Errorf("the slow listener's lane holds %d deliveries, more than its 4", held)
 	}
 	bl.open()
-	eventually(t, 10*time.Second, func() string {
+	b.eventually(10*time.Second, func() string {
 		if got := slow.count(); got < 110 {
 			return "slow listener got " + strconv.Itoa(got) + " of 110 after it recovered"
 		}
@@ -120,7 +120,7 @@ func TestFailingListenerKeepsFewSlots(t *testing.T) {
 		PerListener: 16, Schedule: []time.Duration{0, time.Hour},
 		Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 200 * time.Millisecond}),
 	})
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		for _, id := range first {
 			if b.delivery(id).Attempts == 0 {
 				return "waiting for the first timeouts"
@@ -132,7 +132,7 @@ func TestFailingListenerKeepsFewSlots(t *testing.T) {
 	// Sample the attempts in flight (the dispatcher's count: the receiver
 	// notices a timed-out request only later) until several have been made.
 	peak := 0
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		peak = max(peak, d.Stats().InFlight)
 		if rv.count() < failingAfter+6 {
 			return "waiting for requests after the timeouts"
@@ -155,7 +155,7 @@ func TestStopReleasesClaims(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	_, ids := b.publish(5, licensehooks.PublishParams{})
 	d := b.dispatcher(Config{PerListener: 1})
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if rv.count() == 0 {
 			return "no request arrived"
 		}
@@ -187,7 +187,7 @@ func TestStopLetsAttemptsFinish(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	_, ids := b.publish(1, licensehooks.PublishParams{})
 	d := b.dispatcher(Config{})
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if rv.count() == 0 {
 			return "no request arrived"
 		}
@@ -215,7 +215,7 @@ func TestSendNow(t *testing.T) {
 	_, okIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lok.ID, NotBefore: later})
 	_, badIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lbad.ID, NotBefore: later})
 	_, onceIDs := b.publish(1, licensehooks.PublishParams{ListenerID: lbad.ID, NotBefore: later, Once: true})
-	d := New(b.store, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true})}) // not started
+	d := New(b.store, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true})}) // not started
 
 	a, err := d.SendNow(b.ctx, b.tenant.ID, okIDs[0])
 	must(t, err)
@@ -283,7 +283,12 @@ func TestWakeupsBeatThePoll(t *testing.T) {
 	rv := b.receiver(nil)
 	_, rv.secret = b.listener(rv.srv.URL)
 	b.dispatcher(Config{PollInterval: time.Minute})
-	time.Sleep(50 * time.Millisecond) // the dispatcher is idle, waiting
+	b.eventually(5*time.Second, func() string { // the first claim found nothing: the dispatcher waits
+		if b.sig.claims.Load() == 0 {
+			return "no claim yet"
+		}
+		return ""
+	})
 	_, ids := b.publish(1, licensehooks.PublishParams{})
 	b.waitStatus(2*time.Second, licensehooks.StatusSucceeded, ids...)
 }
@@ -296,12 +301,12 @@ func TestCancelledStartContextStopsAndReleases(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	_, ids := b.publish(3, licensehooks.PublishParams{})
 	ctx, cancel := context.WithCancel(b.ctx)
-	d := New(b.store, b.mk, Config{PerListener: 1, Client: egress.New(egress.Config{AllowPrivate: true})})
+	d := New(b.store, b.mk, Config{Observer: b.observer(nil), PerListener: 1, Client: egress.New(egress.Config{AllowPrivate: true})})
 	must(t, d.Start(ctx))
 	if err := d.Start(ctx); err == nil {
 		t.Errorf("a second Start did not fail")
 	}
-	eventually(t, 5*time.Second, func() string {
+	b.eventually(5*time.Second, func() string {
 		if rv.count() == 0 {
 			return "no request arrived"
 		}
@@ -366,9 +371,9 @@ func TestStopEndsWhenStoreHangs(t *testing.T) {
 	_, rv.secret = b.listener(rv.srv.URL)
 	_, ids := b.publish(3, licensehooks.PublishParams{})
 	st := &hangingRecords{Store: b.store}
-	d := New(st, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(st, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(b.ctx))
-	eventually(t, 10*time.Second, func() string {
+	b.eventually(10*time.Second, func() string {
 		if rv.count() < len(ids) || st.calls.Load() == 0 {
 			return "waiting for the attempts and a call to record them"
 		}
@@ -414,9 +419,9 @@ func TestStopStoresOutcomesPastDeadline(t *testing.T) {
 	fast := b.receiver(nil)
 	_, fast.secret = b.listener(fast.srv.URL)
 	_, ids := b.publish(1, licensehooks.PublishParams{})
-	d := New(slowRecords{b.store}, b.mk, Config{Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
+	d := New(slowRecords{b.store}, b.mk, Config{Observer: b.observer(nil), Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})})
 	must(t, d.Start(context.Background()))
-	eventually(t, 10*time.Second, func() string {
+	b.eventually(10*time.Second, func() string {
 		if d.Stats().Succeeded < 1 || slow.count() < 1 {
 			return "waiting for the fast answer and the slow request"
 		}

@@ -6,7 +6,8 @@ import "licensehooks"
 // called on the dispatcher's goroutines, never with its mutex held, and
 // must return at once.
 type Observer interface {
-	// Claimed reports deliveries a claim leased to this dispatcher.
+	// Claimed reports deliveries a claim leased to this dispatcher, after
+	// each claim (n is 0 for a claim that found nothing due).
 	Claimed(n int)
 	// HandedOff reports deliveries taken as their publish stored them.
 	HandedOff(n int)
@@ -25,6 +26,10 @@ type Observer interface {
 	// Disabled reports a listener the dispatcher disabled, and why
 	// (ReasonGone, ReasonStale).
 	Disabled(tenantID, reason string)
+	// Recorded reports n outcomes stored in one batch (retries scheduled
+	// and deliveries finished), once what follows from them (a listener
+	// disabled, an alert queued) is done.
+	Recorded(n int)
 }
 
 // NoObserver observes nothing.
@@ -37,3 +42,4 @@ func (NoObserver) Attempted(*licensehooks.Attempt) {}
 func (NoObserver) Finished(string, string)         {}
 func (NoObserver) LeaseLapsed(int)                 {}
 func (NoObserver) Disabled(string, string)         {}
+func (NoObserver) Recorded(int)                    {}

@@ -98,6 +98,7 @@ func (d *Dispatcher) flush(ctx context.Context, batch []record) {
 	if err == nil {
 		d.observeRecorded(batch)
 		d.afterRecord(ctx, batch)
+		d.cfg.Observer.Recorded(len(batch))
 	}
 }
 

@@ -29,7 +29,7 @@ type sent struct {
 // is not the receiver's fault and is not recorded.
 func (d *Dispatcher) send(ctx context.Context, c *licensehooks.Claim, deadline time.Time, manual bool) (sent, error) {
 	number := c.Delivery.Attempts + 1
-	body, nsig, err := d.signer.body(ctx, c.Event, number)
+	body, nsig, err := d.signer.body(c.Event, number)
 	if err != nil {
 		return sent{}, err
 	}

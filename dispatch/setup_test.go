@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ var tenantKeys = sync.OnceValues(func() (*licensehooks.Tenant, error) {
 	return licensehooks.NewTenant("template", mk, time.Now())
 })
 
-// bundle is one test's store, master key and tenant.
+// bundle is one test's store, master key and tenant, and the signal its
+// dispatchers and receivers raise.
 type bundle struct {
 	t      testing.TB
 	ctx    context.Context
@@ -36,6 +38,7 @@ type bundle struct {
 	mk     *licensehooks.MasterKey
 	tenant *licensehooks.Tenant
 	pub    *rsa.PublicKey
+	sig    *signal
 }
 
 func setup(t testing.TB) *bundle {
@@ -53,7 +56,7 @@ func setup(t testing.TB) *bundle {
 	must(t, st.CreateTenant(t.Context(), &tn))
 	pub, err := tn.RSAPublicKey()
 	must(t, err)
-	return &bundle{t: t, ctx: t.Context(), store: st, mk: mk, tenant: &tn, pub: pub}
+	return &bundle{t: t, ctx: t.Context(), store: st, mk: mk, tenant: &tn, pub: pub, sig: newSignal()}
 }
 
 // listener creates an enabled listener of the tenant for uri, subscribed to
@@ -124,7 +127,7 @@ func (b *bundle) delivery(id string) *licensehooks.Delivery {
 // waitStatus waits until every delivery has status want.
 func (b *bundle) waitStatus(timeout time.Duration, want string, ids ...string) {
 	b.t.Helper()
-	eventually(b.t, timeout, func() string {
+	b.eventually(timeout, func() string {
 		for _, id := range ids {
 			if d := b.delivery(id); d.Status != want {
 				return fmt.Sprintf("delivery %s is %s after %d attempts, want %s", id, d.Status, d.Attempts, want)
@@ -147,6 +150,7 @@ func (b *bundle) dispatcher(cfg Config) *Dispatcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	cfg.Observer = b.observer(cfg.Observer)
 	d := New(b.store, b.mk, cfg)
 	must(b.t, d.Start(b.ctx))
 	b.t.Cleanup(func() {
@@ -179,13 +183,14 @@ type receiver struct {
 	secret string
 	answer func(n int, w http.ResponseWriter, r *http.Request) // n counts from 1
 	srv    *httptest.Server
+	sig    *signal // raised on every request
 
 	mu   sync.Mutex
 	hits []hit
 }
 
 func (b *bundle) receiver(answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
-	rv := &receiver{t: b.t, pub: b.pub, answer: answer}
+	rv := &receiver{t: b.t, pub: b.pub, answer: answer, sig: b.sig}
 	rv.srv = httptest.NewServer(http.HandlerFunc(rv.serve))
 	b.t.Cleanup(rv.srv.Close)
 	return rv
@@ -205,6 +210,7 @@ func (rv *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rv.hits = append(rv.hits, hit{body: body, header: r.Header.Clone(), at: time.Now()})
 	n := len(rv.hits)
 	rv.mu.Unlock()
+	rv.sig.raise()
 	if secret != "" {
 		if err := signature.VerifyStandard([]string{secret}, r.Header, body, time.Now(), 0); err != nil {
 			rv.t.Errorf("receiver: Standard Webhooks signature: %v", err)
@@ -232,22 +238,118 @@ func status(code int) func(int, http.ResponseWriter, *http.Request) {
 	return func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }
 }
 
-// eventually polls cond until it returns "" or fails the test with its
-// last complaint.
-func eventually(t testing.TB, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
+// eventually waits until cond returns "" or fails the test with its last
+// complaint. cond is checked again each time the bundle's signal is raised
+// (a claim, a handoff, an outcome stored, a listener disabled, a request
+// received), never on a timer: what a test waits for is always one of them.
+func (b *bundle) eventually(timeout time.Duration, cond func() string) {
+	b.t.Helper()
+	deadline := time.After(timeout)
 	for {
+		gen := b.sig.generation()
 		msg := cond()
 		if msg == "" {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
+		select {
+		case <-b.sig.after(gen):
+		case <-deadline:
+			if msg = cond(); msg != "" {
+				b.t.Fatalf("after %v: %s", timeout, msg)
+			}
+			return
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// quiet waits until nothing is left to do: no delivery of the store is due
+// and unleased, and d holds none, sends none and has no outcome or alert
+// waiting. A test that asserts that something did not happen asserts it
+// then, rather than after a sleep.
+func (b *bundle) quiet(d *Dispatcher) {
+	b.t.Helper()
+	b.eventually(5*time.Second, func() string {
+		d.alerts.wait() // an alert publishes work of its own
+		bl, err := b.store.Backlog(b.ctx, time.Now())
+		must(b.t, err)
+		s := d.Stats()
+		if bl.Due > 0 || s.InFlight > 0 || s.Claimed > 0 || s.Recording > 0 {
+			return fmt.Sprintf("still busy: %d due in the store, stats %+v", bl.Due, s)
+		}
+		return ""
+	})
+}
+
+// signal is raised by what tests wait for; waiters learn of every raise
+// after the generation they read, so none is missed.
+type signal struct {
+	claims atomic.Int64 // claims made by the bundle's dispatchers, empty ones too
+
+	mu      sync.Mutex
+	gen     uint64
+	changed chan struct{} // closed at the next raise
+}
+
+func newSignal() *signal { return &signal{changed: make(chan struct{})} }
+
+func (s *signal) raise() {
+	s.mu.Lock()
+	s.gen++
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *signal) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+// after returns a channel closed once the signal was raised after gen.
+func (s *signal) after(gen uint64) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.changed
+}
+
+// observer returns an Observer that passes every report to next (when set)
+// and then raises the bundle's signal.
+func (b *bundle) observer(next Observer) Observer {
+	if next == nil {
+		next = NoObserver{}
+	}
+	return signalObserver{next, b.sig}
+}
+
+// signalObserver raises its signal after each report that changes what a
+// test can see.
+type signalObserver struct {
+	Observer
+	sig *signal
+}
+
+func (o signalObserver) Claimed(n int) {
+	o.Observer.Claimed(n)
+	o.sig.claims.Add(1)
+	o.sig.raise()
+}
+func (o signalObserver) HandedOff(n int) { o.Observer.HandedOff(n); o.sig.raise() }
+func (o signalObserver) Attempted(a *licensehooks.Attempt) {
+	o.Observer.Attempted(a)
+	o.sig.raise()
+}
+func (o signalObserver) LeaseLapsed(n int) { o.Observer.LeaseLapsed(n); o.sig.raise() }
+func (o signalObserver) Disabled(tenantID, reason string) {
+	o.Observer.Disabled(tenantID, reason)
+	o.sig.raise()
+}
+func (o signalObserver) Recorded(n int) { o.Observer.Recorded(n); o.sig.raise() }
 
 func must(t testing.TB, err error) {
 	t.Helper()

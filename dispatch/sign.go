@@ -3,11 +3,12 @@ package dispatch
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
+	"errors"
 	"fmt"
 	"time"
 
 	"licensehooks"
+	"licensehooks/internal/rsasign"
 	"licensehooks/signature"
 )
 
@@ -52,38 +53,39 @@ type listenerSecrets struct {
 type signer struct {
 	store licensehooks.Store
 	mk    *licensehooks.MasterKey
+	rsa   rsasign.Signer
 	// quit ends the store calls a cached value waits for: they serve every
 	// sender waiting, so no one sender's context may cancel them.
-	quit    context.Context
-	bodies  *flight[bodyKey, signedBody]
-	keys    *flight[string, *rsa.PrivateKey]
+	quit   context.Context
+	bodies *flight[bodyKey, signedBody]
+	// keys holds tenants' loaded signing keys. An evicted Key is not
+	// closed: senders that took it before the eviction may still sign with
+	// it, and rsasign frees a Key once it is unreachable.
+	keys    *flight[string, rsasign.Key]
 	secrets *flight[string, listenerSecrets]
 	obs     Observer
 }
 
-func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey, quit context.Context, obs Observer) *signer {
+func newSigner(store licensehooks.Store, mk *licensehooks.MasterKey, rsa rsasign.Signer, quit context.Context, obs Observer) *signer {
 	return &signer{
 		store:   store,
+		rsa:     rsa,
 		obs:     obs,
 		mk:      mk,
 		quit:    quit,
 		bodies:  newFlight[bodyKey, signedBody](bodyCacheSize),
-		keys:    newFlight[string, *rsa.PrivateKey](tenantCacheSize),
+		keys:    newFlight[string, rsasign.Key](tenantCacheSize),
 		secrets: newFlight[string, listenerSecrets](secretCacheSize),
 	}
 }
 
 // body returns the bytes of attempt callAttempt of e and their N-Signature.
 // The returned slice must not be modified.
-func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt int) ([]byte, string, error) {
+func (s *signer) body(e *licensehooks.Event, callAttempt int) ([]byte, string, error) {
 	k := bodyKey{e.TenantID, e.ID, e.CreatedAt.UnixMicro(), callAttempt}
 	sb, err := s.bodies.get(k, func() (signedBody, error) {
-		key, err := s.tenantKey(ctx, e.TenantID)
-		if err != nil {
-			return signedBody{}, err
-		}
 		body := licensehooks.AppendEnvelope(make([]byte, 0, 160+len(e.Payload)), e, callAttempt)
-		sig, err := signature.SignN(key, body)
+		sig, err := s.signN(e.TenantID, body)
 		if err != nil {
 			return signedBody{}, fmt.Errorf("tenant %s: %w", e.TenantID, err)
 		}
@@ -102,17 +104,38 @@ func (s *signer) body(ctx context.Context, e *licensehooks.Event, callAttempt in
 	return sb.body, sb.nsig, nil
 }
 
-// tenantKey returns the tenant's opened RSA key. Keys never change once a
-// tenant exists, so they are kept until evicted.
-func (s *signer) tenantKey(ctx context.Context, tenantID string) (*rsa.PrivateKey, error) {
-	return s.keys.get(tenantID, func() (*rsa.PrivateKey, error) {
+// signN signs body with the tenant's key. A Key closed under it (a signer
+// that frees keys) is dropped from the cache and loaded again, once.
+func (s *signer) signN(tenantID string, body []byte) (string, error) {
+	for try := 0; ; try++ {
+		key, err := s.tenantKey(tenantID)
+		if err != nil {
+			return "", err
+		}
+		sig, err := key.SignN(body)
+		if errors.Is(err, rsasign.ErrClosed) && try == 0 {
+			s.keys.drop(tenantID)
+			continue
+		}
+		return sig, err
+	}
+}
+
+// tenantKey returns the tenant's signing key, loaded into the signer. Keys
+// never change once a tenant exists, so they are kept until evicted.
+func (s *signer) tenantKey(tenantID string) (rsasign.Key, error) {
+	return s.keys.get(tenantID, func() (rsasign.Key, error) {
 		ctx, cancel := context.WithTimeout(s.quit, storeCallTimeout)
 		defer cancel()
 		t, err := s.store.GetTenant(ctx, tenantID)
 		if err != nil {
 			return nil, fmt.Errorf("signing key of tenant %s: %w", tenantID, err)
 		}
-		return t.SigningKey(s.mk)
+		priv, err := t.SigningKey(s.mk)
+		if err != nil {
+			return nil, err
+		}
+		return s.rsa.Load(priv)
 	})
 }
 

@@ -54,6 +54,9 @@ func decodeListener(b []byte) (service.ListenerInput, []licensehooks.FieldError,
 	if raw, ok := present(fields, "enabled"); ok && json.Unmarshal(raw, &in.Enabled) != nil {
 		bad("enabled", raw, "true or false")
 	}
+	if raw, ok := present(fields, "paused"); ok && json.Unmarshal(raw, &in.Paused) != nil {
+		bad("paused", raw, "true or false")
+	}
 	if raw, ok := present(fields, "headers"); ok {
 		in.Headers, errs = decodeHeaders(raw, errs)
 	}
@@ -162,7 +165,7 @@ func fieldRank(name string) (rank, index int, rest string) {
 		index, _ = strconv.Atoi(strings.TrimSuffix(idx, "]"))
 		index++ // the array itself (index 0) before its items
 	}
-	rank = slices.Index([]string{"", "uri", "subscriptions", "name", "description", "enabled", "headers"}, base)
+	rank = slices.Index([]string{"", "uri", "subscriptions", "name", "description", "enabled", "paused", "headers"}, base)
 	if rank < 0 {
 		rank = 99
 	}

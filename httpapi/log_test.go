@@ -271,3 +271,96 @@ func TestEventsLog(t *testing.T) {
 	}
 	wantStatus(t, e.as("GET", "/api/v1/account/events/event_nope", nil), 404)
 }
+
+// TestPauseAndReplay: paused is an extension a client may set and read
+// back (absent when false, so Zentitle2 clients see nothing new); a paused
+// listener's deliveries show as paused and become pending on resume;
+// replay validates its window and makes the missed deliveries once.
+func TestPauseAndReplay(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	l := e.createListener("customer.created")
+	if r := e.as("GET", webhooksPath+"/"+l.ID, nil); strings.Contains(string(r.body), "paused") {
+		t.Errorf("an active listener shows paused: %s", r.body)
+	}
+	update := func(body map[string]any) response {
+		if r := e.as("PUT", webhooksPath+"/"+l.ID, body); r.status >= 300 {
+			return r
+		}
+		return e.as("GET", webhooksPath+"/"+l.ID, nil)
+	}
+	base := map[string]any{"uri": l.URI, "subscriptions": l.Subscriptions}
+	bad := map[string]any{"uri": l.URI, "subscriptions": l.Subscriptions, "paused": "yes"}
+	r := update(bad)
+	wantStatus(t, r, 422)
+	if a := r.apiErr(t); len(a.ValidationErrors) != 1 || a.ValidationErrors[0].PropertyName != "paused" {
+		t.Errorf("paused \"yes\": %s", r.body)
+	}
+	paused := map[string]any{"uri": l.URI, "subscriptions": l.Subscriptions, "paused": true}
+	var m webhookModel
+	update(paused).decode(t, &m)
+	if !m.Paused {
+		t.Fatalf("PUT paused true answered %+v", m)
+	}
+	p := e.publish("")
+	var d deliveryModel
+	e.as("GET", deliveriesDir+"/"+p.Deliveries[0], nil).decode(t, &d)
+	if d.Status != licensehooks.StatusPaused {
+		t.Errorf("a delivery to a paused listener is %q, want paused", d.Status)
+	}
+	var list struct {
+		Items []deliveryModel `json:"items"`
+	}
+	e.as("GET", deliveriesDir+"?status=paused", nil).decode(t, &list)
+	if len(list.Items) != 1 {
+		t.Errorf("status=paused lists %d deliveries, want 1", len(list.Items))
+	}
+	update(base).decode(t, &m) // paused omitted: unchanged
+	if !m.Paused {
+		t.Errorf("a PUT without paused resumed the listener")
+	}
+	m = webhookModel{}
+	update(map[string]any{"uri": l.URI, "subscriptions": l.Subscriptions, "paused": false}).decode(t, &m)
+	e.as("GET", deliveriesDir+"/"+p.Deliveries[0], nil).decode(t, &d)
+	if m.Paused || d.Status != licensehooks.StatusPending {
+		t.Errorf("after resume: listener paused %v, delivery %q; want false, pending", m.Paused, d.Status)
+	}
+
+	path := webhooksPath + "/" + l.ID + "/replay"
+	hour := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, tt := range []struct {
+		body  any
+		code  int
+		field string
+	}{
+		{map[string]string{}, 422, "since"},
+		{map[string]string{"since": "yesterday"}, 422, "since"},
+		{map[string]string{"since": time.Now().Add(-31 * 24 * time.Hour).Format(time.RFC3339)}, 422, "since"},
+		{map[string]string{"since": future()}, 422, "since"},
+		{map[string]string{"since": hour, "until": time.Now().Add(-2 * time.Hour).Format(time.RFC3339)}, 422, "until"},
+		{map[string]string{"since": hour, "until": "soon"}, 422, "until"},
+		{`{"since":`, 400, ""},
+	} {
+		r := e.as("POST", path, tt.body)
+		wantStatus(t, r, tt.code)
+		if a := r.apiErr(t); tt.field != "" && (len(a.ValidationErrors) != 1 || a.ValidationErrors[0].PropertyName != tt.field) {
+			t.Errorf("%v: %s, want one problem on %s", tt.body, r.body, tt.field)
+		}
+	}
+	wantStatus(t, e.as("POST", webhooksPath+"/whl_nope/replay", map[string]string{"since": hour}), 404)
+
+	late := e.createListener("customer.created") // created after the event
+	r = e.as("POST", webhooksPath+"/"+late.ID+"/replay", map[string]string{"since": hour})
+	wantStatus(t, r, 200)
+	if string(r.body) != "{\"replayed\":1,\"more\":false}\n" {
+		t.Errorf("replay to a listener made after the event: %s", r.body)
+	}
+	r = e.as("POST", webhooksPath+"/"+late.ID+"/replay", map[string]string{"since": hour})
+	if string(r.body) != "{\"replayed\":0,\"more\":false}\n" {
+		t.Errorf("a second replay: %s", r.body)
+	}
+	r = e.as("POST", path, map[string]string{"since": hour})
+	if string(r.body) != "{\"replayed\":0,\"more\":false}\n" {
+		t.Errorf("replay to the listener that has the delivery: %s", r.body)
+	}
+}

@@ -16,7 +16,8 @@ import (
 // webhookModel is WebhookModel {id, uri, subscriptions} and the extensions.
 // The contract's schema forbids other properties, so each extension is
 // written only when it carries information: Enabled only when false (nil
-// means enabled), and no timestamps of creation or change.
+// means enabled), Paused only when true, and no timestamps of creation or
+// change.
 type webhookModel struct {
 	ID             string            `json:"id"`
 	URI            string            `json:"uri"`
@@ -24,6 +25,7 @@ type webhookModel struct {
 	Name           string            `json:"name,omitempty"`
 	Description    string            `json:"description,omitempty"`
 	Enabled        *bool             `json:"enabled,omitempty"`
+	Paused         bool              `json:"paused,omitempty"`
 	DisabledReason string            `json:"disabledReason,omitempty"`
 	DisabledAt     *time.Time        `json:"disabledAt,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
@@ -36,7 +38,7 @@ func toWebhook(l *licensehooks.Listener) webhookModel {
 	}
 	m := webhookModel{
 		ID: l.ID, URI: l.URI, Subscriptions: subs, Name: l.Name, Description: l.Description,
-		DisabledReason: l.DisabledReason, Headers: l.Headers,
+		DisabledReason: l.DisabledReason, Headers: l.Headers, Paused: l.Paused,
 	}
 	if !l.Enabled {
 		m.Enabled, m.DisabledAt = new(false), l.DisabledAt
@@ -129,7 +131,7 @@ func toDelivery(d *licensehooks.Delivery) deliveryModel {
 		Once: d.Once, AttemptCount: d.Attempts, LastStatusCode: d.LastStatusCode, LastErrorKind: d.LastErrorKind,
 		LastError: d.LastError, LastAttemptAt: d.LastAttemptAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}
-	if d.Status == licensehooks.StatusPending && !d.NextAttemptAt.IsZero() {
+	if (d.Status == licensehooks.StatusPending || d.Status == licensehooks.StatusScheduled) && !d.NextAttemptAt.IsZero() {
 		next := d.NextAttemptAt
 		m.NextAttemptAt = &next
 	}
@@ -193,6 +195,7 @@ type publishRequest struct {
 	ResourceID string          `json:"resourceId"`
 	Payload    json.RawMessage `json:"payload"`
 	EventDate  string          `json:"eventDate"`
+	DeliverAt  string          `json:"deliverAt"`
 }
 
 // publishResponse answers an accepted event.

@@ -79,7 +79,7 @@ func TestRoutesMatchDocument(t *testing.T) {
 				scopes = append(scopes, v.(string))
 			}
 		}
-		if want := []string{rt.scope}; rt.scope == "" && len(scopes) != 0 || rt.scope != "" && !slices.Equal(scopes, want) {
+		if want := strings.Fields(rt.scope); rt.scope == "" && len(scopes) != 0 || rt.scope != "" && !slices.Equal(scopes, want) {
 			t.Errorf("%s: security scopes %v in the document, %q in the routes", key, scopes, rt.scope)
 		}
 		if rt.scope != "" && rt.scope != licensehooks.ScopeTenantsAdmin && !hasTenantParam(op) {
@@ -341,7 +341,7 @@ func (e *env) checkExchanges() {
 }
 
 // extensionFields are the listener request fields beyond the contract's.
-var extensionFields = []string{"name", "description", "enabled", "headers"}
+var extensionFields = []string{"name", "description", "enabled", "paused", "headers"}
 
 // extendedListeners returns the ids of the listeners that a create or
 // update request of the test gave an extension field (not null) to.

@@ -26,6 +26,13 @@ func decodeEvent(b []byte) (service.PublishInput, error) {
 		}
 		in.EventDate = &t
 	}
+	if req.DeliverAt != "" {
+		t, ferr := timeField("deliverAt", req.DeliverAt)
+		if ferr != nil {
+			return in, licensehooks.Invalid(*ferr)
+		}
+		in.DeliverAt = &t
+	}
 	return in, nil
 }
 

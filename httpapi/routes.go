@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"licensehooks"
@@ -23,7 +24,8 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
 
 // route is one operation: its method and path (Go ServeMux pattern, spelled
 // as the OpenAPI document spells the path), operationId, and the scope it
-// needs ("" for a public endpoint, which also needs no N-TenantId).
+// needs ("" for a public endpoint, which also needs no N-TenantId; several
+// separated by spaces: any one of them).
 type route struct {
 	method, pattern string
 	operationID     string
@@ -40,6 +42,9 @@ const (
 func (s *Server) routeTable() []route {
 	admin, key, pub := licensehooks.ScopeWebhooksAdmin, licensehooks.ScopeAPIAdmin, licensehooks.ScopeEventsPublish
 	ops := licensehooks.ScopeTenantsAdmin
+	// A platform's publisher and an account admin both manage schedules
+	// and cancel delayed events.
+	pubOrAdmin := pub + " " + admin
 	return []route{
 		{"POST", "/oauth/token", "OAuth_Token", "", s.token},
 		{"POST", "/protocol/openid-connect/token", "OAuth_TokenOpenIDConnect", "", s.token},
@@ -62,6 +67,7 @@ func (s *Server) routeTable() []route {
 		{"POST", listenerPath + "/secret/rotate", "Webhooks_RotateSecret", admin, s.rotateSecret},
 		{"GET", listenerPath + "/deliveries", "Webhooks_GetDeliveries", admin, s.listenerDeliveries},
 		{"POST", listenerPath + "/recover", "Webhooks_Recover", admin, s.recoverWebhook},
+		{"POST", listenerPath + "/replay", "Webhooks_Replay", admin, s.replayWebhook},
 		{"GET", deliveriesDir, "Deliveries_GetList", admin, s.listDeliveries},
 		{"GET", deliveriesDir + "/{deliveryId}", "Deliveries_Get", admin, s.getDelivery},
 		{"POST", deliveriesDir + "/{deliveryId}/resend", "Deliveries_Resend", admin, s.resend},
@@ -69,6 +75,14 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/account/events/{eventId}", "Events_Get", admin, s.getEvent},
 		{"POST", "/api/v1/events", "Events_Publish", pub, s.publish},
 		{"POST", "/api/v1/events/batch", "Events_PublishBatch", pub, s.publishBatch},
+		{"POST", "/api/v1/account/events/{eventId}/cancel", "Events_Cancel", pubOrAdmin, s.cancelEvent},
+		{"PUT", schedulesPath + "/{resourceId}", "Schedules_Put", pubOrAdmin, s.putSchedule},
+		{"GET", schedulesPath + "/{resourceId}", "Schedules_Get", pubOrAdmin, s.getSchedule},
+		{"DELETE", schedulesPath + "/{resourceId}", "Schedules_Delete", pubOrAdmin, s.deleteSchedule},
+		{"GET", schedulesPath, "Schedules_GetList", pubOrAdmin, s.listSchedules},
+		{"POST", schedulesPath + "/batch", "Schedules_PutBatch", pubOrAdmin, s.putSchedules},
+		{"GET", "/api/v1/account/schedules-settings", "ScheduleSettings_Get", pubOrAdmin, s.getScheduleSettings},
+		{"PUT", "/api/v1/account/schedules-settings", "ScheduleSettings_Put", pubOrAdmin, s.putScheduleSettings},
 
 		{"POST", tenantsPath, "Tenants_Create", ops, s.createTenant},
 		{"GET", tenantsPath, "Tenants_GetList", ops, s.listTenants},
@@ -157,8 +171,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, scope string)
 	if !claims.MayActFor(tenantID) {
 		return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "The access token may not act for the account %s.", tenantID)
 	}
-	if !claims.HasScope(scope) {
+	if !slices.ContainsFunc(strings.Fields(scope), claims.HasScope) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="licensehooks", error="insufficient_scope", scope="`+scope+`"`)
+		if strings.Contains(scope, " ") {
+			return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "This operation needs one of the scopes %s, which the access token does not hold.",
+				strings.Join(strings.Fields(scope), " or "))
+		}
 		return nil, licensehooks.Errorf(licensehooks.EFORBIDDEN, "This operation needs the scope %s, which the access token does not hold.", scope)
 	}
 	if claims.Operator() {

@@ -229,3 +229,30 @@ func (s *Server) recoverWebhook(w http.ResponseWriter, r *http.Request, c *call)
 	}{n})
 	return nil
 }
+
+func (s *Server) replayWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Since string `json:"since"`
+		Until string `json:"until"`
+	}
+	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	since, ferr := timeField("since", req.Since)
+	if ferr != nil {
+		return licensehooks.Invalid(*ferr)
+	}
+	until, ferr := timeField("until", req.Until)
+	if ferr != nil {
+		return licensehooks.Invalid(*ferr)
+	}
+	res, err := s.cfg.Service.Replay(r.Context(), c.TenantID, r.PathValue("webhookListenerId"), since, until)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Replayed int  `json:"replayed"`
+		More     bool `json:"more"`
+	}{res.Replayed, res.More})
+	return nil
+}

@@ -210,6 +210,10 @@ func (m *Metrics) Disabled(tenantID, reason string) {
 	m.disabled.WithLabelValues(m.with(tenantID, label)...).Inc()
 }
 
+// Recorded is the outcomes stored (dispatch.Observer); attempts are
+// counted as they are made (Attempted), so there is nothing to add.
+func (m *Metrics) Recorded(int) {}
+
 // Committed observes a store commit (licensehooks.StoreObserver).
 func (m *Metrics) Committed(took time.Duration) { m.commits.Observe(took.Seconds()) }
 

@@ -26,23 +26,23 @@ func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) er
 	normalizeListener(l)
 	_, err := s.pool.Exec(ctx, `INSERT INTO listeners (id, tenant_id, uri, subscriptions, name,
 		description, enabled, disabled_reason, disabled_at, headers, secret, prev_secret,
-		prev_secret_expires_at, last_success_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		prev_secret_expires_at, last_success_at, created_at, updated_at, paused)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		l.ID, l.TenantID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
 		l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
-		l.PrevSecretExpiresAt, l.LastSuccessAt, l.CreatedAt, l.UpdatedAt)
+		l.PrevSecretExpiresAt, l.LastSuccessAt, l.CreatedAt, l.UpdatedAt, l.Paused)
 	return mapErr(err, "listener")
 }
 
 const listenerCols = `id, tenant_id, uri, subscriptions, name, description, enabled,
 	disabled_reason, disabled_at, headers, secret, prev_secret, prev_secret_expires_at,
-	last_success_at, created_at, updated_at`
+	last_success_at, created_at, updated_at, paused`
 
 // listenerDest returns the scan destinations of listenerCols.
 func listenerDest(l *licensehooks.Listener) []any {
 	return []any{&l.ID, &l.TenantID, &l.URI, &l.Subscriptions, &l.Name, &l.Description,
 		&l.Enabled, &l.DisabledReason, &l.DisabledAt, &l.Headers, &l.Secret, &l.PrevSecret,
-		&l.PrevSecretExpiresAt, &l.LastSuccessAt, &l.CreatedAt, &l.UpdatedAt}
+		&l.PrevSecretExpiresAt, &l.LastSuccessAt, &l.CreatedAt, &l.UpdatedAt, &l.Paused}
 }
 
 func scanListener(row pgx.CollectableRow) (*licensehooks.Listener, error) {
@@ -78,31 +78,50 @@ func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter
 }
 
 // UpdateListener replaces a listener's fields (all but ID, TenantID and
-// CreatedAt); a disabled listener's pending deliveries are cancelled in the
-// same transaction.
+// CreatedAt) and, in the same transaction: cancels a disabled listener's
+// pending and paused deliveries; pauses a paused one's pending deliveries
+// (a leased one keeps its lease, so its attempt's outcome is recorded);
+// makes a resumed one's paused deliveries pending and due at once.
 func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
 	normalizeListener(l)
 	var n int
+	resumed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `UPDATE listeners SET uri = $3, subscriptions = $4, name = $5,
+		// The old row's paused comes back too: deliveries move only when it
+		// changes (a FROM of the same row, locked by the UPDATE).
+		var wasPaused bool
+		err := tx.QueryRow(ctx, `UPDATE listeners l SET uri = $3, subscriptions = $4, name = $5,
 			description = $6, enabled = $7, disabled_reason = $8, disabled_at = $9, headers = $10,
 			secret = $11, prev_secret = $12, prev_secret_expires_at = $13, last_success_at = $14,
-			updated_at = $15
-			WHERE tenant_id = $1 AND id = $2 RETURNING created_at`,
+			updated_at = $15, paused = $16
+			FROM (SELECT id, paused FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE) old
+			WHERE l.tenant_id = $1 AND l.id = $2 AND old.id = l.id RETURNING l.created_at, old.paused`,
 			l.TenantID, l.ID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
 			l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
-			l.PrevSecretExpiresAt, l.LastSuccessAt, l.UpdatedAt)
-		created, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[time.Time])
+			l.PrevSecretExpiresAt, l.LastSuccessAt, l.UpdatedAt, l.Paused).Scan(&l.CreatedAt, &wasPaused)
 		if err != nil {
 			return mapErr(err, "listener")
 		}
-		l.CreatedAt = created
-		if l.Enabled {
+		switch {
+		case !l.Enabled:
+			n, err = cancelPending(ctx, tx, l.ID, l.UpdatedAt)
+			return err
+		case l.Paused == wasPaused:
 			return nil
+		case l.Paused:
+			_, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'paused', updated_at = $2
+				WHERE listener_id = $1 AND status = 'pending'`, l.ID, l.UpdatedAt)
+			return mapErr(err, "pause deliveries")
+		default:
+			tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2
+				WHERE listener_id = $1 AND status = 'paused'`, l.ID, l.UpdatedAt)
+			resumed = tag.RowsAffected() > 0
+			return mapErr(err, "resume deliveries")
 		}
-		n, err = cancelPending(ctx, tx, l.ID, l.UpdatedAt)
-		return err
 	})
+	if err == nil && resumed {
+		s.announce()
+	}
 	return s.cancelled(n, err)
 }
 
@@ -149,14 +168,14 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	return s.cancelled(n, err)
 }
 
-// cancelPending cancels a listener's pending deliveries. Their leases stay,
+// cancelPending cancels a listener's pending and scheduled deliveries. Their leases stay,
 // so the outcome of an attempt in flight is still recorded (the receiver got
 // it); recordSQL keeps such a delivery cancelled rather than retrying it.
 // It returns how many it cancelled, for the caller to report once its
 // transaction commits.
 func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) (int, error) {
 	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
-		WHERE listener_id = $1 AND status = 'pending'`, listenerID, at)
+		WHERE listener_id = $1 AND status IN ('pending', 'paused', 'scheduled')`, listenerID, at)
 	return int(tag.RowsAffected()), mapErr(err, "cancel pending deliveries")
 }
 

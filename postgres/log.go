@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,7 +94,8 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		if !exists {
 			return notFound("listener")
 		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', tries = 0,
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
 			next_attempt_at = $4, lease_owner = '', lease_expires_at = NULL, updated_at = $4
 			WHERE tenant_id = $1 AND listener_id = $2 AND status = 'failed' AND created_at >= $3
 				AND NOT once AND event_code <> $5`,
@@ -127,7 +129,7 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `WITH d AS (
 				DELETE FROM deliveries WHERE id IN (
-					SELECT id FROM deliveries WHERE status <> 'pending' AND updated_at < $1
+					SELECT id FROM deliveries WHERE status <> 'pending' AND status <> 'paused' AND status <> 'scheduled' AND updated_at < $1
 					ORDER BY updated_at LIMIT $2)
 				RETURNING id
 			), a AS (
@@ -174,4 +176,67 @@ func (s *Store) SampleAttempts(ctx context.Context, p licensehooks.SampleParams)
 		a.Succeeded = a.ErrorKind == "" && a.StatusCode >= 200 && a.StatusCode < 300
 		return a, err
 	})
+}
+
+// ReplayDeliveries makes the listener a delivery of each event it missed
+// in the window (see licensehooks.Store). The listener's row is locked
+// first, so two replays of one listener run one after the other and never
+// make the same delivery twice; a publish that commits meanwhile is seen by
+// the second or makes its own delivery, never both.
+func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParams) (int, bool, error) {
+	now := ts(p.Now)
+	made, more := 0, false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var subs []string
+		var paused bool
+		err := tx.QueryRow(ctx, `SELECT subscriptions, paused FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			p.TenantID, p.ListenerID).Scan(&subs, &paused)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("listener")
+		} else if err != nil {
+			return mapErr(err, "replay deliveries")
+		}
+		// Only what ReplayExcluded reads: an operational event's payload.
+		// Twice the limit leaves room for the few events left out.
+		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END
+			FROM events e
+			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.code = ANY ($4)
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = $5)
+			ORDER BY e.created_at, e.id LIMIT $6`,
+			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, 2*p.Limit+1)
+		var ids, events, codes []string
+		var e licensehooks.Event
+		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &e.Payload}, func() error {
+			if licensehooks.ReplayExcluded(&e, p.ListenerID) {
+				return nil
+			}
+			if len(ids) == p.Limit {
+				more = true
+				return nil
+			}
+			ids, events, codes = append(ids, licensehooks.NewID(licensehooks.PrefixDelivery)), append(events, e.ID), append(codes, e.Code)
+			return nil
+		})
+		if err != nil {
+			return mapErr(err, "replay deliveries")
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		status := licensehooks.DeliveryStatusFor(licensehooks.PublishParams{}, &licensehooks.Listener{Paused: paused})
+		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
+				status, once, next_attempt_at, lease_owner, created_at, updated_at)
+			SELECT d.id, $1, d.event_id, d.event_code, $2, $3, false, $4, '', $4, $4
+			FROM unnest($5::text[], $6::text[], $7::text[]) AS d(id, event_id, event_code)`,
+			p.TenantID, p.ListenerID, status, now, ids, events, codes)
+		made = int(tag.RowsAffected())
+		return mapErr(err, "replay deliveries")
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if made > 0 {
+		s.announce()
+	}
+	return made, more, nil
 }

@@ -27,7 +27,9 @@ const recordSQL = `WITH o AS (
 ), d AS (
 	UPDATE deliveries d SET
 		status = CASE WHEN o.status = '' OR (d.status = 'cancelled' AND o.status = 'pending')
-			THEN d.status ELSE o.status END,
+			THEN d.status
+			WHEN o.status = 'pending' AND (SELECT paused FROM listeners WHERE id = d.listener_id) THEN 'paused'
+			ELSE o.status END,
 		next_attempt_at = CASE WHEN o.status = 'pending' AND d.status <> 'cancelled'
 			THEN COALESCE(o.next_at, d.next_attempt_at) ELSE d.next_attempt_at END,
 		attempts = d.attempts + 1,

@@ -17,18 +17,21 @@ type eventKey struct{ tenant, id string }
 
 // publishBatch is the state of one PublishEvents call.
 type publishBatch struct {
-	params   []licensehooks.PublishParams
-	results  []licensehooks.PublishResult
-	ok       []int             // indexes of params still in play, in order
-	matches  map[int][]string  // param index → listeners to deliver to, in creation order
-	first    map[eventKey]int  // the first param of each event id in play
-	inserted map[eventKey]bool // event ids this call inserted (by their first param)
-	made     int               // deliveries made
-	leased   int               // of which handed off (see licensehooks.Handoff)
+	params    []licensehooks.PublishParams
+	results   []licensehooks.PublishResult
+	ok        []int                   // indexes of params still in play, in order
+	matches   map[int][]string        // param index → listeners to deliver to, in creation order
+	first     map[eventKey]int        // the first param of each event id in play
+	inserted  map[eventKey]bool       // event ids this call inserted (by their first param)
+	made      int                     // deliveries made
+	leased    int                     // of which handed off (see licensehooks.Handoff)
+	scheduled int                     // of which scheduled (a delayed event's)
+	claims    [][]*licensehooks.Claim // claims[i]: what params[i] handed off
 	// listeners holds the matched listeners whole when some event may be
 	// handed off: its claims carry them.
 	listeners map[string]*licensehooks.Listener
-	now       time.Time // when handed-off leases start
+	paused    map[string]bool // matched listeners that are paused
+	now       time.Time       // when handed-off leases start
 }
 
 // PublishEvents stores the events and their deliveries in one transaction,
@@ -42,12 +45,28 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err := licensehooks.CheckPublish(params); err != nil {
 		return nil, err
 	}
-	b := &publishBatch{
-		params: params, results: make([]licensehooks.PublishResult, len(params)),
-		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
+	b := newPublishBatch(params, ts(s.now()))
+	if len(b.ok) == 0 {
+		return b.results, nil
 	}
-	now := ts(s.now())
-	b.now = now
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return b.run(ctx, tx) })
+	if err != nil {
+		return nil, err
+	}
+	if b.made > b.leased+b.scheduled { // only work left for a claim needs announcing
+		s.announce()
+	}
+	licensehooks.GiveClaims(params, b.claims)
+	return b.results, nil
+}
+
+// newPublishBatch prepares params' events for a batch (see PublishEvents).
+func newPublishBatch(params []licensehooks.PublishParams, now time.Time) *publishBatch {
+	b := &publishBatch{
+		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
+		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{}, paused: map[string]bool{},
+		now: now,
+	}
 	for i, p := range params {
 		if err := prepareEvent(p.Event, now); err != nil {
 			b.results[i].Err = err
@@ -59,29 +78,25 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 			b.listeners = map[string]*licensehooks.Listener{}
 		}
 	}
+	return b
+}
+
+// run stores the batch's events and deliveries in tx, in two round trips.
+func (b *publishBatch) run(ctx context.Context, tx pgx.Tx) error {
 	if len(b.ok) == 0 {
-		return b.results, nil
+		return nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		first := &pgx.Batch{}
-		b.queueMatch(first)
-		b.queueInsertEvents(first)
-		if err := tx.SendBatch(ctx, first).Close(); err != nil {
-			return mapErr(err, "publish events")
-		}
-		b.refuseMissingTargets()
-		second := &pgx.Batch{}
-		b.queueDeliveries(second)
-		b.queueDuplicates(second)
-		return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
-	})
-	if err != nil {
-		return nil, err
+	first := &pgx.Batch{}
+	b.queueMatch(first)
+	b.queueInsertEvents(first)
+	if err := tx.SendBatch(ctx, first).Close(); err != nil {
+		return mapErr(err, "publish events")
 	}
-	if b.made > b.leased { // only work left for a claim needs announcing
-		s.announce()
-	}
-	return b.results, nil
+	b.refuseMissingTargets()
+	second := &pgx.Batch{}
+	b.queueDeliveries(second)
+	b.queueDuplicates(second)
+	return mapErr(tx.SendBatch(ctx, second).Close(), "publish deliveries")
 }
 
 // prepareEvent fills what the caller left empty and rejects what PostgreSQL
@@ -107,7 +122,7 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		excluded[j] = p.ExcludeListenerID
 	}
 	// A handoff needs the listeners whole, for its claims.
-	cols := "l.id"
+	cols := "l.id, l.paused"
 	if b.listeners != nil {
 		cols = qualified(listenerCols, "l")
 	}
@@ -121,12 +136,15 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 	).Query(func(rows pgx.Rows) error {
 		var i int32
 		var l licensehooks.Listener
-		dest := []any{&i, &l.ID}
+		dest := []any{&i, &l.ID, &l.Paused}
 		if b.listeners != nil {
 			dest = append([]any{&i}, listenerDest(&l)...)
 		}
 		_, err := pgx.ForEachRow(rows, dest, func() error {
 			b.matches[int(i)] = append(b.matches[int(i)], l.ID)
+			if l.Paused {
+				b.paused[l.ID] = true
+			}
 			if _, seen := b.listeners[l.ID]; b.listeners != nil && !seen {
 				b.listeners[l.ID] = new(l)
 			}
@@ -214,11 +232,11 @@ func (b *publishBatch) insertedHere(i int) bool {
 // the domain's form.
 //
 // Deliveries a Handoff takes are leased to its owner in the same statement
-// and returned as claims. Take runs here, before the statement is sent: if
+// and kept as claims, given to the Handoff after the commit. Take runs here, before the statement is sent: if
 // the transaction then fails, the whole call fails and the caller gives the
 // room back.
 func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
-	var ids, tenants, events, codes, listeners, owners []string
+	var ids, tenants, events, codes, listeners, owners, statuses []string
 	var once []bool
 	var due, created []time.Time
 	var leases []*time.Time
@@ -242,13 +260,18 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 			dids = append(dids, id)
 			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
 			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
-			if !p.HandsOff() || !p.Handoff.Take(l) {
+			status := licensehooks.DeliveryStatusFor(p, &licensehooks.Listener{Paused: b.paused[l]})
+			statuses = append(statuses, status)
+			if status == licensehooks.StatusScheduled {
+				b.scheduled++
+			}
+			if status != licensehooks.StatusPending || !p.HandsOff() || !p.Handoff.Take(l) {
 				owners, leases = append(owners, ""), append(leases, nil)
 				continue
 			}
 			owners, leases = append(owners, p.Handoff.Owner), append(leases, &until)
 			b.leased++
-			b.results[i].Claims = append(b.results[i].Claims, licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
+			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
 		}
 		b.results[i].DeliveryIDs = dids
 	}
@@ -257,12 +280,12 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 	}
 	batch.Queue(`INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
 		status, once, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, 'pending', d.once,
+		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, d.status, d.once,
 			d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.created_at, d.created_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[])
-			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at)`,
-		ids, tenants, events, codes, listeners, once, due, owners, leases, created)
+			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at, status)`,
+		ids, tenants, events, codes, listeners, once, due, owners, leases, created, statuses)
 }
 
 // queueDuplicates answers the events that were not inserted: the same Hash

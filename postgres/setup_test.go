@@ -2,13 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"licensehooks/internal/pgschema"
 	"licensehooks/storetest"
 )
 
@@ -24,22 +21,8 @@ func testURL(t testing.TB) string {
 func newSchema(t testing.TB) string {
 	t.Helper()
 	url := testURL(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "lh_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	schema := pgschema.NewName("lh_test_")
+	t.Cleanup(func() { storetest.DropSchema(t, url, schema) })
 	return schema
 }
 

@@ -106,7 +106,7 @@ func (s *Store) PurgeTenant(ctx context.Context, id string, limit int) (int, err
 		} else if purged != nil {
 			return nil
 		}
-		for _, table := range []string{"attempts", "deliveries", "events"} {
+		for _, table := range []string{"attempts", "deliveries", "events", "reminders", "schedules", "schedule_settings"} {
 			tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY (ARRAY(
 				SELECT ctid FROM %[1]s WHERE tenant_id = $1 LIMIT $2))`, table), id, limit-deleted)
 			if err != nil {

@@ -93,7 +93,7 @@ func (s *Service) SendExample(ctx context.Context, tenantID, id string, in Examp
 		Code: code, ResourceID: resource, Payload: payload,
 		OccurredAt: now, CreatedAt: now,
 	}
-	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now)
+	ev.Hash = eventHash(ev.Code, ev.ResourceID, ev.Payload, &now, nil)
 	res, err := s.Store.PublishEvents(ctx, []licensehooks.PublishParams{{Event: ev, ListenerID: id, Once: true, NotBefore: now.Add(TestHold)}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("test listener %s: %w", id, err)

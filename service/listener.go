@@ -18,7 +18,10 @@ type ListenerInput struct {
 	Name          *string
 	Description   *string
 	Enabled       *bool
-	Headers       map[string]string
+	// Paused holds deliveries without cancelling them (see
+	// licensehooks.Listener.Paused).
+	Paused  *bool
+	Headers map[string]string
 }
 
 // validate checks every field and returns the cleaned subscriptions and
@@ -81,6 +84,9 @@ func (s *Service) CreateListener(ctx context.Context, tenantID string, in Listen
 		l.Enabled = false
 		l.DisabledAt = &now
 	}
+	if in.Paused != nil {
+		l.Paused = *in.Paused
+	}
 	if err := s.Store.CreateListener(ctx, l); err != nil {
 		return nil, fmt.Errorf("create listener: %w", err)
 	}
@@ -132,6 +138,9 @@ func (s *Service) UpdateListener(ctx context.Context, tenantID, id string, in Li
 		} else {
 			l.DisabledAt = &now
 		}
+	}
+	if in.Paused != nil {
+		l.Paused = *in.Paused
 	}
 	l.UpdatedAt = now
 	if err := s.Store.UpdateListener(ctx, l); err != nil {

@@ -32,7 +32,13 @@ type PublishInput struct {
 	ResourceID string
 	Payload    json.RawMessage
 	EventDate  *time.Time
+	// DeliverAt, when set, delays the deliveries: they are stored
+	// scheduled, due then (in the future, at most MaxDeliverAhead ahead).
+	DeliverAt *time.Time
 }
+
+// MaxDeliverAhead is how far ahead a delayed event may be delivered.
+const MaxDeliverAhead = 365 * 24 * time.Hour
 
 // Publish validates each event and stores the valid ones with one delivery
 // per matching enabled listener. The results parallel in: an event that
@@ -50,36 +56,36 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 			results[i] = licensehooks.PublishResult{EventID: pi.EventID, Err: err}
 			continue
 		}
-		params = append(params, licensehooks.PublishParams{Event: ev})
+		p := licensehooks.PublishParams{Event: ev}
+		if pi.DeliverAt != nil {
+			p.NotBefore, p.Scheduled = pi.DeliverAt.UTC().Truncate(time.Microsecond), true
+		}
+		params = append(params, p)
 		index = append(index, i)
 	}
 	if len(params) == 0 {
 		return results, nil
 	}
-	done := func([]*licensehooks.Claim) {}
-	if s.Handoffer != nil {
-		var h *licensehooks.Handoff
-		h, done = s.Handoffer.Handoff()
-		for i := range params {
-			params[i].Handoff = h
+	stored, err := s.publisher().PublishEvents(ctx, params)
+	if err == nil && s.Scheduler != nil {
+		// After the commit, so the scheduler's next read sees the rows.
+		for _, p := range params {
+			if p.Scheduled {
+				s.Scheduler.Poke()
+				break
+			}
 		}
 	}
-	stored, err := s.Store.PublishEvents(ctx, params)
 	if err != nil {
-		done(nil)
 		return nil, fmt.Errorf("publish %d events: %w", len(params), err)
 	}
-	var claims []*licensehooks.Claim
 	accepted := 0
 	for j, r := range stored {
-		claims = append(claims, r.Claims...)
-		r.Claims = nil // the dispatcher's, not the caller's
 		results[index[j]] = r
 		if r.Err == nil && !r.Duplicate {
 			accepted++
 		}
 	}
-	done(claims)
 	if s.Observer != nil && accepted > 0 {
 		s.Observer.Accepted(tenantID, accepted)
 	}
@@ -105,13 +111,24 @@ func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*li
 	}
 	payload, perrs := s.checkPayload(in.EventCode, in.Payload)
 	errs = append(errs, perrs...)
+	if in.DeliverAt != nil {
+		switch at := *in.DeliverAt; {
+		case !at.After(now):
+			errs = append(errs, field("deliverAt", "in_past",
+				"deliverAt must be in the future (it is %s, now is %s); leave it out to deliver at once.",
+				at.UTC().Format(time.RFC3339), now.Format(time.RFC3339)))
+		case at.Sub(now) > MaxDeliverAhead:
+			errs = append(errs, field("deliverAt", "too_far",
+				"deliverAt may be at most 365 days ahead (until %s).", now.Add(MaxDeliverAhead).Format(time.RFC3339)))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, licensehooks.Invalid(errs...)
 	}
 	ev := &licensehooks.Event{
 		ID: in.EventID, TenantID: tenantID, Code: in.EventCode, ResourceID: in.ResourceID,
 		Payload: payload, OccurredAt: now, CreatedAt: now,
-		Hash: eventHash(in.EventCode, in.ResourceID, payload, in.EventDate),
+		Hash: eventHash(in.EventCode, in.ResourceID, payload, in.EventDate, in.DeliverAt),
 	}
 	ev.SetDefaults(now)
 	if in.EventDate != nil {
@@ -172,9 +189,10 @@ func validEventID(id string) bool {
 }
 
 // eventHash identifies a publish request: the code, resource, canonical
-// payload and, only when the publisher gave it, the date. A retry that
-// leaves eventDate out must match the first call, whose date was "now".
-func eventHash(code, resourceID string, payload []byte, date *time.Time) []byte {
+// payload and, only when the publisher gave them, the date and the delivery
+// time. A retry that leaves eventDate out must match the first call, whose
+// date was "now".
+func eventHash(code, resourceID string, payload []byte, date, deliverAt *time.Time) []byte {
 	h := sha256.New()
 	for _, part := range [][]byte{[]byte(code), []byte(resourceID), canonicalJSON(payload)} {
 		// Length prefixes keep ("ab","c") and ("a","bc") apart.
@@ -183,6 +201,9 @@ func eventHash(code, resourceID string, payload []byte, date *time.Time) []byte 
 	}
 	if date != nil {
 		h.Write([]byte(date.UTC().Truncate(time.Microsecond).Format(licensehooks.EventDateLayout)))
+	}
+	if deliverAt != nil {
+		h.Write([]byte("deliverAt:" + deliverAt.UTC().Truncate(time.Microsecond).Format(licensehooks.EventDateLayout)))
 	}
 	return h.Sum(nil)
 }

@@ -176,12 +176,13 @@ func TestEventHash(t *testing.T) {
 	t.Parallel()
 	d1 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	d2 := d1.In(time.FixedZone("X", 3600))
-	base := eventHash("a", "b", []byte("{}"), nil)
+	base := eventHash("a", "b", []byte("{}"), nil, nil)
 	for name, h := range map[string][]byte{
-		"code":     eventHash("ab", "", []byte("{}"), nil),
-		"resource": eventHash("a", "bx", []byte("{}"), nil),
-		"payload":  eventHash("a", "b", []byte(`{"x":1}`), nil),
-		"date":     eventHash("a", "b", []byte("{}"), &d1),
+		"code":     eventHash("ab", "", []byte("{}"), nil, nil),
+		"resource": eventHash("a", "bx", []byte("{}"), nil, nil),
+		"payload":  eventHash("a", "b", []byte(`{"x":1}`), nil, nil),
+		"date":     eventHash("a", "b", []byte("{}"), &d1, nil),
+		"deliver":  eventHash("a", "b", []byte("{}"), nil, &d1),
 	} {
 		if bytes.Equal(h, base) {
 			t.Errorf("%s: the hash did not change", name)
@@ -191,41 +192,41 @@ func TestEventHash(t *testing.T) {
 		[]byte(`{"x":1,"y":[{"b":2,"a":"<&>"}]}`),
 		[]byte(` { "y" : [ { "a" : "\u003c&\u003e", "b" : 2 } ] , "x" : 1 } `),
 	}
-	if !bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", same[1], nil)) {
+	if !bytes.Equal(eventHash("a", "b", same[0], nil, nil), eventHash("a", "b", same[1], nil, nil)) {
 		t.Error("the same payload with keys reordered hashes differently")
 	}
 	for _, other := range []string{`{"x":1.0,"y":[{"b":2,"a":"<&>"}]}`, `{"x":1,"y":[{"a":"<&>","b":2}],"z":null}`, `{"x":1,"y":[2,{"a":"<&>"}]}`} {
-		if bytes.Equal(eventHash("a", "b", same[0], nil), eventHash("a", "b", []byte(other), nil)) {
+		if bytes.Equal(eventHash("a", "b", same[0], nil, nil), eventHash("a", "b", []byte(other), nil, nil)) {
 			t.Errorf("%s hashes as %s", other, same[0])
 		}
 	}
-	if !bytes.Equal(eventHash("a", "b", nil, &d1), eventHash("a", "b", nil, &d2)) {
+	if !bytes.Equal(eventHash("a", "b", nil, &d1, nil), eventHash("a", "b", nil, &d2, nil)) {
 		t.Error("the same instant in another zone hashes differently")
 	}
 }
 
-// handoffer admits every delivery and records what each publish returned.
-type handoffer struct {
-	calls int
-	got   [][]*licensehooks.Claim
+// publisher records the calls the service makes and passes them to the
+// store.
+type publisher struct {
+	licensehooks.Store
+	calls [][]licensehooks.PublishParams
 }
 
-func (h *handoffer) Handoff() (*licensehooks.Handoff, func([]*licensehooks.Claim)) {
-	h.calls++
-	return &licensehooks.Handoff{Owner: "node-1", Lease: time.Minute, Take: func(string) bool { return true }},
-		func(cs []*licensehooks.Claim) { h.got = append(h.got, cs) }
+func (p *publisher) PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error) {
+	p.calls = append(p.calls, params)
+	return p.Store.PublishEvents(ctx, params)
 }
 
-// Publish leases fresh deliveries to the dispatcher through the Handoffer
-// and gives it the claims; the caller's results carry none.
-func TestPublishHandsOff(t *testing.T) {
+// Publish goes through the Publisher when one is set (the dispatcher, in
+// serve), in one call for a batch, and knows nothing of handoffs.
+func TestPublishThroughPublisher(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
 	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
 	f.listener(t, ListenerInput{Subscriptions: []string{"customer.created"}})
-	h := &handoffer{}
-	f.svc.Handoffer = h
+	p := &publisher{Store: f.store}
+	f.svc.Publisher = p
 	in := func(id string) PublishInput {
 		return PublishInput{EventID: id, EventCode: "customer.created", ResourceID: "c", Payload: json.RawMessage(`{"customerId":"c","name":"N"}`)}
 	}
@@ -233,17 +234,17 @@ func TestPublishHandsOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.calls != 1 || len(h.got) != 1 || len(h.got[0]) != 4 {
-		t.Fatalf("one publish of 2 events to 2 listeners: %d handoffs, claims %v; want 1 handoff of 4", h.calls, h.got)
+	if len(p.calls) != 1 || len(p.calls[0]) != 2 {
+		t.Fatalf("one publish of 2 events made %d publisher calls; want 1 of 2 events", len(p.calls))
 	}
-	for _, r := range res {
-		if len(r.Claims) != 0 || len(r.DeliveryIDs) != 2 {
-			t.Errorf("result %+v: want 2 deliveries and no claims", r)
+	for _, pp := range p.calls[0] {
+		if pp.Handoff != nil {
+			t.Errorf("the service set a handoff on %s; handoffs are the dispatcher's", pp.Event.ID)
 		}
 	}
-	for _, c := range h.got[0] {
-		if d, err := f.store.GetDelivery(ctx, f.tenant, c.Delivery.ID); err != nil || d.LeaseOwner != "node-1" {
-			t.Errorf("handed-off delivery %s: %+v, %v", c.Delivery.ID, d, err)
+	for _, r := range res {
+		if r.Err != nil || len(r.DeliveryIDs) != 2 {
+			t.Errorf("result %+v: want 2 deliveries", r)
 		}
 	}
 }

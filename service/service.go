@@ -17,6 +17,7 @@ import (
 	"licensehooks"
 	"licensehooks/auth"
 	"licensehooks/catalog"
+	"licensehooks/janitor"
 )
 
 // Sender makes one manual attempt of a delivery now (the dispatcher).
@@ -24,12 +25,11 @@ type Sender interface {
 	SendNow(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error)
 }
 
-// Handoffer lets publishes lease their fresh deliveries to this process's
-// dispatcher as the store makes them (see licensehooks.Handoff): h is nil
-// when it takes none now, and done receives the store's claims (nil when
-// the publish failed).
-type Handoffer interface {
-	Handoff() (h *licensehooks.Handoff, done func(claims []*licensehooks.Claim))
+// Publisher stores published events and their deliveries: the store, or
+// this process's dispatcher, which takes the fresh deliveries it has room
+// for as they are stored (dispatch.Dispatcher.PublishEvents).
+type Publisher interface {
+	PublishEvents(ctx context.Context, params []licensehooks.PublishParams) ([]licensehooks.PublishResult, error)
 }
 
 // Service runs the operations over a store. Now defaults to time.Now; a test
@@ -39,7 +39,10 @@ type Service struct {
 	Catalog   *catalog.Catalog
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
-	Handoffer Handoffer // optional
+	Publisher Publisher // optional; default Store
+	// Retention is how long finished work is kept (janitor.DefaultRetention
+	// when 0): a replay reaches no further back.
+	Retention time.Duration
 	// AddressGuard, when set, refuses a listener URI whose host is a
 	// literal IP address that deliveries may not reach (the SSRF guard's
 	// Check); host names are checked when a delivery dials them.
@@ -50,8 +53,22 @@ type Service struct {
 	Logger *slog.Logger // optional
 	// Observer, when set, is told of the events accepted, for metrics.
 	Observer Observer
-	Now      func() time.Time
+	// Scheduler, when set, is poked when time-based work is stored
+	// (delayed events, reminders), so it wakes sooner than it planned.
+	Scheduler Poker
+	Now       func() time.Time
 }
+
+// publisher is where events are published: Publisher, else the store.
+func (s *Service) publisher() Publisher {
+	if s.Publisher != nil {
+		return s.Publisher
+	}
+	return s.Store
+}
+
+// Poker is told that time-based work may be due sooner than it knew.
+type Poker interface{ Poke() }
 
 // Observer is told of what the service accepts, for metrics. It must
 // return at once.
@@ -121,6 +138,71 @@ func (s *Service) Recover(ctx context.Context, tenantID, listenerID string, sinc
 		return 0, fmt.Errorf("recover listener %s: %w", listenerID, err)
 	}
 	return n, nil
+}
+
+// RetentionPeriod is how long finished work is kept: Retention, or
+// janitor.DefaultRetention.
+func (s *Service) RetentionPeriod() time.Duration {
+	if s.Retention > 0 {
+		return s.Retention
+	}
+	return janitor.DefaultRetention
+}
+
+// MaxReplay is how many deliveries one Replay makes at most; a replay that
+// stops there says so, and the same call again makes the rest.
+const MaxReplay = 10_000
+
+// ReplayResult is what a Replay made.
+type ReplayResult struct {
+	Replayed int  // deliveries made
+	More     bool // stopped at MaxReplay: call again for the rest
+}
+
+// Replay makes the listener a delivery of every event created in [since,
+// until) that its subscriptions match now and that it has no delivery of
+// (see licensehooks.Store.ReplayDeliveries). since is required and reaches
+// back at most the retention period; until defaults to now.
+func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since, until time.Time) (ReplayResult, error) {
+	now := s.now()
+	retention := s.RetentionPeriod()
+	if until.IsZero() {
+		until = now
+	}
+	var errs []licensehooks.FieldError
+	switch {
+	case since.IsZero():
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "required", Message: "since is required."})
+	case since.Before(now.Add(-retention)):
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "out_of_range",
+			Message: fmt.Sprintf("since must be at most %s ago: older events are no longer kept.", days(retention))})
+	case since.After(now):
+		errs = append(errs, licensehooks.FieldError{Field: "since", Code: "out_of_range", Message: "since must not be in the future."})
+	}
+	if len(errs) == 0 && !until.After(since) {
+		errs = append(errs, licensehooks.FieldError{Field: "until", Code: "out_of_range", Message: "until must be after since."})
+	}
+	if len(errs) > 0 {
+		return ReplayResult{}, licensehooks.Invalid(errs...)
+	}
+	n, more, err := s.Store.ReplayDeliveries(ctx, licensehooks.ReplayParams{TenantID: tenantID, ListenerID: listenerID,
+		Since: since.UTC(), Until: until.UTC(), Now: now, Limit: MaxReplay})
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("replay to listener %s: %w", listenerID, err)
+	}
+	return ReplayResult{Replayed: n, More: more}, nil
+}
+
+// days writes d in whole days when it is some ("30 days"), else as a
+// duration.
+func days(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		if n := d / (24 * time.Hour); n > 1 {
+			return fmt.Sprintf("%d days", n)
+		}
+		return "1 day"
+	}
+	return d.String()
 }
 
 // RequestBody rebuilds the exact body an attempt sent, from its event: the

@@ -33,13 +33,15 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 		refused[i] = p.Event.CheckText()
 	}
 	results := make([]licensehooks.PublishResult, len(params))
+	var claims [][]*licensehooks.Claim // claims[i]: what params[i] handed off
 	err := s.write(ctx, func(w *writer) error {
+		claims = make([][]*licensehooks.Claim, len(params))
 		for i, p := range params {
 			results[i] = licensehooks.PublishResult{EventID: p.Event.ID, Err: refused[i]}
 			if refused[i] != nil {
 				continue
 			}
-			if err := publishOne(w, p, now, &results[i]); err != nil {
+			if err := publishOne(w, p, now, &results[i], &claims[i]); err != nil {
 				var le *licensehooks.Error
 				if !errors.As(err, &le) {
 					return fmt.Errorf("publish event %s: %w", p.Event.ID, err)
@@ -47,7 +49,7 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 				results[i].Err = err
 			}
 			// Workers need telling only of deliveries left for a claim.
-			if r := &results[i]; len(r.DeliveryIDs) > len(r.Claims) && !r.Duplicate {
+			if r := &results[i]; len(r.DeliveryIDs) > len(claims[i]) && !r.Duplicate && !p.Scheduled {
 				w.wake = true
 			}
 		}
@@ -56,13 +58,15 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err != nil {
 		return nil, mapErr(err, "event")
 	}
+	licensehooks.GiveClaims(params, claims)
 	return results, nil
 }
 
 // publishOne stores one event and fans it out, or answers a duplicate. A
 // *licensehooks.Error return is the event's own failure, found before any
-// write. now is the publish call's time, when handed-off leases start.
-func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult) error {
+// write. now is the publish call's time, when handed-off leases start; the
+// deliveries leased to p.Handoff are added to claims.
+func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
 	var targets []*licensehooks.Listener
 	if p.ListenerID != "" {
@@ -93,7 +97,7 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 	if !p.NotBefore.IsZero() {
 		due = p.NotBefore
 	}
-	return insertDeliveries(w, p, targets, due, now, res)
+	return insertDeliveries(w, p, targets, due, now, res, claims)
 }
 
 // duplicate answers an event whose (tenant, id) is taken: the first
@@ -155,18 +159,20 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 	return ls, nil
 }
 
-// insertDelivery inserts one new pending delivery. One row per statement
+// insertDelivery inserts one new delivery, pending or paused. One row per statement
 // on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
 // statement journal of every page it touches, which costs more than the
 // extra statements.
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
 
-// insertDeliveries inserts one pending delivery of p's event per listener
-// into res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
-// those it takes, into res's Claims.
+// insertDeliveries inserts one delivery of p's event per listener into
+// res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
+// those it takes, into claims. Its status is licensehooks.DeliveryStatusFor:
+// scheduled for a delayed event, paused for a paused listener, else
+// pending.
 func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
-	now time.Time, res *licensehooks.PublishResult) error {
+	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
 	res.DeliveryIDs = make([]string, len(listeners))
 	idTime := time.Now()
@@ -178,17 +184,18 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 		id := newSortableID(licensehooks.PrefixDelivery, idTime)
 		res.DeliveryIDs[i] = id
 		owner, expires := "", int64(0)
-		take := p.HandsOff() && p.Handoff.Take(l.ID)
+		status := licensehooks.DeliveryStatusFor(p, l)
+		take := status == licensehooks.StatusPending && p.HandsOff() && p.Handoff.Take(l.ID)
 		if take {
 			owner, expires = p.Handoff.Owner, micros(until)
 		}
-		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, boolInt(p.Once), micros(due),
+		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, boolInt(p.Once), micros(due),
 			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
 		if err != nil {
 			return err
 		}
 		if take {
-			res.Claims = append(res.Claims, licensehooks.HandoffClaim(p, id, l, due, until))
+			*claims = append(*claims, licensehooks.HandoffClaim(p, id, l, due, until))
 		}
 	}
 	return nil

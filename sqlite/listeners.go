@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"licensehooks"
@@ -13,10 +15,11 @@ func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) er
 	err := s.write(ctx, func(w *writer) error {
 		w.fanout = nil
 		_, err := w.exec(`INSERT INTO listeners (`+listenerCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			l.ID, l.TenantID, l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled),
 			l.DisabledReason, microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret,
-			microsPtr(l.PrevSecretExpiresAt), microsPtr(l.LastSuccessAt), micros(l.CreatedAt), micros(l.UpdatedAt))
+			microsPtr(l.PrevSecretExpiresAt), microsPtr(l.LastSuccessAt), micros(l.CreatedAt), micros(l.UpdatedAt),
+			boolInt(l.Paused))
 		return mapErr(err, "listener")
 	})
 	return mapErr(err, "listener")
@@ -48,24 +51,47 @@ func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter
 }
 
 // UpdateListener replaces the listener's fields but ID, TenantID and
-// CreatedAt; a listener left disabled has its pending deliveries cancelled.
+// CreatedAt; a listener left disabled has its pending and paused
+// deliveries cancelled, one left paused has its pending ones paused (a
+// leased one keeps its lease, so its attempt's outcome is recorded), and
+// one resumed has its paused ones pending and due at once.
 func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
 	err := s.write(ctx, func(w *writer) error {
 		w.fanout = nil
+		var wasPaused bool
+		err := w.queryRow(`SELECT paused FROM listeners WHERE id = ? AND tenant_id = ?`, l.ID, l.TenantID).Scan(&wasPaused)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("listener")
+		} else if err != nil {
+			return err
+		}
 		n, err := w.execN(`UPDATE listeners SET uri = ?, subscriptions = ?, name = ?, description = ?,
 			enabled = ?, disabled_reason = ?, disabled_at = ?, headers = ?, secret = ?, prev_secret = ?,
-			prev_secret_expires_at = ?, last_success_at = ?, updated_at = ?
+			prev_secret_expires_at = ?, last_success_at = ?, updated_at = ?, paused = ?
 			WHERE id = ? AND tenant_id = ?`,
 			l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled), l.DisabledReason,
 			microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret, microsPtr(l.PrevSecretExpiresAt),
-			microsPtr(l.LastSuccessAt), micros(l.UpdatedAt), l.ID, l.TenantID)
+			microsPtr(l.LastSuccessAt), micros(l.UpdatedAt), boolInt(l.Paused), l.ID, l.TenantID)
 		if err != nil || n == 0 {
 			return orNotFound(err, "listener")
 		}
-		if !l.Enabled {
+		switch {
+		case !l.Enabled:
 			return cancelPending(w, l.ID, l.UpdatedAt)
+		case l.Paused == wasPaused:
+			return nil
+		case l.Paused:
+			_, err := w.exec(`UPDATE deliveries SET status = 'paused', updated_at = ?
+				WHERE listener_id = ? AND status = 'pending'`, micros(l.UpdatedAt), l.ID)
+			return err
+		default:
+			n, err := w.execN(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+				WHERE listener_id = ? AND status = 'paused'`, micros(l.UpdatedAt), micros(l.UpdatedAt), l.ID)
+			if n > 0 {
+				w.wake = true
+			}
+			return err
 		}
-		return nil
 	})
 	return mapErr(err, "listener")
 }
@@ -105,12 +131,19 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	return mapErr(err, "listener")
 }
 
-// cancelPending cancels a listener's pending deliveries. A lease in flight
+// cancelPending cancels a listener's pending and scheduled deliveries (each
+// status off its own partial index). A lease in flight
 // is kept, so the attempt's outcome is still recorded; RecordOutcomes does
 // not bring a cancelled delivery back to pending.
 func cancelPending(w *writer, listenerID string, at time.Time) error {
 	n, err := w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
-		WHERE listener_id = ? AND status = 'pending'`, micros(at), listenerID)
+		WHERE listener_id = ? AND status IN ('pending', 'paused')`, micros(at), listenerID)
+	w.cancelled += int(n)
+	if err != nil {
+		return err
+	}
+	n, err = w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
+		WHERE listener_id = ? AND status = 'scheduled'`, micros(at), listenerID)
 	w.cancelled += int(n)
 	return err
 }

@@ -79,10 +79,12 @@ func TestServingReleasesDeadLeases(t *testing.T) {
 	now := time.Now()
 	_, claimed := f.Publish(tn.ID, "entitlement.created", now.Add(-time.Second))
 	handedEvent := f.Event(tn.ID, "entitlement.created", now.Add(-time.Second))
+	var handed []*licensehooks.Claim
 	res := f.PublishParams(licensehooks.PublishParams{Event: handedEvent, Handoff: &licensehooks.Handoff{
-		Owner: "dead", Lease: time.Hour, Take: func(string) bool { return true }}})
-	if len(res[0].Claims) != 1 {
-		t.Fatalf("the publish handed off %d claims, want 1", len(res[0].Claims))
+		Owner: "dead", Lease: time.Hour, Take: func(string) bool { return true },
+		Claimed: func(cs []*licensehooks.Claim) { handed = cs }}})
+	if len(handed) != 1 {
+		t.Fatalf("the publish handed off %d claims, want 1", len(handed))
 	}
 	cs, err := dead.ClaimDeliveries(t.Context(), licensehooks.ClaimParams{Owner: "dead", Now: now, Lease: time.Hour, Limit: 10})
 	if err != nil || len(cs) != 1 || cs[0].Delivery.ID != claimed.DeliveryIDs[0] {

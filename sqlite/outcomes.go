@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"licensehooks"
 )
@@ -12,7 +15,9 @@ import (
 // status and schedule; a delivery cancelled while its attempt was in flight
 // stays cancelled rather than coming back for a retry.
 const applyOutcome = `UPDATE deliveries SET
-	status = CASE WHEN ? = '' OR (status = 'cancelled' AND ? = 'pending') THEN status ELSE ? END,
+	status = CASE WHEN ? = '' OR (status = 'cancelled' AND ? = 'pending') THEN status
+		WHEN ? = 'pending' AND (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused'
+		ELSE ? END,
 	next_attempt_at = CASE WHEN ? = 'pending' AND status <> 'cancelled' THEN ? ELSE next_attempt_at END,
 	attempts = attempts + 1, tries = tries + ?, lease_owner = '', lease_expires_at = 0,
 	last_status_code = ?, last_error_kind = ?, last_error = ?, last_attempt_at = ?, updated_at = ?
@@ -99,7 +104,7 @@ func recordOutcome(w *writer, r outcomeRow) (bool, error) {
 	o, a := r.o, r.o.Attempt
 	end := micros(a.StartedAt.Add(a.Duration))
 	started := micros(a.StartedAt)
-	n, err := w.execN(applyOutcome, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),
+	n, err := w.execN(applyOutcome, o.Status, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),
 		boolInt(o.CountsAsTry), a.StatusCode, a.ErrorKind, a.Error, started, end,
 		a.DeliveryID, a.TenantID, o.Owner)
 	if err != nil {
@@ -128,7 +133,8 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 	var n int64
 	err := s.write(ctx, func(w *writer) error {
 		var err error
-		n, err = w.execN(`UPDATE deliveries SET status = 'pending', tries = 0, next_attempt_at = ?,
+		n, err = w.execN(`UPDATE deliveries SET tries = 0, next_attempt_at = ?,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
 			lease_owner = '', lease_expires_at = 0, updated_at = ?
 			WHERE listener_id = ? AND tenant_id = ? AND status = 'failed' AND created_at >= ?
 				AND NOT once AND event_code <> ?`,
@@ -186,4 +192,66 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 		return 0, mapErr(err, "deliveries")
 	}
 	return int(n + events), nil
+}
+
+// ReplayDeliveries makes the listener a delivery of each event it missed
+// in the window (see licensehooks.Store). The events are read and the
+// deliveries made in one write transaction, so a publish cannot slip
+// between and be delivered twice.
+func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParams) (int, bool, error) {
+	made, more := 0, false
+	err := s.write(ctx, func(w *writer) error {
+		made, more = 0, false
+		l, err := scanListener(w.queryRow(`SELECT `+listenerCols+` FROM listeners WHERE id = ? AND tenant_id = ?`,
+			p.ListenerID, p.TenantID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("listener")
+		} else if err != nil {
+			return err
+		}
+		// Only what ReplayExcluded reads: an operational event's payload.
+		// Twice the limit leaves room for the few events left out.
+		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END
+			FROM events e
+			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ?
+				AND e.code IN (SELECT value FROM json_each(?))
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = ?)
+			ORDER BY e.created_at, e.rowid LIMIT ?`,
+			p.TenantID, micros(p.Since), micros(p.Until), jsonText(l.Subscriptions), l.ID, 2*p.Limit+1)
+		if err != nil {
+			return err
+		}
+		events, err := collect(rows, func(sc scanner) (*licensehooks.Event, error) {
+			var e licensehooks.Event
+			var payload []byte
+			err := sc.Scan(&e.TenantID, &e.ID, &e.Code, &payload)
+			e.Payload = payload
+			return &e, err
+		})
+		if err != nil {
+			return err
+		}
+		status := licensehooks.DeliveryStatusFor(licensehooks.PublishParams{}, l)
+		idTime := time.Now()
+		for _, e := range events {
+			if licensehooks.ReplayExcluded(e, l.ID) {
+				continue
+			}
+			if made == p.Limit {
+				more = true
+				break
+			}
+			id := newSortableID(licensehooks.PrefixDelivery, idTime)
+			if _, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, 0, micros(p.Now),
+				"", 0, micros(p.Now), micros(p.Now)); err != nil {
+				return err
+			}
+			made++
+		}
+		if made > 0 && status == licensehooks.StatusPending {
+			w.wake = true
+		}
+		return nil
+	})
+	return made, more, mapErr(err, "deliveries")
 }

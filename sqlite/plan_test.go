@@ -42,6 +42,12 @@ func TestQueryPlans(t *testing.T) {
 		{"purge", `SELECT id FROM deliveries WHERE status IN ('succeeded', 'failed', 'cancelled') AND status <> 'pending' AND updated_at < ? LIMIT ?`, []any{1, 10}},
 		{"attempts", `SELECT ` + attemptCols + ` FROM attempts WHERE delivery_id = ? ORDER BY started_at, number`, []any{"d"}},
 		{"samples", `SELECT listener_id FROM attempts WHERE tenant_id = ? AND started_at >= ? ORDER BY started_at DESC LIMIT 10`, []any{"t", 1}},
+		{"promote scheduled", promoteQuery, []any{1, 1, 10}},
+		{"cancel scheduled", `UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE listener_id = ? AND status = 'scheduled'`, []any{1, "l"}},
+		{"claim reminders", claimRemindersQuery, []any{"o", 1, 1, 1, 10}},
+		{"next due", nextDueQuery, nil},
+		{"upcoming reminders", `SELECT ` + reminderCols + ` FROM reminders WHERE tenant_id = ? AND status = 'scheduled' AND resource_id = ?
+			ORDER BY due_at, event_id LIMIT 10`, []any{"t", "r"}},
 		{"events", `SELECT ` + eventCols + ` FROM events WHERE tenant_id = ? AND code = ? ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "c"}},
 	}
 	for _, c := range cases {
@@ -61,7 +67,8 @@ func TestQueryPlans(t *testing.T) {
 		rows.Close()
 		for _, step := range plan {
 			if (strings.HasPrefix(step, "SCAN deliveries") || strings.HasPrefix(step, "SCAN attempts") ||
-				strings.HasPrefix(step, "SCAN events")) && !strings.Contains(step, "INDEX") {
+				strings.HasPrefix(step, "SCAN events") || strings.HasPrefix(step, "SCAN reminders") ||
+				strings.HasPrefix(step, "SCAN r ")) && !strings.Contains(step, "INDEX") {
 				t.Errorf("%s: full scan in plan %q", c.name, plan)
 			}
 		}

@@ -131,7 +131,7 @@ func scanCredential(sc scanner) (*licensehooks.Credential, error) {
 }
 
 const listenerCols = `id, tenant_id, uri, subscriptions, name, description, enabled, disabled_reason,
-	disabled_at, headers, secret, prev_secret, prev_secret_expires_at, last_success_at, created_at, updated_at`
+	disabled_at, headers, secret, prev_secret, prev_secret_expires_at, last_success_at, created_at, updated_at, paused`
 
 func scanListener(sc scanner) (*licensehooks.Listener, error) {
 	var l licensehooks.Listener
@@ -139,7 +139,7 @@ func scanListener(sc scanner) (*licensehooks.Listener, error) {
 	var disabledAt, prevExp, lastSuccess sql.NullInt64
 	var created, updated int64
 	err := sc.Scan(&l.ID, &l.TenantID, &l.URI, &subs, &l.Name, &l.Description, &l.Enabled, &l.DisabledReason,
-		&disabledAt, &headers, &l.Secret, &l.PrevSecret, &prevExp, &lastSuccess, &created, &updated)
+		&disabledAt, &headers, &l.Secret, &l.PrevSecret, &prevExp, &lastSuccess, &created, &updated, &l.Paused)
 	if err != nil {
 		return nil, err
 	}

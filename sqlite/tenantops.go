@@ -125,7 +125,7 @@ func (s *Store) PurgeTenant(ctx context.Context, id string, limit int) (int, err
 		} else if purged.Valid {
 			return nil
 		}
-		for _, table := range []string{"attempts", "deliveries", "events"} {
+		for _, table := range []string{"attempts", "deliveries", "events", "reminders", "schedules", "schedule_settings"} {
 			n, err := w.execN(`DELETE FROM `+table+` WHERE rowid IN
 				(SELECT rowid FROM `+table+` WHERE tenant_id = ? LIMIT ?)`, id, limit-deleted)
 			if err != nil {

@@ -184,7 +184,9 @@ func TestHandoffRerun(t *testing.T) {
 		}
 	}
 	var takes atomic.Int64
-	h := &licensehooks.Handoff{Owner: "me", Lease: time.Minute, Take: func(string) bool { takes.Add(1); return true }}
+	var handed []*licensehooks.Claim
+	h := &licensehooks.Handoff{Owner: "me", Lease: time.Minute, Take: func(string) bool { takes.Add(1); return true },
+		Claimed: func(cs []*licensehooks.Claim) { handed = append(handed, cs...) }}
 	e := &licensehooks.Event{TenantID: tn.ID, Code: "customer.created", ResourceID: "r", Payload: []byte(`{}`), Hash: []byte("h")}
 
 	waitQueued, release := holdWriter(t, s)
@@ -206,7 +208,7 @@ func TestHandoffRerun(t *testing.T) {
 		t.Errorf("Take asked %d times, want 6 (3 deliveries, run twice)", takes.Load())
 	}
 	seen := map[string]bool{}
-	for _, c := range res[0].Claims {
+	for _, c := range handed {
 		if seen[c.Delivery.ID] {
 			t.Errorf("delivery %s handed off twice", c.Delivery.ID)
 		}

@@ -2,14 +2,11 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"licensehooks/internal/pgschema"
 )
 
 // PostgresBaseURL returns LICENSEHOOKS_TEST_POSTGRES_URL as given. Without
@@ -34,35 +31,22 @@ func PostgresBaseURL(t testing.TB) string {
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := PostgresBaseURL(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "lh_t_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
+	scoped, schema, err := pgschema.Fresh(ctx, base, "lh_t_")
 	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
+		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
+	t.Cleanup(func() { DropSchema(t, base, schema) })
+	return scoped
+}
+
+// DropSchema drops schema of the test server at base, failing the test
+// when it cannot.
+func DropSchema(t testing.TB, base, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pgschema.Drop(ctx, base, schema); err != nil {
+		t.Error(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
 }

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Maintenance", maintenanceTests},
 		{"Errors", errorTests},
 		{"Health", healthTests},
+		{"Pause", pauseTests},
+		{"Schedules", scheduleTests},
 	}
 	t.Run("Copier", func(t *testing.T) {
 		t.Parallel()
@@ -304,7 +306,7 @@ func checkListener(t *testing.T, got, want *licensehooks.Listener) {
 		bytes.Equal(got.PrevSecret, want.PrevSecret) &&
 		timePtrEq(got.PrevSecretExpiresAt, want.PrevSecretExpiresAt) &&
 		timePtrEq(got.LastSuccessAt, want.LastSuccessAt) &&
-		timeEq(got.CreatedAt, want.CreatedAt) && timeEq(got.UpdatedAt, want.UpdatedAt)
+		timeEq(got.CreatedAt, want.CreatedAt) && timeEq(got.UpdatedAt, want.UpdatedAt) && got.Paused == want.Paused
 	if !same {
 		t.Errorf("listener:\n got %+v\nwant %+v", got, want)
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"licensehooks/bench"
+	"licensehooks/internal/bench"
 )
 
 // runBench runs the benchmark; its help goes to stdout like every other

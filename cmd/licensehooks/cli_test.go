@@ -130,6 +130,7 @@ func TestWrongUsageExitsTwo(t *testing.T) {
 		{[]string{"version", "x"}, `version: unexpected argument "x"`},
 		{[]string{"serve", "--retention", "x"}, `serve: --retention "x"`},
 		{[]string{"serve", "extra"}, `serve: unexpected argument "extra"`},
+		{[]string{"serve", "--signer", "nonsense"}, `serve: --signer "nonsense": want go, openssl or auto`},
 		{[]string{"migrate-store", "--from", "sqlite:///x.db"}, "migrate-store: --from and --to are required"},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {

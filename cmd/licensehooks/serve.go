@@ -28,7 +28,10 @@ import (
 	"licensehooks/egress"
 	"licensehooks/httpapi"
 	"licensehooks/internal/connlimit"
+	"licensehooks/internal/rsasign"
+	"licensehooks/janitor"
 	"licensehooks/metrics"
+	"licensehooks/schedule"
 	"licensehooks/service"
 )
 
@@ -55,11 +58,16 @@ type serveConfig struct {
 	BodyTimeout time.Duration
 	MaxConns    int
 	MetricsAddr string
+	// ReminderLease is how long a claimed expiry reminder stays leased to
+	// this node before another may take it.
+	ReminderLease time.Duration
 	// MetricsTenantLabels adds a tenant label to the metrics' counters.
 	MetricsTenantLabels bool
-	retention           time.Duration
-	schedule            []time.Duration
-	frames              []string
+	// Signer names the N-Signature signer: go, openssl or auto.
+	Signer    string
+	retention time.Duration
+	schedule  []time.Duration
+	frames    []string
 }
 
 var serveCmd = command{name: "serve", synopsis: "[flags]",
@@ -89,6 +97,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.BodyTimeout, "body-timeout", httpapi.DefaultBodyTimeout, "time a client has to send each 256 KiB of a request body; a stalled body is cut off after it")
 	fs.IntVar(&c.MaxConns, "max-conns", defaultMaxConns, "concurrent client connections at most; more wait to be accepted (lowered to what the open-files limit allows)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics on this separate address (e.g. 127.0.0.1:9090) rather than on --addr")
+	fs.StringVar(&c.Signer, "signer", "auto", "N-Signature signer: openssl (the system's libcrypto, about 3x faster), go (crypto/rsa) or auto (openssl when libcrypto loads)")
+	fs.DurationVar(&c.ReminderLease, "reminder-lease", schedule.DefaultLease, "how long a claimed expiry reminder stays leased to this node before another node may send it")
 	fs.BoolVar(&c.MetricsTenantLabels, "metrics-tenant-labels", false, "label the metrics' counters by tenant (one series per tenant: mind the cardinality)")
 	if _, err := serveCmd.parse(fs, args); err != nil {
 		return nil, err
@@ -118,11 +128,19 @@ func (c *serveConfig) validate() error {
 	if c.Lease < time.Second || c.Lease < c.Timeout {
 		return fmt.Errorf("--lease %s must be at least 1s and at least --timeout %s", c.Lease, c.Timeout)
 	}
+	if c.ReminderLease < time.Second {
+		return fmt.Errorf("--reminder-lease %s must be at least 1s", c.ReminderLease)
+	}
 	if c.BodyTimeout < time.Second {
 		return fmt.Errorf("--body-timeout %s must be at least 1s", c.BodyTimeout)
 	}
 	if c.MaxConns < 1 {
 		return errors.New("--max-conns must be at least 1")
+	}
+	switch c.Signer {
+	case "go", "openssl", "auto":
+	default:
+		return fmt.Errorf("--signer %q: want go, openssl or auto", c.Signer)
 	}
 	if c.frames, err = console.ParseFrameOrigins(c.FrameList); err != nil {
 		return fmt.Errorf("--portal-frame-origins: %w", err)
@@ -242,7 +260,8 @@ func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
 type server struct {
 	store      licensehooks.Store
 	dispatcher *dispatch.Dispatcher
-	janitor    *dispatch.Janitor
+	janitor    *janitor.Janitor
+	scheduler  *schedule.Runner
 	// stopRevocations ends the refresh of the revocation list.
 	stopRevocations func()
 	http            *http.Server
@@ -280,10 +299,15 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	m := metrics.New(metrics.Config{TenantLabels: cfg.MetricsTenantLabels, Backlog: s.store.Backlog,
 		Version: Version, Logger: s.logger})
 	s.store.Observe(m)
+	rs, err := rsasign.Choose(cfg.Signer)
+	if err != nil {
+		return fmt.Errorf("--signer %s: %w (use --signer go or auto to sign with crypto/rsa)", cfg.Signer, err)
+	}
+	s.logger.Info("signing N-Signatures", "signer", rs.Name(), "with", rs.String())
 	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
 		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
 		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
-		Observer: m,
+		Observer: m, Signer: rs,
 	})
 	m.SetStats(s.dispatcher.Stats)
 	cat := catalog.New()
@@ -292,8 +316,10 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	if err := authSvc.RefreshRevocations(ctx); err != nil {
 		return fmt.Errorf("read the revoked credentials: %w", err)
 	}
-	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Handoffer: s.dispatcher,
-		Auth: authSvc, Logger: s.logger, Observer: m, Now: time.Now}
+	s.scheduler = schedule.New(s.store, schedule.Config{Owner: cfg.NodeID, Lease: cfg.ReminderLease, Logger: s.logger,
+		BeforeEmit: holdReminders(s.logger)})
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Publisher: s.dispatcher,
+		Retention: cfg.retention, Auth: authSvc, Logger: s.logger, Observer: m, Scheduler: s.scheduler, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
 	}
@@ -350,8 +376,9 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		s.closePprof()
 		return fmt.Errorf("start dispatcher: %w", err)
 	}
-	s.janitor = dispatch.NewJanitor(s.store, cfg.retention, s.logger)
+	s.janitor = janitor.New(s.store, janitor.Config{Retention: cfg.retention, Logger: s.logger})
 	s.janitor.Start(run)
+	s.scheduler.Start(run)
 	// Revocations made on any node reach the tokens this node verifies.
 	watchCtx, stopWatch := context.WithCancel(run)
 	watched := make(chan struct{})
@@ -426,6 +453,7 @@ func (s *server) Close(ctx context.Context) error {
 	stopped := make(chan error, 1)
 	go func() {
 		s.janitor.Stop()
+		s.scheduler.Stop()
 		stopped <- s.dispatcher.Stop(ctx)
 	}()
 	err := errors.Join(s.http.Shutdown(ctx), <-stopped)
@@ -494,4 +522,23 @@ licensehooks development tenant
   API docs:               %s/docs
 
 `, dc.TenantID, dc.ClientID, dc.ClientSecret, baseURL, baseURL, baseURL)
+}
+
+// holdRemindersEnv, set to 1, makes the node claim due reminders and then
+// hold their leases without sending them, until it is stopped: the
+// two-node test kills such a node and watches another send them once. It
+// is for tests only; serve warns when it is set.
+const holdRemindersEnv = "LICENSEHOOKS_TEST_HOLD_REMINDERS"
+
+func holdReminders(logger *slog.Logger) func(context.Context, []*licensehooks.Reminder) {
+	if os.Getenv(holdRemindersEnv) != "1" {
+		return nil
+	}
+	logger.Warn(holdRemindersEnv + " is set: this node claims expiry reminders and never sends them (a test of lease expiry)")
+	return func(ctx context.Context, rs []*licensehooks.Reminder) {
+		for _, r := range rs {
+			logger.Warn("holding the lease of a reminder", "eventId", r.EventID, "code", r.Code)
+		}
+		<-ctx.Done()
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"licensehooks"
 	"licensehooks/egress"
+	"licensehooks/internal/rsasign"
 	"licensehooks/signature"
 )
 
@@ -39,11 +40,20 @@ func measureBounds(ctx context.Context, cfg *Config) (Bounds, error) {
 	}
 	body := typicalEnvelope(nonce{}, 0)
 	b := Bounds{POSTConcurrency: postConcurrency}
-	n, took, err := rsaRate(key, body, rsaTime)
+	fastest, _ := rsasign.Choose("auto") // "auto" always has a signer
+	b.RSASigner = fastest.String()
+	n, took, err := rsaRate(fastest, key, body, rsaTime)
 	if err != nil {
 		return b, err
 	}
 	b.RSASignaturesPerSecPerCore, b.RSASeconds = perSecond(n, took), round(took.Seconds(), 2)
+	b.RSAGoSignaturesPerSecPerCore = b.RSASignaturesPerSecPerCore
+	if fastest.Name() != rsasign.Go.Name() {
+		if n, took, err = rsaRate(rsasign.Go, key, body, rsaTime); err != nil {
+			return b, err
+		}
+		b.RSAGoSignaturesPerSecPerCore = perSecond(n, took)
+	}
 	n, took, err = postRate(ctx, cfg, key, postTime)
 	if err != nil {
 		return b, err
@@ -59,15 +69,19 @@ func typicalEnvelope(n nonce, seq uint64) []byte {
 	return licensehooks.AppendEnvelope(nil, ev, 1)
 }
 
-// rsaRate signs body in one goroutine, locked to its thread, until the
+// rsaRate signs body with signer in one goroutine, locked to its thread, until the
 // thread has used about d of CPU, and returns the signatures and the CPU
 // time they took: signatures per CPU-second is the per-core rate even when
 // other processes share the cores. Where the thread's CPU time cannot be
 // read, wall time stands in.
-func rsaRate(key *rsa.PrivateKey, body []byte, d time.Duration) (int64, time.Duration, error) {
+func rsaRate(signer rsasign.Signer, priv *rsa.PrivateKey, body []byte, d time.Duration) (int64, time.Duration, error) {
+	key, err := signer.Load(priv)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bounds: %w", err)
+	}
+	defer key.Close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	key.Precompute()
 	cpu0, haveCPU := threadCPU()
 	start := time.Now()
 	used := func() time.Duration {
@@ -79,7 +93,7 @@ func rsaRate(key *rsa.PrivateKey, body []byte, d time.Duration) (int64, time.Dur
 	var n int64
 	// The wall-time bound keeps a starved thread from running for long.
 	for n < 1_000_000 && used() < d && time.Since(start) < 10*d {
-		if _, err := signature.SignN(key, body); err != nil {
+		if _, err := key.SignN(body); err != nil {
 			return n, 0, fmt.Errorf("bounds: %w", err)
 		}
 		n++

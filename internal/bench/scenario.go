@@ -47,9 +47,12 @@ const (
 func (c *Config) plan() []scenario {
 	timed, steadyTime := 15*time.Second, 60*time.Second
 	tenants, steadyRate, backlog := 100, 500.0, int64(100_000)
+	schedules, dueRate := int64(1_000_000), 1000.0
 	if c.Small {
 		timed, steadyTime, tenants, steadyRate, backlog = 3*time.Second, 3*time.Second, 4, 200, 300
+		schedules, dueRate = 400, 200
 	}
+	schedules = min(schedules, c.maxEvents())
 	if c.Duration > 0 {
 		timed, steadyTime = c.Duration, c.Duration
 	}
@@ -68,6 +71,8 @@ func (c *Config) plan() []scenario {
 			// the retry schedule (5 s, then 5 min), which would measure the
 			// schedule instead of the drain.
 			Serve: []string{"--timeout", backlogTimeout.String(), "--lease", (backlogTimeout + time.Minute).String()}},
+		"reminders": {Title: fmt.Sprintf("%s expiry schedules created through the batch API, one reminder each falling due at %s/s: emission and lateness",
+			fmtInt(schedules), fmtRate(dueRate)), Tenants: 1, PerTenant: 1, ModeOf: allOK, Events: schedules, Rate: dueRate},
 	}
 	var out []scenario
 	for _, name := range c.Scenarios {
@@ -76,7 +81,7 @@ func (c *Config) plan() []scenario {
 		if c.Rate > 0 {
 			sc.Rate = c.Rate
 		}
-		if sc.Events > 0 {
+		if sc.Events > 0 && name != "reminders" {
 			sc.Rate = 0 // the backlog piles up as fast as it can
 		}
 		sc.Batch = c.Batch
@@ -87,7 +92,7 @@ func (c *Config) plan() []scenario {
 			}
 		}
 		sc.Publishers = c.Publishers
-		if sc.Rate > 0 {
+		if sc.Rate > 0 && name != "reminders" {
 			// A fixed rate is an open load: enough publishers that a slow
 			// answer does not hold the next event back (up to 100 ms of
 			// answer time at the asked rate), paced by their schedule.
@@ -139,9 +144,19 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 		maxEvents = min(maxEvents, sc.Events)
 		mon.setPhase("piling up")
 	}
-	pub.run(ctx, publishPlan{Publishers: sc.Publishers, Batch: sc.Batch, Rate: sc.Rate, Duration: sc.Duration, MaxEvents: maxEvents})
-	pubEnd := time.Now()
-	if sc.Events > 0 {
+	var pubEnd time.Time
+	if sc.Name == "reminders" {
+		mon.setPhase("creating schedules")
+		var err error
+		if pubEnd, err = runReminders(ctx, cfg, sc, w, led, mon, res); err != nil {
+			mon.stop()
+			return res, err
+		}
+	} else {
+		pub.run(ctx, publishPlan{Publishers: sc.Publishers, Batch: sc.Batch, Rate: sc.Rate, Duration: sc.Duration, MaxEvents: maxEvents})
+		pubEnd = time.Now()
+	}
+	if sc.Events > 0 && res.Reminders == nil {
 		if err := backlogUp(ctx, w, led, mon, res); err != nil {
 			mon.stop()
 			return res, err
@@ -151,6 +166,12 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 	drained := mon.waitDrain(ctx, cfg.DrainIdle)
 	mon.stop()
 	res.fill(mon, led.figures(), start, pubEnd)
+	if res.Reminders != nil {
+		if err := finishReminders(ctx, w, led, res); err != nil {
+			return res, err
+		}
+		return res, res.verdict(drained)
+	}
 	res.PublishErrors, err = pub.failure()
 	if err != nil {
 		res.PublishError = err.Error()
@@ -183,6 +204,17 @@ func (r *Result) verdict(drained bool) error {
 	}
 	if r.Foreign > 0 {
 		errs = append(errs, fmt.Errorf("%d requests carried an unknown event or reached another tenant's listener", r.Foreign))
+	}
+	if m := r.Reminders; m != nil {
+		if m.SentTwice > 0 {
+			errs = append(errs, fmt.Errorf("%d reminders were received more than once", m.SentTwice))
+		}
+		if m.Emitted != m.Due {
+			errs = append(errs, fmt.Errorf("the store holds %d reminder events for %d reminders due", m.Emitted, m.Due))
+		}
+		if m.CreateErrors > 0 || m.Skipped > 0 {
+			errs = append(errs, fmt.Errorf("%d schedules failed and %d reminders were not due as planned: %s", m.CreateErrors, m.Skipped, r.PublishError))
+		}
 	}
 	if r.ServerExited != "" {
 		errs = append(errs, errors.New("serve exited during the run: "+r.ServerExited))

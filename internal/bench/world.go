@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"licensehooks"
+	"licensehooks/internal/pgschema"
 )
 
 // world is everything one scenario runs against: fresh server processes
@@ -257,7 +258,7 @@ func (w *world) Close() {
 	wg.Wait()
 	if w.schema != "" {
 		if w.cfg.Keep {
-			fmt.Fprintf(w.cfg.Stderr, "kept schema %s in %s\n", w.schema, redactURL(w.cfg.DB))
+			fmt.Fprintf(w.cfg.Stderr, "kept schema %s in %s\n", w.schema, pgschema.Redact(w.cfg.DB))
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if err := dropSchema(ctx, w.cfg.DB, w.schema); err != nil {

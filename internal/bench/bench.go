@@ -59,7 +59,7 @@ type Config struct {
 }
 
 // scenarioNames lists every scenario, in the default order.
-var scenarioNames = []string{"one", "fanout", "tenants", "steady", "sick", "backlog"}
+var scenarioNames = []string{"one", "fanout", "tenants", "steady", "sick", "backlog", "reminders"}
 
 // jsonFlag is -json: bare, it prints JSON on stdout; -json=FILE or
 // -json FILE writes the file.
@@ -263,7 +263,6 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 	}
 	rep.finish()
 	printSummary(out, rep)
-	printTargets(out, rep.Targets, cfg.Small)
 	return rep, errors.Join(append(errs, ctx.Err())...)
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"licensehooks/internal/pgschema"
 )
 
 // binDir holds the binary the smoke tests build once.
@@ -48,7 +50,7 @@ func buildBinary(t *testing.T) string {
 		}
 		build.bin = filepath.Join(binDir, "licensehooks")
 		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/licensehooks")
-		cmd.Dir = ".." // the module root
+		cmd.Dir = "../.." // the module root
 		build.out, build.err = cmd.CombinedOutput()
 	})
 	if build.err != nil {
@@ -140,7 +142,7 @@ func TestSmokePostgres(t *testing.T) {
 		if !strings.HasPrefix(r.Schema, schemaPrefix) {
 			t.Fatalf("%d nodes: schema %q", nodes, r.Schema)
 		}
-		if left, err := schemaExists(t.Context(), url, r.Schema); err != nil || left {
+		if left, err := pgschema.Exists(t.Context(), url, r.Schema); err != nil || left {
 			t.Errorf("%d nodes: schema %s left behind (%v)", nodes, r.Schema, err)
 		}
 	}
@@ -184,5 +186,33 @@ func checkSmokeResult(t *testing.T, r *Result) {
 		t.Errorf("%s: rates or latency missing: %+v", r.Scenario, r)
 	case r.ServerCPUSeconds <= 0 || r.ServerPeakRSSMB <= 0 || r.FractionOfPOSTBound <= 0 || r.FractionOfRSABound <= 0:
 		t.Errorf("%s: server figures or fractions missing: %+v", r.Scenario, r)
+	}
+}
+
+// TestSmokeReminders runs the reminders scenario with small counts: every
+// schedule is created, every reminder due in the window is emitted once
+// as an event and delivered once, and none is late.
+func TestSmokeReminders(t *testing.T) {
+	rep, stdout := smokeRun(t, "-scenario", "reminders")
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Reminders == nil {
+		t.Fatalf("results %+v", rep.Scenarios)
+	}
+	m := rep.Scenarios[0].Reminders
+	if m.Schedules != 400 || m.CreateErrors != 0 || m.Skipped != 0 || m.Due != m.Schedules {
+		t.Errorf("%d schedules, %d errors, %d skipped, %d due; want 400 due, none skipped", m.Schedules, m.CreateErrors, m.Skipped, m.Due)
+	}
+	if m.Lost != 0 || m.SentTwice != 0 {
+		t.Errorf("%d reminders lost, %d sent twice", m.Lost, m.SentTwice)
+	}
+	if m.Emitted != m.Due || m.LatenessToEvent.Samples != int(m.Due) || m.LatenessToDelivery.Samples != int(m.Due) {
+		t.Errorf("%d emitted of %d due; lateness samples %d to event, %d to delivery", m.Emitted, m.Due, m.LatenessToEvent.Samples, m.LatenessToDelivery.Samples)
+	}
+	if m.SchedulesPerSec <= 0 || m.EmittedPerSec <= 0 {
+		t.Errorf("rates missing: %+v", m)
+	}
+	for _, want := range []string{"schedules created", "lateness due→event", "reminders lost / sent twice"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
 	}
 }

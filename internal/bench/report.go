@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ func methodNotes(cfg *Config) []string {
 		"server CPU from /proc/PID/stat (utime+stime), peak RSS from VmHWM and VmRSS sampled every 250 ms; with several nodes CPU is every node's added up, peak RSS is the largest node's (and the nodes' peaks added up), and each node's are listed",
 		"sick: listeners 1-2 never answer (the server's timeout ends each attempt), listener 3 answers 500; lost, rate and latency count the 7 healthy listeners",
 		"backlog: 'down' listeners accept connections and never answer, so deliveries pile up in the store behind the per-listener concurrency cap; serve runs with --timeout raised above the pile-up so that no delivery falls into the retry schedule (5 s, then 5 min), which would measure the schedule instead of the drain; 'up' makes them answer 204 and the drain rate counts the first arrivals after that moment",
-		"bounds: RSA = signature.SignN over a typical envelope with a 2048-bit key, one goroutine locked to its thread, per second of that thread's CPU time (so other load on the machine does not lower it); POST = the delivery client (egress.New, keep-alive) posting a signed envelope to a receiver process from concurrent goroutines",
+		"bounds: RSA = N-Signatures over a typical envelope with a 2048-bit key by the fastest signer (serve's --signer auto) and by crypto/rsa, one goroutine locked to its thread, per second of that thread's CPU time (so other load on the machine does not lower it); POST = the delivery client (egress.New, keep-alive) posting a signed envelope to a receiver process from concurrent goroutines",
 	}
 }
 
@@ -70,7 +69,10 @@ func pct(f float64) string {
 func printBounds(w io.Writer, b Bounds) {
 	fmt.Fprintf(w, "\nbounds of this machine (measured now)\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  RSA-2048 signatures (signature.SignN), per core\t%s/s\t(%.1f CPU s, one thread)\n", fmtRate(b.RSASignaturesPerSecPerCore), b.RSASeconds)
+	fmt.Fprintf(tw, "  RSA-2048 N-Signatures, fastest signer, per core\t%s/s\t(%.1f CPU s, one thread; %s)\n", fmtRate(b.RSASignaturesPerSecPerCore), b.RSASeconds, b.RSASigner)
+	if b.RSAGoSignaturesPerSecPerCore > 0 && b.RSAGoSignaturesPerSecPerCore != b.RSASignaturesPerSecPerCore {
+		fmt.Fprintf(tw, "  RSA-2048 N-Signatures, crypto/rsa, per core\t%s/s\t(%.1fx slower)\n", fmtRate(b.RSAGoSignaturesPerSecPerCore), ratio(b.RSASignaturesPerSecPerCore, b.RSAGoSignaturesPerSecPerCore))
+	}
 	fmt.Fprintf(tw, "  loopback POSTs to a receiver process\t%s/s\t(%.1f s, %d keep-alive clients)\n", fmtRate(b.POSTsPerSec), b.POSTSeconds, b.POSTConcurrency)
 	tw.Flush()
 }
@@ -113,6 +115,15 @@ func printResult(w io.Writer, r *Result) {
 	if b := r.Backlog; b != nil {
 		row("pile-up", "%s deliveries queued in %.1f s; server RSS peak %.0f MB, every 5 s: %v", fmtInt(b.Queued), b.PileupSeconds, b.PileupPeakRSSMB, b.PileupRSSMB)
 		row("drain", "%s deliveries in %.1f s = %s/s", fmtInt(b.Drained), b.DrainSeconds, fmtRate(b.DrainPerSec))
+	}
+	if m := r.Reminders; m != nil {
+		row("schedules created", "%s in %.1f s = %s/s (%s errors)", fmtInt(m.Schedules), m.CreateSeconds, fmtRate(m.SchedulesPerSec), fmtInt(m.CreateErrors))
+		row("reminders due", "%s at %s/s (%s not due as planned)", fmtInt(m.Due), fmtRate(m.DueRate), fmtInt(m.Skipped))
+		row("reminders emitted", "%s in %.1f s = %s/s", fmtInt(m.Emitted), m.EmitSeconds, fmtRate(m.EmittedPerSec))
+		le, ld := m.LatenessToEvent, m.LatenessToDelivery
+		row("lateness due→event", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", le.P50, le.P99, le.Max)
+		row("lateness due→received", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", ld.P50, ld.P99, ld.Max)
+		row("reminders lost / sent twice", "%s / %s", fmtInt(m.Lost), fmtInt(m.SentTwice))
 	}
 	if r.PublishError != "" {
 		row("first publish error", "%s", r.PublishError)
@@ -169,13 +180,4 @@ func writeJSON(cfg *Config, rep *Report) error {
 		return fmt.Errorf("bench: write %s: %w", cfg.JSONPath, err)
 	}
 	return nil
-}
-
-// redactURL hides a database URL's password.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(database URL)"
-	}
-	return u.Redacted()
 }

@@ -1,7 +1,9 @@
-package bench
+package pgschema
 
 import (
+	"context"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,7 +25,7 @@ func TestWithSearchPath(t *testing.T) {
 		{"postgres://h/db?%zz", "", "", false},
 	}
 	for _, tt := range tests {
-		out, err := withSearchPath(tt.in, "lh_bench_0123456789ab")
+		out, err := WithSearchPath(tt.in, "lh_bench_0123456789ab")
 		if !tt.ok {
 			if err == nil {
 				t.Errorf("%q: accepted: %q", tt.in, out)
@@ -61,12 +63,12 @@ func FuzzWithSearchPath(f *testing.F) {
 	f.Add("postgres://[::1]/x?search_path=")
 	f.Add("postgres://") // url.URL.String would make it postgres:
 	f.Fuzz(func(t *testing.T, in string) {
-		out, err := withSearchPath(in, "lh_bench_x")
+		out, err := WithSearchPath(in, "lh_bench_x")
 		if err != nil {
 			return
 		}
 		u, err := url.Parse(out)
-		if err != nil || !isPostgresURL(out) {
+		if err != nil || !IsURL(out) {
 			t.Fatalf("%q became %q (%v)", in, out, err)
 		}
 		if sp := u.Query()["search_path"]; len(sp) != 1 || sp[0] != "lh_bench_x" {
@@ -75,15 +77,62 @@ func FuzzWithSearchPath(f *testing.F) {
 	})
 }
 
-func TestNewSchemaName(t *testing.T) {
+func TestNewName(t *testing.T) {
 	t.Parallel()
 	plain := regexp.MustCompile(`^lh_bench_[0-9a-f]{12}$`)
 	seen := map[string]bool{}
 	for range 100 {
-		s := newSchemaName()
+		s := NewName("lh_bench_")
 		if !plain.MatchString(s) || seen[s] {
 			t.Fatalf("schema name %q: not plain or repeated", s)
 		}
 		seen[s] = true
 	}
+}
+
+// TestFreshAndDrop makes a schema on the test server, finds it, and drops
+// it with what a store made in it.
+func TestFreshAndDrop(t *testing.T) {
+	t.Parallel()
+	base := os.Getenv("LICENSEHOOKS_TEST_POSTGRES_URL")
+	if base == "" {
+		if os.Getenv("LICENSEHOOKS_CI") == "1" {
+			t.Fatal("LICENSEHOOKS_TEST_POSTGRES_URL is not set, and CI requires the PostgreSQL tests")
+		}
+		t.Skip("LICENSEHOOKS_TEST_POSTGRES_URL is not set")
+	}
+	ctx := t.Context()
+	scoped, schema, err := Fresh(ctx, base, "lh_pgschema_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Exists(ctx, base, schema); err != nil || !ok {
+		t.Fatalf("schema %s after Fresh: exists %v, %v", schema, ok, err)
+	}
+	if err := exec(ctx, scoped, "CREATE TABLE t (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := exists(ctx, base, schema, "t"); err != nil || !ok {
+		t.Fatalf("the table made on the scoped URL is not in %s: %v, %v", schema, ok, err)
+	}
+	if err := Drop(ctx, base, schema); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Exists(ctx, base, schema); err != nil || ok {
+		t.Fatalf("schema %s after Drop: exists %v, %v", schema, ok, err)
+	}
+	if err := Drop(ctx, base, schema); err != nil {
+		t.Errorf("dropping a schema already gone: %v", err)
+	}
+}
+
+func exists(ctx context.Context, dbURL, schema, table string) (bool, error) {
+	conn, err := connect(ctx, dbURL)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	var ok bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)`, schema, table).Scan(&ok)
+	return ok, err
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -173,6 +174,8 @@ func (rv *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	if seq, ok := parseEventID(*n, id); ok {
 		rec.Seq = seq
+	} else if seq, ok := reminderSeq(*n, id, body); ok {
+		rec.Seq = seq
 	} else {
 		rec.Flags |= flagForeign
 	}
@@ -183,6 +186,16 @@ func (rv *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	rv.records = append(rv.records, rec)
 	rv.mu.Unlock()
 	rv.answer(w, r, h)
+}
+
+// reminderSeq maps an expiry reminder (its event id is the server's,
+// derived) to the schedule it is about: the reminders scenario names each
+// entitlement with the benchmark's event id of the schedule's number.
+func reminderSeq(n nonce, id string, body []byte) (uint64, bool) {
+	if !strings.HasPrefix(id, "rem_") {
+		return 0, false
+	}
+	return parseEventID(n, bodyString(body, `"resourceId":"`))
 }
 
 // answer replies as the listener's mode says, waiting while it hangs.

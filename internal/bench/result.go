@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"licensehooks/internal/pgschema"
 )
 
 // Report is everything a run measured; -json writes it.
@@ -19,7 +21,6 @@ type Report struct {
 	Nodes     int       `json:"nodes"` // serve processes sharing the database
 	Bounds    Bounds    `json:"bounds"`
 	Scenarios []*Result `json:"scenarios"`
-	Targets   []Target  `json:"targets"`
 	Method    []string  `json:"method"`
 }
 
@@ -35,11 +36,15 @@ type Machine struct {
 
 // Bounds are what the machine allows, measured in the same run.
 type Bounds struct {
-	// RSASignaturesPerSecPerCore is signature.SignN over a typical
-	// envelope with a 2048-bit key, one goroutine on one thread, per
+	// RSASignaturesPerSecPerCore is N-Signatures over a typical envelope
+	// with a 2048-bit key by the fastest signer available (RSASigner, the
+	// one serve's --signer auto takes), one goroutine on one thread, per
 	// second of that thread's CPU time (RSASeconds).
 	RSASignaturesPerSecPerCore float64 `json:"rsaSignaturesPerSecPerCore"`
 	RSASeconds                 float64 `json:"rsaCpuSeconds"`
+	RSASigner                  string  `json:"rsaSigner"`
+	// RSAGoSignaturesPerSecPerCore is the same with crypto/rsa.
+	RSAGoSignaturesPerSecPerCore float64 `json:"rsaGoSignaturesPerSecPerCore"`
 	// POSTsPerSec is the raw loopback POST rate to a receiver process, with
 	// the delivery client's settings (egress.New) and POSTConcurrency
 	// keep-alive clients.
@@ -105,6 +110,8 @@ type Result struct {
 
 	Sick    *SickFigures    `json:"sick,omitempty"`
 	Backlog *BacklogFigures `json:"backlog,omitempty"`
+	// Reminders are the reminders scenario's figures.
+	Reminders *ReminderFigures `json:"reminders,omitempty"`
 
 	expectedPerTenant int
 	drainIdle         time.Duration
@@ -237,9 +244,9 @@ func newReport(cfg *Config) *Report {
 	store := "SQLite in a temporary directory (WAL, fsync on commit)"
 	switch {
 	case isPostgresURL(cfg.DB):
-		store = "PostgreSQL " + redactURL(cfg.DB) + ", a fresh schema per scenario"
+		store = "PostgreSQL " + pgschema.Redact(cfg.DB) + ", a fresh schema per scenario"
 	case cfg.DB != "":
-		store = redactURL(cfg.DB)
+		store = pgschema.Redact(cfg.DB)
 	}
 	return &Report{
 		Command: "licensehooks bench " + strings.Join(os.Args[min(2, len(os.Args)):], " "),
@@ -253,11 +260,8 @@ func (rep *Report) add(r *Result) {
 	rep.Scenarios = append(rep.Scenarios, r)
 }
 
-// finish sets the figures that compare scenarios, and checks the targets.
-func (rep *Report) finish() {
-	rep.compare()
-	rep.Targets = targets(rep)
-}
+// finish sets the figures that compare scenarios.
+func (rep *Report) finish() { rep.compare() }
 
 // compare sets sick's figures against fanout's when both ran.
 func (rep *Report) compare() {

@@ -9,14 +9,21 @@ import (
 	"time"
 
 	"licensehooks"
+	"licensehooks/internal/rsasign"
 	"licensehooks/signature"
 )
 
 func TestRSARate(t *testing.T) {
 	t.Parallel()
-	n, took, err := rsaRate(testKey(), typicalEnvelope(nonce{}, 0), 50*time.Millisecond)
-	if err != nil || n == 0 || took <= 0 {
-		t.Fatalf("rsaRate = %d in %v, %v", n, took, err)
+	signers := []rsasign.Signer{rsasign.Go}
+	if o, err := rsasign.OpenSSL(); err == nil {
+		signers = append(signers, o)
+	}
+	for _, s := range signers {
+		n, took, err := rsaRate(s, testKey(), typicalEnvelope(nonce{}, 0), 50*time.Millisecond)
+		if err != nil || n == 0 || took <= 0 {
+			t.Fatalf("rsaRate(%s) = %d in %v, %v", s.Name(), n, took, err)
+		}
 	}
 }
 

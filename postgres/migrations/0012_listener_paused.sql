@@ -1,0 +1,3 @@
+-- A paused listener keeps its deliveries, in status 'paused', until it is
+-- resumed (claims only ever take 'pending' ones).
+ALTER TABLE listeners ADD COLUMN paused boolean NOT NULL DEFAULT false;

@@ -1,0 +1,221 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"licensehooks"
+)
+
+// pauseTests cover paused listeners and replay.
+var pauseTests = map[string]func(t *testing.T, f *Fixture){
+	"PauseHoldsResumeSends": testPauseResume,
+	"PausedRetryWaits":      testPausedRetry,
+	"DisablePausedCancels":  testDisablePaused,
+	"Replay":                testReplay,
+	"ReplayPaused":          testReplayPaused,
+}
+
+func setPaused(t *testing.T, f *Fixture, l *licensehooks.Listener, paused bool, at time.Time) {
+	t.Helper()
+	l.Paused, l.UpdatedAt = paused, at
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+	got, err := f.S.GetListener(f.Ctx, l.TenantID, l.ID)
+	must(t, err, "GetListener")
+	if got.Paused != paused {
+		t.Fatalf("listener paused %v after UpdateListener, want %v", got.Paused, paused)
+	}
+}
+
+// testPauseResume: pausing holds the listener's pending deliveries and
+// those published meanwhile (never claimed, never handed off); a leased
+// one keeps its lease, so the outcome of its attempt is still recorded;
+// resuming makes them pending and due at once, and other listeners are
+// untouched throughout.
+func testPauseResume(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA})
+	other := f.Listener(tn.ID, []string{codeA})
+	_, before := f.Publish(tn.ID, codeA, Base)
+	_, leased := f.Publish(tn.ID, codeA, Base.Add(time.Second))
+	leasedID := f.deliveryOf(tn.ID, leased.EventID, l.ID)
+	_, err := f.S.ClaimDelivery(f.Ctx, licensehooks.ClaimOneParams{
+		TenantID: tn.ID, DeliveryID: leasedID, Owner: "w", Now: Base.Add(time.Minute), Lease: time.Hour})
+	must(t, err, "ClaimDelivery")
+
+	setPaused(t, f, l, true, Base.Add(2*time.Minute))
+	asked := 0
+	h := &licensehooks.Handoff{Owner: "w1", Lease: time.Minute, Take: func(id string) bool { asked++; return true }}
+	during := f.PublishParams(licensehooks.PublishParams{Event: f.Event(tn.ID, codeA, Base.Add(3*time.Minute)), Handoff: h})[0]
+	if asked > 1 {
+		t.Errorf("Take asked %d times for a publish to a paused and an active listener; the paused one is never handed off", asked)
+	}
+	heldIDs := []string{f.deliveryOf(tn.ID, before.EventID, l.ID), f.deliveryOf(tn.ID, during.EventID, l.ID)}
+	for _, id := range heldIDs {
+		if d := f.Delivery(tn.ID, id); d.Status != licensehooks.StatusPaused || d.LeaseOwner != "" {
+			t.Errorf("delivery %s of the paused listener: status %q, lease %q; want paused, unleased", id, d.Status, d.LeaseOwner)
+		}
+	}
+	if d := f.Delivery(tn.ID, leasedID); d.Status != licensehooks.StatusPaused || d.LeaseOwner != "w" {
+		t.Errorf("the leased delivery: %q leased to %q; want paused, still leased", d.Status, d.LeaseOwner)
+	}
+	heldIDs = append(heldIDs, leasedID)
+	for _, c := range f.Claim("w2", Base.Add(5*time.Hour), 100) {
+		if c.Delivery.ListenerID == l.ID {
+			t.Errorf("claimed %s of the paused listener (%s)", c.Delivery.ID, c.Delivery.Status)
+		}
+	}
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, during.EventID, other.ID)); d.Status != licensehooks.StatusPending {
+		t.Errorf("the other listener's delivery: %q, want pending", d.Status)
+	}
+
+	resumed := Base.Add(6 * time.Hour)
+	setPaused(t, f, l, false, resumed)
+	for _, id := range heldIDs {
+		if d := f.Delivery(tn.ID, id); d.Status != licensehooks.StatusPending || !d.NextAttemptAt.Equal(resumed) {
+			t.Errorf("delivery %s after resume: %q due %v; want pending, due at %v", id, d.Status, d.NextAttemptAt, resumed)
+		}
+	}
+	got := claimIDs(f.Claim("w3", resumed, 100))
+	if !sameIDs(intersect(got, heldIDs), heldIDs) {
+		t.Errorf("claim after resume got %v, want the held %v among them", got, heldIDs)
+	}
+}
+
+func intersect(a, b []string) []string {
+	in := map[string]bool{}
+	for _, x := range b {
+		in[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if in[x] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// testPausedRetry: an attempt in flight when its listener is paused that
+// fails is held for the resume, not retried.
+func testPausedRetry(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA})
+	_, r := f.Publish(tn.ID, codeA, Base)
+	c, err := f.S.ClaimDelivery(f.Ctx, licensehooks.ClaimOneParams{
+		TenantID: tn.ID, DeliveryID: r.DeliveryIDs[0], Owner: "w", Now: Base.Add(time.Minute), Lease: time.Hour})
+	must(t, err, "ClaimDelivery")
+	setPaused(t, f, l, true, Base.Add(2*time.Minute))
+	a := f.Attempt(c.Delivery, Base.Add(2*time.Minute), 500)
+	must(t, f.S.RecordOutcomes(f.Ctx, []licensehooks.Outcome{{Attempt: a, Owner: "w", Status: licensehooks.StatusPending,
+		NextAttemptAt: Base.Add(time.Hour), CountsAsTry: true}}), "RecordOutcomes")
+	if d := f.Delivery(tn.ID, r.DeliveryIDs[0]); d.Status != licensehooks.StatusPaused || d.Attempts != 1 {
+		t.Errorf("a retry of a paused listener's delivery: %q after %d attempts, want paused after 1", d.Status, d.Attempts)
+	}
+	if cs := f.Claim("w2", Base.Add(10*time.Hour), 10); len(cs) != 0 {
+		t.Errorf("claimed %d deliveries of a paused listener", len(cs))
+	}
+	// Recover of a failed delivery holds it too.
+	_, r2 := f.Publish(tn.ID, codeA, Base)
+	setPaused(t, f, l, false, Base.Add(3*time.Minute))
+	f.Finish(tn.ID, r2.DeliveryIDs[0], licensehooks.StatusFailed, Base.Add(4*time.Minute))
+	setPaused(t, f, l, true, Base.Add(5*time.Minute))
+	n, err := f.S.RecoverDeliveries(f.Ctx, licensehooks.RecoverParams{TenantID: tn.ID, ListenerID: l.ID, Since: Base.Add(-time.Hour), Now: Base.Add(6 * time.Minute)})
+	must(t, err, "RecoverDeliveries")
+	if d := f.Delivery(tn.ID, r2.DeliveryIDs[0]); n != 1 || d.Status != licensehooks.StatusPaused {
+		t.Errorf("recover on a paused listener: %d recovered, status %q; want 1, paused", n, d.Status)
+	}
+}
+
+// testDisablePaused: disabling a paused listener cancels what it held.
+func testDisablePaused(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA})
+	_, r := f.Publish(tn.ID, codeA, Base)
+	setPaused(t, f, l, true, Base.Add(time.Minute))
+	must(t, f.S.DisableListener(f.Ctx, tn.ID, l.ID, "gone", Base.Add(2*time.Minute)), "DisableListener")
+	if d := f.Delivery(tn.ID, r.DeliveryIDs[0]); d.Status != licensehooks.StatusCancelled {
+		t.Errorf("a paused delivery after disabling: %q, want cancelled", d.Status)
+	}
+}
+
+// testReplay: a replay makes one delivery of each event in the window the
+// listener subscribes to and never got (created before the listener, or
+// while it was disabled), none for an event it has a delivery of, none
+// for Test events or alerts about itself, and none outside the window or
+// past the limit; a second replay makes nothing.
+func testReplay(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	early, _ := f.Publish(tn.ID, codeA, Base)      // before the listener existed
+	f.Publish(tn.ID, codeB, Base.Add(time.Second)) // a code it does not want
+	outside, _ := f.Publish(tn.ID, codeA, Base.Add(-time.Hour))
+	otherAlert := f.Event(tn.ID, licensehooks.ListenerDisabledCode, Base.Add(2*time.Second))
+	otherAlert.Payload = []byte(`{"listenerId":"whl_other","reason":"gone"}`)
+	f.PublishParams(licensehooks.PublishParams{Event: otherAlert})
+	l := f.Listener(tn.ID, []string{codeA, licensehooks.ListenerDisabledCode})
+	_, got := f.Publish(tn.ID, codeA, Base.Add(2*time.Second)) // it has a delivery of this one
+	test := f.PublishParams(licensehooks.PublishParams{Event: f.Event(tn.ID, licensehooks.TestEventCode, Base.Add(3*time.Second)), ListenerID: l.ID, Once: true})[0]
+	self := f.Event(tn.ID, licensehooks.ListenerDisabledCode, Base.Add(4*time.Second))
+	self.Payload = []byte(`{"listenerId":"` + l.ID + `","reason":"gone"}`)
+	f.PublishParams(licensehooks.PublishParams{Event: self, ExcludeListenerID: l.ID})
+	l.Enabled, l.UpdatedAt = false, Base.Add(6*time.Second)
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+	whileOff, _ := f.Publish(tn.ID, codeA, Base.Add(7*time.Second))
+	l.Enabled, l.UpdatedAt = true, Base.Add(8*time.Second)
+	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")
+
+	now := Base.Add(time.Hour)
+	p := licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID, Since: Base, Until: Base.Add(time.Minute), Now: now, Limit: 2}
+	n, more, err := f.S.ReplayDeliveries(f.Ctx, p)
+	must(t, err, "ReplayDeliveries")
+	if n != 2 || !more {
+		t.Errorf("replay with limit 2: made %d, more %v; want 2, true", n, more)
+	}
+	p.Limit = 100
+	n, more, err = f.S.ReplayDeliveries(f.Ctx, p)
+	must(t, err, "ReplayDeliveries")
+	if n != 1 || more {
+		t.Errorf("replay of the rest: made %d, more %v; want 1, false", n, more)
+	}
+	for _, e := range []*licensehooks.Event{early, otherAlert, whileOff} {
+		d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, e.ID, l.ID))
+		if d.Status != licensehooks.StatusPending || !d.NextAttemptAt.Equal(now) || d.Attempts != 0 || d.Once {
+			t.Errorf("replayed delivery of %s: %+v; want pending, due now", e.Code, d)
+		}
+	}
+	for _, id := range []string{outside.ID, self.ID} {
+		ds, _, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{TenantID: tn.ID, ListenerID: l.ID, EventID: id, Page: licensehooks.Page{Number: 1, Size: 10}})
+		must(t, err, "ListDeliveries")
+		if len(ds) != 0 {
+			t.Errorf("event %s was replayed; it is outside the window or about the listener itself", id)
+		}
+	}
+	for _, id := range []string{got.EventID, test.EventID} {
+		ds, _, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{TenantID: tn.ID, ListenerID: l.ID, EventID: id, Page: licensehooks.Page{Number: 1, Size: 10}})
+		must(t, err, "ListDeliveries")
+		if len(ds) != 1 {
+			t.Errorf("event %s has %d deliveries to the listener after replays, want its 1", id, len(ds))
+		}
+	}
+	if n, _, err := f.S.ReplayDeliveries(f.Ctx, p); err != nil || n != 0 {
+		t.Errorf("a second replay made %d (%v), want 0", n, err)
+	}
+	p.ListenerID = "whl_none"
+	if _, _, err := f.S.ReplayDeliveries(f.Ctx, p); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
+		t.Errorf("replay to no listener: %v, want ENOTFOUND", err)
+	}
+}
+
+// testReplayPaused: a paused listener's replayed deliveries are held too.
+func testReplayPaused(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	e, _ := f.Publish(tn.ID, codeA, Base)
+	l := f.Listener(tn.ID, []string{codeA})
+	setPaused(t, f, l, true, Base.Add(time.Minute))
+	n, _, err := f.S.ReplayDeliveries(f.Ctx, licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID,
+		Since: Base, Until: Base.Add(time.Hour), Now: Base.Add(time.Hour), Limit: 10})
+	must(t, err, "ReplayDeliveries")
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, e.ID, l.ID)); n != 1 || d.Status != licensehooks.StatusPaused {
+		t.Errorf("replay to a paused listener: %d made, status %q; want 1, paused", n, d.Status)
+	}
+}
