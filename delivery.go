@@ -145,10 +145,23 @@ type DeliveryFilter struct {
 	Page       Page
 }
 
-// RecoverParams re-queues the failed deliveries of a listener created at or
-// after Since: they become pending, due at Now, with a fresh schedule.
-// Deliveries that are never retried (Once, the Test action's TestEventCode
-// deliveries) are left failed.
+// ResendParams asks for the finished deliveries Filter matches (its
+// TenantID is required; Page is ignored) to be queued again: pending (paused
+// for a paused listener), due at Now, with a fresh retry schedule, at most
+// Limit of them, oldest first. Deliveries never retried (Once: the Test
+// action's), and those of a listener deleted or disabled, stay as they are.
+type ResendParams struct {
+	Filter DeliveryFilter
+	Now    time.Time
+	Limit  int
+}
+
+// ResendableStatuses are the statuses a bulk resend re-queues from.
+var ResendableStatuses = []string{StatusSucceeded, StatusFailed, StatusCancelled}
+
+// ReplayParams asks for a delivery to a listener of each event of its
+// tenant created in [Since, Until) that it missed (see
+// Store.ReplayDeliveries).
 type ReplayParams struct {
 	TenantID   string
 	ListenerID string
@@ -160,6 +173,8 @@ type ReplayParams struct {
 
 // RecoverParams re-queues the failed deliveries of a listener created at or
 // after Since: they become pending, due at Now, with a fresh schedule.
+// Deliveries that are never retried (Once, the Test action's TestEventCode
+// deliveries) are left failed.
 type RecoverParams struct {
 	TenantID   string
 	ListenerID string

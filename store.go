@@ -195,6 +195,9 @@ type DeliveryStore interface {
 	// RecoverDeliveries re-queues failed deliveries (see RecoverParams) and
 	// returns how many.
 	RecoverDeliveries(ctx context.Context, p RecoverParams) (int, error)
+	// ResendDeliveries re-queues finished deliveries (see ResendParams) and
+	// returns how many, and whether more matched past the limit.
+	ResendDeliveries(ctx context.Context, p ResendParams) (n int, more bool, err error)
 	// ReplayDeliveries makes a delivery to the listener, due at p.Now, of
 	// each event of its tenant created in [p.Since, p.Until) that the
 	// listener subscribes to now and has no delivery of, oldest first, at

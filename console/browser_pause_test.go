@@ -57,3 +57,40 @@ func TestBrowserPauseAndReplay(t *testing.T) {
 	b.shot("pause-04-replayed")
 	b.checkConsole()
 }
+
+// TestBrowserBulkResend: on Logs filtered to a listener's failed
+// deliveries, "Resend all" says how many, asks first, and re-queues them;
+// the receiver, now well, gets each again.
+func TestBrowserBulkResend(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, s.url)
+	b.signIn(s)
+	l := s.listener(s.a.ID, s.recv.URL+"/bulk", "customer.created")
+	s.recv.status.Store(500)
+	s.publish("customer.created", "cust_b1")
+	s.publish("customer.created", "cust_b2")
+	filtered := "/logs?status=failed&listener=" + l.ID
+	b.eventually("both deliveries fail after their retries", filtered,
+		`document.querySelectorAll('tr[data-status="failed"]').length === 2`)
+	b.expectText("#resend-all", "Resend all 2 finished")
+	b.clickAndLoad("#resend-all")
+	b.expectText("h1", "Resend 2 deliveries?")
+	b.expectText(".card", "now failed")
+	b.shot("bulk-01-confirm")
+	b.clickAndLoad("#cancel-resend")
+	if loc := b.location(); loc != "/logs?listener="+l.ID+"&status=failed" {
+		b.failf("cancel", "Cancel went to %q, want back to the filtered Logs", loc)
+	}
+	s.recv.status.Store(200)
+	got := s.recv.count()
+	b.clickAndLoad("#resend-all")
+	b.clickAndLoad("#confirm-resend")
+	b.expectText(".flash", "2 deliveries were re-queued")
+	b.eventually("the resent deliveries succeed", "/logs?status=succeeded&listener="+l.ID,
+		`document.querySelectorAll('tr[data-status="succeeded"]').length === 2`)
+	if n := s.recv.count() - got; n != 2 {
+		b.failf("resend", "the receiver got %d requests after the resend, want 2", n)
+	}
+	b.shot("bulk-02-resent")
+	b.checkConsole()
+}

@@ -146,6 +146,8 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/{id}/rotate", c.signedIn(true, c.rotateSecret))
 	mux.HandleFunc("POST /webhooks/{id}/recover", c.signedIn(true, c.recoverListener))
 	mux.HandleFunc("POST /webhooks/{id}/pause", c.signedIn(true, c.pauseListener))
+	mux.HandleFunc("GET /logs/resend", c.signedIn(true, c.resendConfirm))
+	mux.HandleFunc("POST /logs/resend", c.signedIn(true, c.resendAll))
 	mux.HandleFunc("POST /webhooks/{id}/replay", c.signedIn(true, c.replayListener))
 	mux.HandleFunc("POST /webhooks/{id}/reveal", c.signedIn(true, c.revealListenerHeader))
 	mux.HandleFunc("POST /webhooks/{id}/enabled", c.signedIn(true, c.setEnabled))

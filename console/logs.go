@@ -1,14 +1,18 @@
 package console
 
 import (
+	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"licensehooks"
+	"licensehooks/service"
 )
 
 // logPageSize is how many deliveries the Logs page lists at once.
@@ -34,6 +38,10 @@ type logsData struct {
 	// NoneYet: the tenant has no delivery at all, so the page says how
 	// to make one instead of "no deliveries match".
 	NoneYet bool
+	// Resendable is how many finished deliveries the filter matches: what
+	// "Resend all" re-queues. ResendURL is its confirmation page.
+	Resendable int
+	ResendURL  template.URL
 }
 
 var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded,
@@ -92,7 +100,121 @@ func (c *Console) logsPage(q *request) error {
 		}
 	}
 	d.Pager = newPager("/logs", keep, f.Page.Number, logPageSize, total, len(rows))
+	if !d.Refused && total > 0 && !q.sess.ReadOnly {
+		if d.Resendable, err = c.countResendable(ctx, f); err != nil {
+			return err
+		}
+		d.ResendURL = template.URL("/logs/resend?" + keep.Encode()) // encoded by Encode
+	}
 	c.render(q.w, status, "logs", q.view("Logs", "logs", d))
+	return nil
+}
+
+// countResendable counts the finished deliveries f matches.
+func (c *Console) countResendable(ctx context.Context, f licensehooks.DeliveryFilter) (int, error) {
+	statuses := licensehooks.ResendableStatuses
+	if f.Status != "" {
+		if !slices.Contains(statuses, f.Status) {
+			return 0, nil
+		}
+		statuses = []string{f.Status}
+	}
+	n := 0
+	for _, st := range statuses {
+		g := f
+		g.Status, g.Page = st, licensehooks.Page{Number: 1, Size: 1}
+		_, total, err := c.cfg.Store.ListDeliveries(ctx, g)
+		if err != nil {
+			return 0, fmt.Errorf("count deliveries: %w", err)
+		}
+		n += total
+	}
+	return n, nil
+}
+
+// resendData is the confirmation of a bulk resend.
+type resendData struct {
+	Count   int
+	Query   string       // the Logs filter, as a query string
+	Back    template.URL // the filtered Logs page
+	Summary []string
+	Max     string // MaxBulkResend, written out
+}
+
+// logFilterOf reads the Logs filter of a query; ok is false when it is not
+// one Logs would accept.
+func (c *Console) logFilterOf(q *request, qs url.Values) (licensehooks.DeliveryFilter, bool) {
+	f := licensehooks.DeliveryFilter{TenantID: q.tenantID(), ListenerID: qs.Get("listener"), EventCode: qs.Get("code"), Status: qs.Get("status")}
+	ok := f.Status == "" || slices.Contains(deliveryStatuses, f.Status)
+	for _, t := range []struct {
+		raw string
+		dst *time.Time
+	}{{qs.Get("since"), &f.Since}, {qs.Get("until"), &f.Until}} {
+		if t.raw == "" {
+			continue
+		}
+		v, err := parseInputTime(t.raw)
+		ok = ok && err == nil
+		*t.dst = v
+	}
+	return f, ok
+}
+
+// resendConfirm asks before a bulk resend, saying how many and which.
+func (c *Console) resendConfirm(q *request) error {
+	qs := q.r.URL.Query()
+	f, ok := c.logFilterOf(q, qs)
+	if !ok {
+		http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
+		return nil
+	}
+	n, err := c.countResendable(q.r.Context(), f)
+	if err != nil {
+		return err
+	}
+	d := resendData{Count: n, Query: qs.Encode(), Back: template.URL("/logs?" + qs.Encode()), Max: fmt.Sprintf("%d,%03d", service.MaxBulkResend/1000, service.MaxBulkResend%1000)}
+	if f.ListenerID != "" {
+		if l, err := c.cfg.Store.GetListener(q.r.Context(), q.tenantID(), f.ListenerID); err == nil {
+			d.Summary = append(d.Summary, "to "+listenerLabel(l))
+		}
+	}
+	if f.Status != "" {
+		d.Summary = append(d.Summary, "now "+f.Status)
+	}
+	if f.EventCode != "" {
+		d.Summary = append(d.Summary, "of "+f.EventCode+" events")
+	}
+	if !f.Since.IsZero() {
+		d.Summary = append(d.Summary, "made from "+f.Since.UTC().Format(timeLayout))
+	}
+	if !f.Until.IsZero() {
+		d.Summary = append(d.Summary, "made before "+f.Until.UTC().Format(timeLayout))
+	}
+	c.render(q.w, http.StatusOK, "resend", q.view("Resend deliveries", "logs", d))
+	return nil
+}
+
+// resendAll re-queues every finished delivery the Logs filter matches.
+func (c *Console) resendAll(q *request) error {
+	qs, err := url.ParseQuery(q.r.PostFormValue("filter"))
+	if err != nil {
+		return licensehooks.Errorf(licensehooks.EBADREQUEST, "The filter of the resend could not be read.")
+	}
+	f, ok := c.logFilterOf(q, qs)
+	if !ok {
+		http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
+		return nil
+	}
+	res, err := c.cfg.Service.ResendMatching(q.r.Context(), f)
+	if err != nil {
+		return err
+	}
+	qs.Set("done", "bulk-resent")
+	qs.Set("n", strconv.Itoa(res.Resent))
+	if res.More {
+		qs.Set("more", "1")
+	}
+	http.Redirect(q.w, q.r, "/logs?"+qs.Encode(), http.StatusSeeOther)
 	return nil
 }
 

@@ -58,7 +58,7 @@ func staticHandler() http.Handler {
 type pageSet map[string]*template.Template
 
 var pageNames = []string{"signin", "tenant", "tenants", "tenantadmin", "tenantdelete", "webhooks", "listener", "form", "delete",
-	"logs", "delivery", "upcoming", "events", "keys", "error", "signedout", "event", "search"}
+	"logs", "delivery", "upcoming", "events", "keys", "error", "signedout", "event", "search", "resend"}
 
 func parsePages() (pageSet, error) {
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html")

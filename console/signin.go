@@ -149,6 +149,14 @@ func flashMessage(q url.Values) string {
 		}
 		return fmt.Sprintf("%d failed %s re-queued; they are sent again now.", n, map[bool]string{true: "delivery was", false: "deliveries were"}[n == 1])
 	}
+	if done == "bulk-resent" {
+		n, _ := strconv.Atoi(q.Get("n"))
+		more := ""
+		if q.Get("more") == "1" {
+			more = " More match: resend again for the next ones."
+		}
+		return fmt.Sprintf("%d %s re-queued; they are sent again now.%s", n, map[bool]string{true: "delivery was", false: "deliveries were"}[n == 1], more)
+	}
 	if done == "replayed" {
 		n, _ := strconv.Atoi(q.Get("n"))
 		if n == 0 {

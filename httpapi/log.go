@@ -171,3 +171,21 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error
 	writeJSON(w, http.StatusOK, m)
 	return nil
 }
+
+// resendMatching re-queues the finished deliveries the list's filters
+// match (the same query parameters as GET /deliveries; paging is ignored).
+func (s *Server) resendMatching(w http.ResponseWriter, r *http.Request, c *call) error {
+	f, err := deliveryFilter(r.URL.Query(), c.TenantID, true)
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.Service.ResendMatching(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Resent int  `json:"resent"`
+		More   bool `json:"more"`
+	}{res.Resent, res.More})
+	return nil
+}

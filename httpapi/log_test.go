@@ -364,3 +364,37 @@ func TestPauseAndReplay(t *testing.T) {
 		t.Errorf("replay to the listener that has the delivery: %s", r.body)
 	}
 }
+
+// TestBulkResend: POST /deliveries/resend takes the list's filters and
+// re-queues the finished deliveries they match; an unfinished status or a
+// listener of another account is refused.
+func TestBulkResend(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	l := e.createListener("customer.created")
+	p1, p2 := e.publish(""), e.publish("")
+	failDelivery(t, e, p1.Deliveries[0])
+	failDelivery(t, e, p2.Deliveries[0])
+	r := e.as("POST", deliveriesDir+"/resend?status=pending", nil)
+	wantStatus(t, r, 422)
+	if a := r.apiErr(t); len(a.ValidationErrors) != 1 || a.ValidationErrors[0].PropertyName != "status" {
+		t.Errorf("status=pending: %s", r.body)
+	}
+	wantStatus(t, e.as("POST", deliveriesDir+"/resend?status=nonsense", nil), 422)
+	wantStatus(t, e.as("POST", deliveriesDir+"/resend?since=soon", nil), 422)
+	wantStatus(t, e.as("POST", deliveriesDir+"/resend?listenerId=whl_nope", nil), 404)
+	r = e.as("POST", deliveriesDir+"/resend?status=failed&listenerId="+l.ID, nil)
+	wantStatus(t, r, 200)
+	if string(r.body) != "{\"resent\":2,\"more\":false}\n" {
+		t.Errorf("bulk resend: %s", r.body)
+	}
+	var d deliveryModel
+	e.as("GET", deliveriesDir+"/"+p1.Deliveries[0], nil).decode(t, &d)
+	if d.Status != licensehooks.StatusPending {
+		t.Errorf("a resent delivery is %q, want pending", d.Status)
+	}
+	r = e.as("POST", deliveriesDir+"/resend?status=failed", nil)
+	if string(r.body) != "{\"resent\":0,\"more\":false}\n" {
+		t.Errorf("a second bulk resend: %s", r.body)
+	}
+}

@@ -71,6 +71,7 @@ func (s *Server) routeTable() []route {
 		{"GET", deliveriesDir, "Deliveries_GetList", admin, s.listDeliveries},
 		{"GET", deliveriesDir + "/{deliveryId}", "Deliveries_Get", admin, s.getDelivery},
 		{"POST", deliveriesDir + "/{deliveryId}/resend", "Deliveries_Resend", admin, s.resend},
+		{"POST", deliveriesDir + "/resend", "Deliveries_ResendMatching", admin, s.resendMatching},
 		{"GET", "/api/v1/account/events", "Events_GetList", admin, s.listEvents},
 		{"GET", "/api/v1/account/events/{eventId}", "Events_Get", admin, s.getEvent},
 		{"POST", "/api/v1/events", "Events_Publish", pub, s.publish},

@@ -198,15 +198,21 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		}
 		// Only what ReplayExcluded reads: an operational event's payload.
 		// Twice the limit leaves room for the few events left out.
-		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END
+		// Cancelled events are never replayed; a delayed one not yet due
+		// is replayed scheduled, due when the others are.
+		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END, e.deliver_at
 			FROM events e
-			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.code = ANY ($4)
+			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.cancelled_at IS NULL
+				AND e.code = ANY ($4)
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = $5)
 			ORDER BY e.created_at, e.id LIMIT $6`,
 			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, 2*p.Limit+1)
-		var ids, events, codes []string
+		var ids, events, codes, statuses []string
+		var due []time.Time
 		var e licensehooks.Event
-		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &e.Payload}, func() error {
+		var deliverAt *time.Time
+		l := &licensehooks.Listener{Paused: paused}
+		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &e.Payload, &deliverAt}, func() error {
 			if licensehooks.ReplayExcluded(&e, p.ListenerID) {
 				return nil
 			}
@@ -214,7 +220,13 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 				more = true
 				return nil
 			}
+			var pp licensehooks.PublishParams
+			at := now
+			if deliverAt != nil && deliverAt.After(now) {
+				pp.Scheduled, pp.NotBefore, at = true, *deliverAt, *deliverAt
+			}
 			ids, events, codes = append(ids, licensehooks.NewID(licensehooks.PrefixDelivery)), append(events, e.ID), append(codes, e.Code)
+			statuses, due = append(statuses, licensehooks.DeliveryStatusFor(pp, l)), append(due, at)
 			return nil
 		})
 		if err != nil {
@@ -223,14 +235,57 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		if len(ids) == 0 {
 			return nil
 		}
-		status := licensehooks.DeliveryStatusFor(licensehooks.PublishParams{}, &licensehooks.Listener{Paused: paused})
 		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
 				status, once, next_attempt_at, lease_owner, created_at, updated_at)
-			SELECT d.id, $1, d.event_id, d.event_code, $2, $3, false, $4, '', $4, $4
-			FROM unnest($5::text[], $6::text[], $7::text[]) AS d(id, event_id, event_code)`,
-			p.TenantID, p.ListenerID, status, now, ids, events, codes)
+			SELECT d.id, $1, d.event_id, d.event_code, $2, d.status, false, d.due, '', $3, $3
+			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[]) AS d(id, event_id, event_code, status, due)`,
+			p.TenantID, p.ListenerID, now, ids, events, codes, statuses, due)
 		made = int(tag.RowsAffected())
 		return mapErr(err, "replay deliveries")
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	if made > 0 {
+		s.announce()
+	}
+	return made, more, nil
+}
+
+// ResendDeliveries re-queues the finished deliveries the filter matches
+// (see licensehooks.ResendParams), oldest first. The rows are locked in
+// that order, skipping any another writer holds (an outcome being stored),
+// so two bulk resends never deadlock.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+	f := p.Filter
+	now := ts(p.Now)
+	made, more := 0, false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT d.id FROM deliveries d
+			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled
+			WHERE d.tenant_id = $1 AND d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> $2
+				AND ($3 = '' OR d.listener_id = $3) AND ($4 = '' OR d.status = $4)
+				AND ($5 = '' OR d.event_code = $5) AND ($6 = '' OR d.event_id = $6)
+				AND ($7::timestamptz IS NULL OR d.created_at >= $7) AND ($8::timestamptz IS NULL OR d.created_at < $8)
+			ORDER BY d.created_at, d.seq LIMIT $9 FOR UPDATE OF d SKIP LOCKED`,
+			f.TenantID, licensehooks.TestEventCode, f.ListenerID, f.Status, f.EventCode, f.EventID,
+			optTime(f.Since), optTime(f.Until), p.Limit+1)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return mapErr(err, "resend deliveries")
+		}
+		if more = len(ids) > p.Limit; more {
+			ids = ids[:p.Limit]
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0, next_attempt_at = $2, lease_owner = '', lease_expires_at = NULL,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
+			updated_at = $2
+			WHERE id = ANY ($1)`, ids, now)
+		made = int(tag.RowsAffected())
+		return mapErr(err, "resend deliveries")
 	})
 	if err != nil {
 		return 0, false, err

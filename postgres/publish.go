@@ -173,6 +173,7 @@ func (b *publishBatch) queueInsertEvents(batch *pgx.Batch) {
 	var tenants, ids, codes, resources, named []string
 	var payloads, hashes [][]byte
 	var occurred, created []time.Time
+	var deliverAt []*time.Time
 	for _, i := range b.ok {
 		p := b.params[i]
 		e := p.Event
@@ -184,18 +185,23 @@ func (b *publishBatch) queueInsertEvents(batch *pgx.Batch) {
 		tenants, ids, codes, resources = append(tenants, e.TenantID), append(ids, e.ID), append(codes, e.Code), append(resources, e.ResourceID)
 		payloads, hashes, named = append(payloads, e.Payload), append(hashes, e.Hash), append(named, p.ListenerID)
 		occurred, created = append(occurred, e.OccurredAt), append(created, e.CreatedAt)
+		var at *time.Time
+		if p.Scheduled && !p.NotBefore.IsZero() {
+			at = new(ts(p.NotBefore))
+		}
+		deliverAt = append(deliverAt, at)
 	}
 	batch.Queue(`INSERT INTO events
-		(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at)
-		SELECT e.tenant_id, e.id, e.code, e.resource_id, e.payload, e.hash, e.occurred_at, e.created_at
+		(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at, deliver_at)
+		SELECT e.tenant_id, e.id, e.code, e.resource_id, e.payload, e.hash, e.occurred_at, e.created_at, e.deliver_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[],
-			$7::timestamptz[], $8::timestamptz[], $9::text[])
-			AS e(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at, listener_id)
+			$7::timestamptz[], $8::timestamptz[], $9::text[], $10::timestamptz[])
+			AS e(tenant_id, id, code, resource_id, payload, hash, occurred_at, created_at, listener_id, deliver_at)
 		WHERE e.listener_id = '' OR EXISTS (SELECT 1 FROM listeners l
 			WHERE l.id = e.listener_id AND l.tenant_id = e.tenant_id)
 		ORDER BY 1, 2
 		ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id`,
-		tenants, ids, codes, resources, payloads, hashes, occurred, created, named,
+		tenants, ids, codes, resources, payloads, hashes, occurred, created, named, deliverAt,
 	).Query(func(rows pgx.Rows) error {
 		var k eventKey
 		_, err := pgx.ForEachRow(rows, []any{&k.tenant, &k.id}, func() error {

@@ -53,7 +53,9 @@ func (s *Store) CancelEvent(ctx context.Context, tenantID, eventID string, at ti
 		if n = int(tag.RowsAffected()); n == 0 {
 			return licensehooks.EventNotCancellable(eventID)
 		}
-		return nil
+		// A replay never sends a cancelled event.
+		_, err = tx.Exec(ctx, `UPDATE events SET cancelled_at = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, eventID, ts(at))
+		return mapErr(err, "cancel event")
 	})
 	if err != nil {
 		return 0, err

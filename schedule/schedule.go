@@ -193,12 +193,23 @@ type Pass struct {
 func (r *Runner) RunOnce(ctx context.Context) (Pass, error) {
 	now := r.cfg.Clock.Now()
 	p := Pass{At: now}
-	n, err := r.store.PromoteScheduled(ctx, now, r.cfg.Batch)
-	p.Promoted += n
+	// A read off the indexes first: a pass with nothing due writes nothing
+	// (SQLite has one writer, which the dispatcher needs).
+	nd, err := r.store.NextDue(ctx)
 	if err != nil {
-		return p, fmt.Errorf("promote scheduled deliveries: %w", err)
+		return p, fmt.Errorf("read the next due time: %w", err)
 	}
-	p.Full = n == r.cfg.Batch
+	if !nd.Scheduled.IsZero() && !nd.Scheduled.After(now) {
+		n, err := r.store.PromoteScheduled(ctx, now, r.cfg.Batch)
+		p.Promoted += n
+		if err != nil {
+			return p, fmt.Errorf("promote scheduled deliveries: %w", err)
+		}
+		p.Full = n == r.cfg.Batch
+	}
+	if nd.Reminder.IsZero() || nd.Reminder.After(now) {
+		return p, nil
+	}
 	rs, err := r.store.ClaimReminders(ctx, licensehooks.ClaimRemindersParams{
 		Owner: r.cfg.Owner, Now: now, Lease: r.cfg.Lease, Limit: r.cfg.Batch})
 	if err != nil {

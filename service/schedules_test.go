@@ -217,6 +217,9 @@ func TestPublishDeliverAt(t *testing.T) {
 	if err != nil || d.Status != licensehooks.StatusScheduled || !d.NextAttemptAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("delivery %+v, %v; want scheduled an hour ahead", d, err)
 	}
+	if _, err := f.svc.Resend(ctx, f.tenant, d.ID); licensehooks.ErrorCode(err) != licensehooks.ECONFLICT {
+		t.Errorf("resending a scheduled delivery: %v, want ECONFLICT", err)
+	}
 	if n, err := f.svc.CancelEvent(ctx, f.tenant, res[0].EventID); err != nil || n != 1 {
 		t.Errorf("CancelEvent = %d, %v", n, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"licensehooks"
@@ -105,8 +107,15 @@ func (s *Service) Resend(ctx context.Context, tenantID, deliveryID string) (*lic
 	}
 	// Reading first answers ENOTFOUND for another tenant's delivery before
 	// the dispatcher is involved.
-	if _, err := s.Store.GetDelivery(ctx, tenantID, deliveryID); err != nil {
+	d, err := s.Store.GetDelivery(ctx, tenantID, deliveryID)
+	if err != nil {
 		return nil, err
+	}
+	if d.Status == licensehooks.StatusScheduled {
+		// Sent now, it would be sent again at its time.
+		return nil, licensehooks.Errorf(licensehooks.ECONFLICT,
+			"The delivery is scheduled for %s: it cannot be resent before it is sent. Cancel its event to stop it.",
+			d.NextAttemptAt.UTC().Format(time.RFC3339))
 	}
 	a, err := snd.SendNow(ctx, tenantID, deliveryID)
 	if err != nil {
@@ -138,6 +147,36 @@ func (s *Service) Recover(ctx context.Context, tenantID, listenerID string, sinc
 		return 0, fmt.Errorf("recover listener %s: %w", listenerID, err)
 	}
 	return n, nil
+}
+
+// MaxBulkResend is how many deliveries one ResendMatching re-queues at
+// most; one that stops there says so, and the same call again does more.
+const MaxBulkResend = 10_000
+
+// ResendResult is what a ResendMatching did.
+type ResendResult struct {
+	Resent int  // deliveries re-queued
+	More   bool // stopped at MaxBulkResend: call again for the rest
+}
+
+// ResendMatching re-queues the finished deliveries f matches (see
+// licensehooks.ResendParams); f.Status, when set, must be a finished one.
+func (s *Service) ResendMatching(ctx context.Context, f licensehooks.DeliveryFilter) (ResendResult, error) {
+	if f.Status != "" && !slices.Contains(licensehooks.ResendableStatuses, f.Status) {
+		return ResendResult{}, licensehooks.Invalid(licensehooks.FieldError{Field: "status", Code: "not_finished",
+			Message: fmt.Sprintf("Only finished deliveries are resent in bulk: status must be one of %s, or left out.",
+				strings.Join(licensehooks.ResendableStatuses, ", "))})
+	}
+	if f.ListenerID != "" {
+		if _, err := s.Store.GetListener(ctx, f.TenantID, f.ListenerID); err != nil {
+			return ResendResult{}, err
+		}
+	}
+	n, more, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, Now: s.now(), Limit: MaxBulkResend})
+	if err != nil {
+		return ResendResult{}, fmt.Errorf("resend deliveries: %w", err)
+	}
+	return ResendResult{Resent: n, More: more}, nil
 }
 
 // RetentionPeriod is how long finished work is kept: Retention, or
@@ -189,6 +228,9 @@ func (s *Service) Replay(ctx context.Context, tenantID, listenerID string, since
 		Since: since.UTC(), Until: until.UTC(), Now: now, Limit: MaxReplay})
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("replay to listener %s: %w", listenerID, err)
+	}
+	if n > 0 && s.Scheduler != nil {
+		s.Scheduler.Poke() // a delayed event's replayed deliveries are scheduled
 	}
 	return ReplayResult{Replayed: n, More: more}, nil
 }

@@ -81,8 +81,12 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 	}
 	// OR IGNORE: the primary key probe doubles as the duplicate check, so
 	// the common case costs no separate SELECT.
-	n, err := w.execN(`INSERT OR IGNORE INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.TenantID, e.ID, e.Code, e.ResourceID, []byte(e.Payload), micros(e.OccurredAt), e.Hash, micros(e.CreatedAt))
+	var deliverAt *int64
+	if p.Scheduled && !p.NotBefore.IsZero() {
+		deliverAt = new(micros(p.NotBefore))
+	}
+	n, err := w.execN(`INSERT OR IGNORE INTO events (`+eventCols+`, deliver_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.TenantID, e.ID, e.Code, e.ResourceID, []byte(e.Payload), micros(e.OccurredAt), e.Hash, micros(e.CreatedAt), deliverAt)
 	if err != nil {
 		return err
 	} else if n == 0 {

@@ -211,9 +211,12 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		}
 		// Only what ReplayExcluded reads: an operational event's payload.
 		// Twice the limit leaves room for the few events left out.
-		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END
+		// Cancelled events are never replayed; a delayed one not yet due
+		// is replayed scheduled, due when the others are.
+		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, CASE WHEN e.code LIKE 'webhook.%' THEN e.payload END,
+				COALESCE(e.deliver_at, 0)
 			FROM events e
-			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ?
+			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
 				AND e.code IN (SELECT value FROM json_each(?))
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = ?)
 			ORDER BY e.created_at, e.rowid LIMIT ?`,
@@ -221,37 +224,94 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		if err != nil {
 			return err
 		}
-		events, err := collect(rows, func(sc scanner) (*licensehooks.Event, error) {
-			var e licensehooks.Event
+		type missed struct {
+			e         licensehooks.Event
+			deliverAt int64
+		}
+		events, err := collect(rows, func(sc scanner) (missed, error) {
+			var m missed
 			var payload []byte
-			err := sc.Scan(&e.TenantID, &e.ID, &e.Code, &payload)
-			e.Payload = payload
-			return &e, err
+			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &payload, &m.deliverAt)
+			m.e.Payload = payload
+			return m, err
 		})
 		if err != nil {
 			return err
 		}
-		status := licensehooks.DeliveryStatusFor(licensehooks.PublishParams{}, l)
 		idTime := time.Now()
-		for _, e := range events {
-			if licensehooks.ReplayExcluded(e, l.ID) {
+		for _, m := range events {
+			if licensehooks.ReplayExcluded(&m.e, l.ID) {
 				continue
 			}
 			if made == p.Limit {
 				more = true
 				break
 			}
+			var pp licensehooks.PublishParams
+			due := p.Now
+			if at := fromMicros(m.deliverAt); m.deliverAt != 0 && at.After(p.Now) {
+				pp.Scheduled, pp.NotBefore, due = true, at, at
+			}
+			status := licensehooks.DeliveryStatusFor(pp, l)
 			id := newSortableID(licensehooks.PrefixDelivery, idTime)
-			if _, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, 0, micros(p.Now),
+			if _, err := w.exec(insertDelivery, id, m.e.TenantID, m.e.ID, m.e.Code, l.ID, status, 0, micros(due),
 				"", 0, micros(p.Now), micros(p.Now)); err != nil {
 				return err
 			}
 			made++
-		}
-		if made > 0 && status == licensehooks.StatusPending {
-			w.wake = true
+			if status == licensehooks.StatusPending {
+				w.wake = true
+			}
 		}
 		return nil
+	})
+	return made, more, mapErr(err, "deliveries")
+}
+
+// ResendDeliveries re-queues the finished deliveries the filter matches
+// (see licensehooks.ResendParams), oldest first.
+func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParams) (int, bool, error) {
+	f := p.Filter
+	var wh where
+	wh.add("d.tenant_id = ?", f.TenantID)
+	wh.add("d.status IN ('succeeded', 'failed', 'cancelled') AND NOT d.once AND d.event_code <> ?", licensehooks.TestEventCode)
+	wh.addIf(f.ListenerID != "", "d.listener_id = ?", f.ListenerID)
+	wh.addIf(f.Status != "", "d.status = ?", f.Status)
+	wh.addIf(f.EventCode != "", "d.event_code = ?", f.EventCode)
+	wh.addIf(f.EventID != "", "d.event_id = ?", f.EventID)
+	wh.addIf(!f.Since.IsZero(), "d.created_at >= ?", micros(f.Since))
+	wh.addIf(!f.Until.IsZero(), "d.created_at < ?", micros(f.Until))
+	made, more := 0, false
+	err := s.write(ctx, func(w *writer) error {
+		rows, err := w.query(`SELECT d.rowid FROM deliveries d
+			JOIN listeners l ON l.id = d.listener_id AND l.tenant_id = d.tenant_id AND l.enabled`+wh.sql()+`
+			ORDER BY d.created_at, d.rowid LIMIT ?`, append(wh.args, p.Limit+1)...)
+		if err != nil {
+			return err
+		}
+		ids, err := collect(rows, func(sc scanner) (int64, error) {
+			var id int64
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		if more = len(ids) > p.Limit; more {
+			ids = ids[:p.Limit]
+		}
+		if len(ids) == 0 {
+			made = 0
+			return nil
+		}
+		n, err := w.execN(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
+			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
+			updated_at = ?
+			WHERE rowid IN (SELECT value FROM json_each(?))`, micros(p.Now), micros(p.Now), jsonText(ids))
+		made = int(n)
+		if n > 0 {
+			w.wake = true
+		}
+		return err
 	})
 	return made, more, mapErr(err, "deliveries")
 }

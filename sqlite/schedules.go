@@ -61,6 +61,11 @@ func (s *Store) CancelEvent(ctx context.Context, tenantID, eventID string, at ti
 		n, err = w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
 			WHERE tenant_id = ? AND event_id = ? AND status = 'scheduled'`, micros(at), tenantID, eventID)
 		w.cancelled += int(n)
+		if err != nil {
+			return err
+		}
+		// A replay never sends a cancelled event.
+		_, err = w.exec(`UPDATE events SET cancelled_at = ? WHERE tenant_id = ? AND id = ?`, micros(at), tenantID, eventID)
 		return err
 	})
 	return int(n), mapErr(err, "event")

@@ -14,6 +14,8 @@ var pauseTests = map[string]func(t *testing.T, f *Fixture){
 	"DisablePausedCancels":  testDisablePaused,
 	"Replay":                testReplay,
 	"ReplayPaused":          testReplayPaused,
+	"ReplayDelayed":         testReplayDelayed,
+	"BulkResend":            testBulkResend,
 }
 
 func setPaused(t *testing.T, f *Fixture, l *licensehooks.Listener, paused bool, at time.Time) {
@@ -217,5 +219,108 @@ func testReplayPaused(t *testing.T, f *Fixture) {
 	must(t, err, "ReplayDeliveries")
 	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, e.ID, l.ID)); n != 1 || d.Status != licensehooks.StatusPaused {
 		t.Errorf("replay to a paused listener: %d made, status %q; want 1, paused", n, d.Status)
+	}
+}
+
+// testReplayDelayed: a delayed event not yet due is replayed scheduled, due
+// at its deliverAt; one its publisher cancelled is not replayed.
+func testReplayDelayed(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	other := f.Listener(tn.ID, []string{codeA})
+	deliverAt := Base.Add(48 * time.Hour)
+	delayed := f.Event(tn.ID, codeA, Base)
+	f.PublishParams(licensehooks.PublishParams{Event: delayed, NotBefore: deliverAt, Scheduled: true})
+	cancelled := f.Event(tn.ID, codeA, Base.Add(time.Second))
+	f.PublishParams(licensehooks.PublishParams{Event: cancelled, NotBefore: deliverAt, Scheduled: true})
+	if _, err := f.S.CancelEvent(f.Ctx, tn.ID, cancelled.ID, Base.Add(time.Minute)); err != nil {
+		t.Fatalf("CancelEvent: %v", err)
+	}
+	if d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, delayed.ID, other.ID)); d.Status != licensehooks.StatusScheduled {
+		t.Fatalf("the delayed event's delivery is %q, want scheduled", d.Status)
+	}
+	l := f.Listener(tn.ID, []string{codeA})
+	n, _, err := f.S.ReplayDeliveries(f.Ctx, licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID,
+		Since: Base, Until: Base.Add(time.Hour), Now: Base.Add(time.Hour), Limit: 10})
+	must(t, err, "ReplayDeliveries")
+	if n != 1 {
+		t.Errorf("replay made %d deliveries, want 1 (the delayed event; not the cancelled one)", n)
+	}
+	d := f.Delivery(tn.ID, f.deliveryOf(tn.ID, delayed.ID, l.ID))
+	if d.Status != licensehooks.StatusScheduled || !d.NextAttemptAt.Equal(deliverAt) {
+		t.Errorf("the replayed delayed event: %q due %v, want scheduled, due %v", d.Status, d.NextAttemptAt, deliverAt)
+	}
+}
+
+// testBulkResend: a bulk resend re-queues the finished deliveries the
+// filter matches, oldest first up to the limit, with a fresh schedule; it
+// leaves pending ones, Test deliveries, other tenants' and those of a
+// disabled listener as they are, and holds a paused listener's.
+func testBulkResend(t *testing.T, f *Fixture) {
+	tn, other := f.Tenant(), f.Tenant()
+	l := f.Listener(tn.ID, []string{codeA, codeB})
+	off := f.Listener(tn.ID, []string{codeA})
+	ol := f.Listener(other.ID, []string{codeA})
+	var failed []string
+	for i := range 3 {
+		e, _ := f.Publish(tn.ID, codeA, Base.Add(time.Duration(i)*time.Second))
+		id := f.deliveryOf(tn.ID, e.ID, l.ID)
+		f.Finish(tn.ID, id, licensehooks.StatusFailed, Base.Add(time.Minute))
+		failed = append(failed, id)
+		f.Finish(tn.ID, f.deliveryOf(tn.ID, e.ID, off.ID), licensehooks.StatusFailed, Base.Add(time.Minute))
+	}
+	eb, _ := f.Publish(tn.ID, codeB, Base)
+	succeeded := f.deliveryOf(tn.ID, eb.ID, l.ID)
+	f.Finish(tn.ID, succeeded, licensehooks.StatusSucceeded, Base.Add(time.Minute))
+	_, pending := f.Publish(tn.ID, codeB, Base.Add(time.Hour))
+	test := f.PublishParams(licensehooks.PublishParams{Event: f.Event(tn.ID, licensehooks.TestEventCode, Base), ListenerID: l.ID, Once: true})[0]
+	f.Finish(tn.ID, test.DeliveryIDs[0], licensehooks.StatusFailed, Base.Add(time.Minute))
+	eo, _ := f.Publish(other.ID, codeA, Base)
+	theirs := f.deliveryOf(other.ID, eo.ID, ol.ID)
+	f.Finish(other.ID, theirs, licensehooks.StatusFailed, Base.Add(time.Minute))
+	must(t, f.S.DisableListener(f.Ctx, tn.ID, off.ID, "", Base.Add(2*time.Minute)), "DisableListener")
+
+	now := Base.Add(3 * time.Hour)
+	p := licensehooks.ResendParams{Filter: licensehooks.DeliveryFilter{TenantID: tn.ID, Status: licensehooks.StatusFailed}, Now: now, Limit: 2}
+	n, more, err := f.S.ResendDeliveries(f.Ctx, p)
+	must(t, err, "ResendDeliveries")
+	if n != 2 || !more {
+		t.Errorf("resend of failed with limit 2: %d, more %v; want 2, true", n, more)
+	}
+	for i, id := range failed {
+		d := f.Delivery(tn.ID, id)
+		want := licensehooks.StatusPending
+		if i == 2 {
+			want = licensehooks.StatusFailed // past the limit: the oldest went first
+		}
+		if d.Status != want || want == licensehooks.StatusPending && (d.Tries != 0 || !d.NextAttemptAt.Equal(now)) {
+			t.Errorf("failed delivery %d after resend: %q, tries %d, due %v; want %q", i, d.Status, d.Tries, d.NextAttemptAt, want)
+		}
+	}
+	p.Filter.Status, p.Limit = "", 100
+	setPaused(t, f, l, true, Base.Add(4*time.Hour))
+	n, more, err = f.S.ResendDeliveries(f.Ctx, p)
+	must(t, err, "ResendDeliveries")
+	if n != 2 || more {
+		t.Errorf("resend of every status: %d, more %v; want 2 (the last failed, the succeeded), false", n, more)
+	}
+	for _, id := range []string{failed[2], succeeded} {
+		if d := f.Delivery(tn.ID, id); d.Status != licensehooks.StatusPaused {
+			t.Errorf("a paused listener's resent delivery is %q, want paused", d.Status)
+		}
+	}
+	for id, want := range map[string]string{pending.DeliveryIDs[0]: licensehooks.StatusPaused, test.DeliveryIDs[0]: licensehooks.StatusFailed} {
+		if d := f.Delivery(tn.ID, id); d.Status != want {
+			t.Errorf("delivery %s: %q, want %q", id, d.Status, want)
+		}
+	}
+	if d := f.Delivery(other.ID, theirs); d.Status != licensehooks.StatusFailed {
+		t.Errorf("another tenant's delivery was resent: %q", d.Status)
+	}
+	ds, _, err := f.S.ListDeliveries(f.Ctx, licensehooks.DeliveryFilter{TenantID: tn.ID, ListenerID: off.ID, Page: licensehooks.Page{Number: 1, Size: 10}})
+	must(t, err, "ListDeliveries")
+	for _, d := range ds {
+		if d.Status != licensehooks.StatusFailed {
+			t.Errorf("a disabled listener's delivery was resent: %q", d.Status)
+		}
 	}
 }

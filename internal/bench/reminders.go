@@ -13,18 +13,28 @@ import (
 	_ "modernc.org/sqlite" // the read of the server's SQLite store after the run
 )
 
-// The reminders scenario: schedules created through the batch API, whose
-// reminders fall due over a window the benchmark chooses (it moves no
-// clock), then emitted by the server as events and delivered.
+// The reminders scenario: schedules created through the batch API, some of
+// whose reminders then fall due over a window the benchmark chooses (it
+// moves no clock), emitted by the server as events and delivered.
 //
-// Schedule i (its resourceId is the benchmark's event id of i, so the
-// receiver maps each reminder back to i) has one reminder in the window,
-// due at start + lead + i/rate: for even i, expiresAt is a day after that
-// (its expires1day falls due; its expired notice a day later is stored,
-// never due in the run); for odd i, expiresAt is then (its expired falls
-// due). Schedules are created in due order, faster than they fall due, so
-// none is late. Every reminder the PUT answers as due in the window is one
-// delivery the receiver must get exactly once.
+// The tenant sends the 1-day and expired notices (reminderOffsets). First
+// the schedules that expire in 200 days are created (stored with their
+// reminders, none due in the run); then one in reminderEvery, whose
+// reminder falls due in the window: the j-th (its resourceId is the
+// benchmark's event id of its number, so the receiver maps each reminder
+// back to it) is due at the window's start + j/rate, its expires1day for
+// even j (expiresAt a day after), its expired for odd j. The window starts
+// once those are expected to be created, so emission is measured with
+// every schedule stored. Every reminder the PUT answers as due in the
+// window is one delivery the receiver must get exactly once.
+
+// reminderEvery is how many schedules there are per reminder due in the
+// window; reminderCreateRate is the creation rate the window's start
+// allows for.
+const (
+	reminderEvery      = 20
+	reminderCreateRate = 800.0
+)
 
 // ReminderFigures are the reminders scenario's own figures.
 type ReminderFigures struct {
@@ -45,13 +55,13 @@ type ReminderFigures struct {
 	StoredRSSPeakMB    float64 `json:"storedRssPeakMB"` // serve's peak RSS while every schedule was stored
 }
 
-// reminderLead is the time from the start of creation to the first due
-// reminder: room for the first batches.
-func reminderLead(small bool) time.Duration {
+// reminderLead is the time from the start of the due schedules' creation
+// to the first due reminder: their creation at reminderCreateRate, and room.
+func reminderLead(small bool, n int64) time.Duration {
 	if small {
 		return 2 * time.Second
 	}
-	return 15 * time.Second
+	return 5*time.Second + time.Duration(float64(n)/reminderCreateRate*float64(time.Second))
 }
 
 type scheduleItem struct {
@@ -80,79 +90,115 @@ func runReminders(ctx context.Context, cfg *Config, sc scenario, w *world, led *
 	fig := &ReminderFigures{Schedules: n, DueRate: rate}
 	res.Reminders = fig
 	res.Rate = 0
-	nc := w.nonce()
-	start := time.Now()
-	first := start.Add(reminderLead(cfg.Small))
-	dueOf := func(i int64) time.Time {
-		return first.Add(time.Duration(float64(i) / rate * float64(time.Second))).UTC().Truncate(time.Microsecond)
+	// The benchmark's tenant sends the 1-day and expired notices only.
+	if err := w.api.call(ctx, w.tenants[0], "PUT", "/api/v1/account/schedules-settings",
+		map[string]any{"expiryOffsets": reminderOffsets}, 200, nil); err != nil {
+		return time.Now(), err
 	}
+	due := n / reminderEvery
+	if cfg.Small {
+		due = n // a few hundred: each has its reminder in the window
+	}
+	c := &creation{w: w, led: led, nc: w.nonce(), creators: max(sc.Publishers, 1)}
+	start := time.Now()
+	// The schedules that expire far ahead first, then those whose
+	// reminders fall due, due from once they are expected to be created.
+	far := start.Add(200 * 24 * time.Hour).UTC().Truncate(time.Second)
+	c.run(ctx, due, n, func(i int64) (time.Time, time.Time) { return far.Add(time.Duration(i) * time.Millisecond), time.Time{} })
+	first := time.Now().Add(reminderLead(cfg.Small, due))
+	dueOf := func(j int64) time.Time {
+		return first.Add(time.Duration(float64(j) / rate * float64(time.Second))).UTC().Truncate(time.Microsecond)
+	}
+	c.run(ctx, 0, due, func(j int64) (time.Time, time.Time) {
+		if j%2 == 0 {
+			return dueOf(j).Add(24 * time.Hour), dueOf(j) // its expires1day falls due
+		}
+		return dueOf(j), dueOf(j) // its expired falls due
+	})
+	createEnd := time.Now()
+	fig.CreateSeconds = round(createEnd.Sub(start).Seconds(), 2)
+	fig.SchedulesPerSec = perSecond(n-c.errs.Load(), createEnd.Sub(start))
+	fig.CreateErrors, fig.Skipped, fig.Due = c.errs.Load(), c.skipped.Load(), c.created.Load()
+	if e, ok := c.firstErr.Load().(string); ok {
+		res.PublishError = e
+	}
+	res.PublishErrors = fig.CreateErrors
+	// Every schedule is stored: the memory figure the issue asks for is
+	// serve's peak while the million are stored and the reminders fall due.
+	mon.setPhase("reminders falling due")
+	sleepUntil(ctx, dueOf(max(due-1, 0)))
+	return createEnd, ctx.Err()
+}
+
+// reminderOffsets are the benchmark tenant's expiry offsets.
+var reminderOffsets = []string{"1d", "0d"}
+
+// creation puts schedules through the batch API, creators at a time.
+type creation struct {
+	w                      *world
+	led                    *ledger
+	nc                     nonce
+	creators               int
+	errs, skipped, created atomic.Int64
+	firstErr               atomic.Value
+}
+
+// run creates schedules lo to hi-1 in batches of 1,000: spec gives
+// schedule i's expiresAt and, for one whose reminder must fall due in the
+// window, that reminder's due time (zero for none), which the ledger then
+// expects once.
+func (c *creation) run(ctx context.Context, lo, hi int64, spec func(i int64) (expires, due time.Time)) {
 	const batch = 1000
 	var next atomic.Int64
-	var errs, skipped, created atomic.Int64
-	var firstErr atomic.Value
+	next.Store(lo)
 	var wg sync.WaitGroup
-	creators := max(sc.Publishers, 1)
-	for c := range creators {
-		api := w.apis[c%len(w.apis)]
+	for k := range c.creators {
+		api := c.w.apis[k%len(c.w.apis)]
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				lo := next.Add(batch) - batch
-				if lo >= n {
+				from := next.Add(batch) - batch
+				if from >= hi {
 					return
 				}
-				hi := min(lo+batch, n)
-				items := make([]scheduleItem, 0, hi-lo)
-				for i := lo; i < hi; i++ {
-					exp := dueOf(i)
-					if i%2 == 0 {
-						exp = exp.Add(24 * time.Hour)
-					}
-					items = append(items, scheduleItem{ResourceID: eventID(nc, uint64(i)), ResourceType: "entitlement", ExpiresAt: exp.Format(time.RFC3339Nano)})
+				to := min(from+batch, hi)
+				items := make([]scheduleItem, 0, to-from)
+				dues := make([]time.Time, 0, to-from)
+				for i := from; i < to; i++ {
+					exp, due := spec(i)
+					dues = append(dues, due)
+					items = append(items, scheduleItem{ResourceID: eventID(c.nc, uint64(i)), ResourceType: "entitlement", ExpiresAt: exp.Format(time.RFC3339Nano)})
 				}
 				var ans scheduleBatchAnswer
-				if err := api.call(ctx, w.tenants[0], "POST", "/api/v1/account/schedules/batch", map[string]any{"schedules": items}, 200, &ans); err != nil {
-					errs.Add(hi - lo)
-					firstErr.CompareAndSwap(nil, err.Error())
+				if err := api.call(ctx, c.w.tenants[0], "POST", "/api/v1/account/schedules/batch", map[string]any{"schedules": items}, 200, &ans); err != nil {
+					c.errs.Add(to - from)
+					c.firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				for k, it := range ans.Items {
-					i := lo + int64(k)
+				for m, it := range ans.Items {
+					i, due := from+int64(m), dues[m]
 					if it.Error != nil {
-						errs.Add(1)
-						firstErr.CompareAndSwap(nil, it.Error.Error)
+						c.errs.Add(1)
+						c.firstErr.CompareAndSwap(nil, it.Error.Error)
 						continue
 					}
-					due, found := dueOf(i), false
+					if due.IsZero() {
+						continue
+					}
+					found := false
 					for _, r := range it.Reminders {
-						if r.DueAt.Equal(due) {
-							found = true
-						}
+						found = found || r.DueAt.Equal(due)
 					}
 					if !found {
-						skipped.Add(1)
+						c.skipped.Add(1)
 						continue
 					}
-					created.Add(1)
-					led.accept(uint64(i), 0, due.UnixNano(), -1)
+					c.created.Add(1)
+					c.led.accept(uint64(i), 0, due.UnixNano(), -1)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	createEnd := time.Now()
-	fig.CreateSeconds = round(createEnd.Sub(start).Seconds(), 2)
-	fig.SchedulesPerSec = perSecond(n-errs.Load(), createEnd.Sub(start))
-	fig.CreateErrors, fig.Skipped, fig.Due = errs.Load(), skipped.Load(), created.Load()
-	if e, ok := firstErr.Load().(string); ok {
-		res.PublishError = e
-	}
-	res.PublishErrors = fig.CreateErrors
-	// Every schedule is stored: the memory figure the issue asks for is
-	// serve's peak from here on (RSS while the million are stored and
-	// their reminders fall due).
-	mon.setPhase("reminders falling due")
-	sleepUntil(ctx, dueOf(n-1))
-	return createEnd, ctx.Err()
 }
 
 // finishReminders reads the server's store after the drain: how many

@@ -71,7 +71,7 @@ func (c *Config) plan() []scenario {
 			// the retry schedule (5 s, then 5 min), which would measure the
 			// schedule instead of the drain.
 			Serve: []string{"--timeout", backlogTimeout.String(), "--lease", (backlogTimeout + time.Minute).String()}},
-		"reminders": {Title: fmt.Sprintf("%s expiry schedules created through the batch API, one reminder each falling due at %s/s: emission and lateness",
+		"reminders": {Title: fmt.Sprintf("%s expiry schedules created through the batch API, then reminders falling due at %s/s: emission and lateness",
 			fmtInt(schedules), fmtRate(dueRate)), Tenants: 1, PerTenant: 1, ModeOf: allOK, Events: schedules, Rate: dueRate},
 	}
 	var out []scenario
