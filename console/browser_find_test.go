@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -27,7 +28,10 @@ func TestBrowserFindAnything(t *testing.T) {
 	first := s.publish("entitlement.created", "ent_123")
 	s.publish("entitlement.created", "ent_999")
 	var ds []*licensehooks.Delivery
-	for len(ds) < 2 || ds[0].Status == licensehooks.StatusPending || ds[1].Status == licensehooks.StatusPending {
+	for deadline := time.Now().Add(10 * time.Second); len(ds) < 2 || ds[0].Status == licensehooks.StatusPending || ds[1].Status == licensehooks.StatusPending; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the event's deliveries did not finish: %+v", ds)
+		}
 		ds, _, _ = s.store.ListDeliveries(ctx, licensehooks.DeliveryFilter{TenantID: s.a.ID, EventID: first, Page: licensehooks.Page{Number: 1, Size: 10}})
 	}
 	if err := s.svc.DeleteListener(ctx, s.a.ID, gone.ID); err != nil {

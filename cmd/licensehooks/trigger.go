@@ -37,7 +37,7 @@ func runTrigger(ctx context.Context, args []string) error {
 	list := fs.Bool("list", false, "list the event codes and what each is about, and exit")
 	resource := fs.String("resource", "", "the resourceId (default: the sample's own customer, entitlement or group id)")
 	payload := fs.String("payload", "", "the payload as JSON, or @FILE to read it from a file (default: the catalog's sample)")
-	deliverAt := fs.String("deliver-at", "", "deliver later: an RFC 3339 time, or a delay such as 10m (a server without delayed delivery sends at once, and trigger says so)")
+	deliverAt := fs.String("deliver-at", "", "deliver later: an RFC 3339 time, or a delay such as 10m (the deliveries wait, status scheduled, until then)")
 	eventID := fs.String("event-id", "", "the eventId (default: the server makes one); the same id again is answered as a duplicate")
 	var t triggerTarget
 	fs.StringVar(&t.url, "url", os.Getenv("LICENSEHOOKS_URL"), "the server's base URL (default $LICENSEHOOKS_URL, else http://127.0.0.1:8080)")
@@ -86,11 +86,11 @@ func runTrigger(ctx context.Context, args []string) error {
 		EventID    string   `json:"eventId"`
 		Deliveries []string `json:"deliveries"`
 		Duplicate  bool     `json:"duplicate"`
-		DeliverAt  string   `json:"deliverAt"`
 	}
 	json.Unmarshal(answer, &res)
-	if *deliverAt != "" && res.DeliverAt == "" {
-		fmt.Fprintln(os.Stderr, "licensehooks: trigger: the server's answer does not confirm deliverAt: a server without delayed delivery sends the event at once")
+	due := ""
+	if at, ok := ev["deliverAt"].(string); ok {
+		due = ", due " + at
 	}
 	switch {
 	case res.Duplicate:
@@ -98,7 +98,7 @@ func runTrigger(ctx context.Context, args []string) error {
 	case len(res.Deliveries) == 0:
 		fmt.Printf("Published %s %s about %s: no enabled listener subscribes to it, so nothing is delivered\n", ev["eventCode"], res.EventID, ev["resourceId"])
 	default:
-		fmt.Printf("Published %s %s about %s: %d deliveries (%s)\n", ev["eventCode"], res.EventID, ev["resourceId"], len(res.Deliveries), strings.Join(res.Deliveries, ", "))
+		fmt.Printf("Published %s %s about %s: %d deliveries (%s)%s\n", ev["eventCode"], res.EventID, ev["resourceId"], len(res.Deliveries), strings.Join(res.Deliveries, ", "), due)
 	}
 	return nil
 }

@@ -68,6 +68,23 @@ func TestTriggerPublishes(t *testing.T) {
 	if code != 0 || !publishedRE.MatchString(out) {
 		t.Errorf("trigger with dev-credentials.json: exit %d %s %s", code, out, errOut)
 	}
+	// Later: the delivery waits, scheduled, until the time asked.
+	out, errOut, code = runCLI(t, s.dir, s.env, "trigger", "customer.updated", "--deliver-at", "1h")
+	m := regexp.MustCompile(`Published customer\.updated \S+ about \S+: 1 deliveries \((dlv_\S+)\), due (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("trigger --deliver-at 1h: exit %d %s %s", code, out, errOut)
+	}
+	var d struct {
+		Status        string
+		NextAttemptAt *time.Time
+	}
+	s.c.must("GET", "/api/v1/account/deliveries/"+m[1], nil, &d)
+	if d.Status != "scheduled" {
+		t.Errorf("a delivery asked for in 1 h is %q, want scheduled", d.Status)
+	}
+	if due, err := time.Parse(time.RFC3339Nano, m[2]); err != nil || time.Until(due) < 59*time.Minute || time.Until(due) > time.Hour {
+		t.Errorf("due %q, want in an hour", m[2])
+	}
 	// No listener subscribes: said so.
 	out, _, _ = runCLI(t, s.dir, s.env, "trigger", "customer.created")
 	if !strings.Contains(out, "no enabled listener subscribes to it, so nothing is delivered") {

@@ -266,7 +266,7 @@
       var d = new Date(t.getAttribute("datetime"));
       if (isNaN(d)) return;
       var ago = now - d.getTime();
-      t.textContent = Math.abs(ago) < 3600 * 1000 ? relative(ago) : fmt.format(d);
+      t.textContent = Math.abs(ago) < 55 * 60 * 1000 ? relative(ago) : fmt.format(d);
       t.setAttribute("title", t.getAttribute("title") + " · " + fmt.format(d));
     });
     var zone = "";
