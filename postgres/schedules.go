@@ -111,6 +111,18 @@ func (s *Store) PutSchedules(ctx context.Context, ps []licensehooks.PutScheduleP
 		olds := map[key]*licensehooks.Schedule{}
 		stored := map[key][]*licensehooks.Reminder{}
 		batch := &pgx.Batch{}
+		// The schedule rows are locked below, but a first PUT has no row to
+		// lock: two at once would both plan from nothing and both keep
+		// their reminders. A transaction lock per (tenant, resource), taken
+		// in key order so that batches never deadlock, makes them queue.
+		keys := make([]string, 0, len(ps))
+		for _, p := range ps {
+			keys = append(keys, p.Schedule.TenantID+"/"+p.Schedule.ResourceID) // tenant ids hold no "/"
+		}
+		slices.Sort(keys)
+		for _, k := range slices.Compact(keys) {
+			batch.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, k)
+		}
 		batch.Queue(`SELECT `+scheduleCols+` FROM schedules
 			WHERE (tenant_id, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 			ORDER BY tenant_id, resource_id FOR UPDATE`, tenants, resources).Query(func(rows pgx.Rows) error {

@@ -92,6 +92,7 @@ func reminderIDs(rs []*licensehooks.Reminder) []string {
 }
 
 var scheduleTests = map[string]func(t *testing.T, f *Fixture){
+	"RacingFirstPuts": testRacingFirstPuts,
 	"DelayedDeliveriesWaitForPromotion": func(t *testing.T, f *Fixture) {
 		tn := f.Tenant()
 		f.Listener(tn.ID, []string{codeA})
@@ -501,4 +502,32 @@ var scheduleTests = map[string]func(t *testing.T, f *Fixture){
 			t.Errorf("%d deliveries stored, want %d", total, n)
 		}
 	},
+}
+
+// testRacingFirstPuts: first PUTs of one new resource with other dates, all
+// at once, leave the reminders of one of them only, never a mix (which
+// would send an "expired" for two dates).
+func testRacingFirstPuts(t *testing.T, f *Fixture) {
+	tn := f.Tenant()
+	const racers = 8
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			exp := Base.Add(time.Duration(30+i) * 24 * time.Hour)
+			_, err := f.S.PutSchedules(f.Ctx, []licensehooks.PutScheduleParams{{
+				Schedule: &licensehooks.Schedule{TenantID: tn.ID, ResourceID: "ent_race", ResourceType: "entitlement",
+					ExpiresAt: &exp, Payload: []byte(`{}`), UpdatedAt: Base},
+				Reminders: []*licensehooks.Reminder{reminder(tn.ID, "ent_race", codeExpired, exp, exp)},
+			}})
+			if err != nil {
+				t.Errorf("PutSchedules: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	x, rs, err := f.S.GetSchedule(f.Ctx, tn.ID, "ent_race")
+	must(t, err, "GetSchedule")
+	if len(rs) != 1 || !rs[0].About.Equal(*x.ExpiresAt) {
+		t.Errorf("after %d racing first PUTs: %d reminders for a schedule expiring %v; want 1, about that date", racers, len(rs), x.ExpiresAt)
+	}
 }
