@@ -79,7 +79,7 @@ func newStack(t *testing.T, opts ...func(*console.Config)) *stack {
 		defer cancel()
 		disp.Stop(ctx)
 	})
-	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp, Publisher: disp}
+	s.svc = &service.Service{Store: store, Catalog: s.cat, MasterKey: mk, Sender: disp, Publisher: disp, Holder: disp}
 	authSvc := auth.NewService(store, mk)
 	cfg := console.Config{Service: s.svc, Auth: authSvc, Store: store, Catalog: s.cat, MasterKey: mk, Logger: logger}
 	for _, o := range opts {

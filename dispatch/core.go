@@ -287,6 +287,21 @@ func (c *core) dropQueued(id string) (wake bool) {
 	return c.settle(id, n)
 }
 
+// takeQueued removes the deliveries still waiting in a listener's lane and
+// returns their claims, for the caller to give back (the listener was
+// paused or disabled here); wake as for settle.
+func (c *core) takeQueued(id string) (claims []*licensehooks.Claim, wake bool) {
+	l := c.lanes[id]
+	if l == nil || len(l.queue) == 0 {
+		return nil, false
+	}
+	for _, j := range l.queue {
+		claims = append(claims, j.claim)
+	}
+	l.queue = nil
+	return claims, c.settle(id, len(claims))
+}
+
 // takes reports whether publishes may hand work off now.
 func (c *core) takes() bool { return !c.stopping && !c.behind }
 

@@ -355,6 +355,27 @@ func TestCoreDropQueued(t *testing.T) {
 	}
 }
 
+func TestCoreTakeQueued(t *testing.T) {
+	c := testCore()
+	fill(c, "l", 6)
+	c.next("l") // one in flight
+	got, wake := c.takeQueued("l")
+	if len(got) != 5 || !wake {
+		t.Errorf("took %d claims (wake %v), want the 5 queued and a wake", len(got), wake)
+	}
+	for _, cl := range got {
+		if cl == nil || cl.Delivery.ListenerID != "l" {
+			t.Fatalf("took a claim that is not the lane's: %+v", cl)
+		}
+	}
+	if l := c.lanes["l"]; l == nil || l.held != 1 || len(l.queue) != 0 {
+		t.Errorf("after taking: %+v, want the one in flight held", c.lanes["l"])
+	}
+	if got, wake := c.takeQueued("none"); got != nil || wake {
+		t.Error("taking from an unknown lane gave claims or woke the claimer")
+	}
+}
+
 func TestCoreRetryWakes(t *testing.T) {
 	c := testCore()
 	poll := 250 * time.Millisecond

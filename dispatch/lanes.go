@@ -246,6 +246,24 @@ func (d *Dispatcher) wakeClaimer() {
 	}
 }
 
+// HoldListener gives back the deliveries to a listener still waiting in
+// its lane, unsent: call it once the store has paused or disabled the
+// listener, so that what this dispatcher had claimed for it before does
+// not go out (attempts already in flight finish). Other nodes' lanes give
+// theirs back as their leases lapse, when their claims find the listener
+// held.
+func (d *Dispatcher) HoldListener(id string) {
+	var claims []*licensehooks.Claim
+	var wake bool
+	d.locked(func(c *core) { claims, wake = c.takeQueued(id) })
+	if len(claims) > 0 {
+		d.releaseClaims(claims)
+	}
+	if wake {
+		d.wakeClaimer()
+	}
+}
+
 // dropQueued forgets the deliveries still waiting in a listener's lane: the
 // listener was disabled and the store cancelled them.
 func (d *Dispatcher) dropQueued(id string) {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -440,5 +441,51 @@ func TestStopStoresOutcomesPastDeadline(t *testing.T) {
 	}
 	if succeeded != 1 {
 		t.Errorf("%d deliveries succeeded after Stop, want the fast listener's 1 stored", succeeded)
+	}
+}
+
+// HoldListener gives back what a paused listener's lane still held: after
+// the pause, only the attempt already in flight reaches the receiver, and
+// the rest wait, paused and unleased, for the resume.
+func TestHoldListenerGivesBackItsLane(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bl := newBlocker(t)
+	rv := b.receiver(bl.answer)
+	l, secret := b.listener(rv.srv.URL)
+	rv.secret = secret
+	_, ids := b.publish(4, licensehooks.PublishParams{})
+	d := b.dispatcher(Config{PerListener: 1})
+	b.eventually(5*time.Second, func() string {
+		if s := d.Stats(); rv.count() != 1 || s.Claimed < 2 { // in flight and queued
+			return fmt.Sprintf("want one request in flight and one queued: %d requests, stats %+v", rv.count(), s)
+		}
+		return ""
+	})
+	got, err := b.store.GetListener(b.ctx, b.tenant.ID, l.ID)
+	must(t, err)
+	got.Paused, got.UpdatedAt = true, time.Now()
+	must(t, b.store.UpdateListener(b.ctx, got))
+	d.HoldListener(l.ID)
+	if s := d.Stats(); s.Claimed != 1 {
+		t.Errorf("after HoldListener the dispatcher holds %d deliveries, want the 1 in flight", s.Claimed)
+	}
+	bl.open()
+	b.quiet(d)
+	if n := rv.count(); n != 1 {
+		t.Errorf("the receiver got %d requests; only the one in flight at the pause should go out", n)
+	}
+	held := 0
+	for _, id := range ids {
+		dl := b.delivery(id)
+		if dl.Status == licensehooks.StatusPaused {
+			held++
+			if dl.LeaseOwner != "" {
+				t.Errorf("held delivery %s still leased to %q", id, dl.LeaseOwner)
+			}
+		}
+	}
+	if held != 3 {
+		t.Errorf("%d deliveries held, want the 3 not in flight", held)
 	}
 }

@@ -194,7 +194,7 @@ func setup(t testing.TB) *env {
 		Owner: "test", Client: egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second}), UserAgent: "licensehooks/test", Logger: logger,
 	})
 	authSvc := auth.NewService(st, mk)
-	svc := &service.Service{Store: st, Catalog: cat, MasterKey: mk, Sender: disp, Publisher: disp, Auth: authSvc, Logger: logger}
+	svc := &service.Service{Store: st, Catalog: cat, MasterKey: mk, Sender: disp, Publisher: disp, Holder: disp, Auth: authSvc, Logger: logger}
 	e.api = New(Config{Service: svc, Auth: authSvc, Catalog: cat, Store: st, MasterKey: mk, Logger: logger, Version: "test"})
 	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)

@@ -146,13 +146,20 @@ func (s *Service) UpdateListener(ctx context.Context, tenantID, id string, in Li
 	if err := s.Store.UpdateListener(ctx, l); err != nil {
 		return nil, fmt.Errorf("update listener %s: %w", id, err)
 	}
+	if l.Paused || !l.Enabled {
+		s.hold(id)
+	}
 	return l, nil
 }
 
 // DeleteListener deletes a listener; its pending deliveries are cancelled
 // and stay in the log.
 func (s *Service) DeleteListener(ctx context.Context, tenantID, id string) error {
-	return s.Store.DeleteListener(ctx, tenantID, id)
+	if err := s.Store.DeleteListener(ctx, tenantID, id); err != nil {
+		return err
+	}
+	s.hold(id)
+	return nil
 }
 
 // Secret is a listener's Standard Webhooks signing secret and, during a

@@ -27,6 +27,13 @@ type Sender interface {
 	SendNow(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error)
 }
 
+// Holder gives back what this process's dispatcher holds for a listener
+// that was just paused, disabled or deleted, so that none of it goes out
+// (dispatch.Dispatcher.HoldListener).
+type Holder interface {
+	HoldListener(listenerID string)
+}
+
 // Publisher stores published events and their deliveries: the store, or
 // this process's dispatcher, which takes the fresh deliveries it has room
 // for as they are stored (dispatch.Dispatcher.PublishEvents).
@@ -42,6 +49,7 @@ type Service struct {
 	MasterKey *licensehooks.MasterKey
 	Sender    Sender
 	Publisher Publisher // optional; default Store
+	Holder    Holder    // optional
 	// Retention is how long finished work is kept (janitor.DefaultRetention
 	// when 0): a replay reaches no further back.
 	Retention time.Duration
@@ -59,6 +67,14 @@ type Service struct {
 	// (delayed events, reminders), so it wakes sooner than it planned.
 	Scheduler Poker
 	Now       func() time.Time
+}
+
+// hold tells the Holder, when there is one, that a listener's queued
+// deliveries must not go out.
+func (s *Service) hold(listenerID string) {
+	if s.Holder != nil {
+		s.Holder.HoldListener(listenerID)
+	}
 }
 
 // publisher is where events are published: Publisher, else the store.

@@ -384,3 +384,47 @@ func fail(t *testing.T, f *fixture, deliveryID string) {
 		t.Fatal(err)
 	}
 }
+
+// holder records the listeners the service asks to hold.
+type holder struct{ held []string }
+
+func (h *holder) HoldListener(id string) { h.held = append(h.held, id) }
+
+// The dispatcher is told to give back its queued deliveries when a listener
+// is paused, disabled or deleted, and not on other updates.
+func TestHoldOnPauseDisableDelete(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	h := &holder{}
+	f.svc.Holder = h
+	l := f.listener(t, ListenerInput{})
+	name := "renamed"
+	yes, no := true, false
+	for _, tt := range []struct {
+		in   ListenerInput
+		held bool
+	}{
+		{ListenerInput{Name: &name}, false},
+		{ListenerInput{Paused: &yes}, true},
+		{ListenerInput{Paused: &no}, false},
+		{ListenerInput{Enabled: &no}, true},
+		{ListenerInput{Enabled: &yes}, false},
+	} {
+		tt.in.URI, tt.in.Subscriptions = l.URI, l.Subscriptions
+		before := len(h.held)
+		if _, err := f.svc.UpdateListener(ctx, f.tenant, l.ID, tt.in); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(h.held) > before; got != tt.held {
+			t.Errorf("update %+v: held %v, want %v", tt.in, got, tt.held)
+		}
+	}
+	before := len(h.held)
+	if err := f.svc.DeleteListener(ctx, f.tenant, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.held) != before+1 || h.held[len(h.held)-1] != l.ID {
+		t.Errorf("delete did not hold the listener: %v", h.held)
+	}
+}

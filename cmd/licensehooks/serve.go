@@ -318,7 +318,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	}
 	s.scheduler = schedule.New(s.store, schedule.Config{Owner: cfg.NodeID, Lease: cfg.ReminderLease, Logger: s.logger,
 		BeforeEmit: holdReminders(s.logger)})
-	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Publisher: s.dispatcher,
+	svc := &service.Service{Store: s.store, Catalog: cat, MasterKey: mk, Sender: s.dispatcher, Publisher: s.dispatcher, Holder: s.dispatcher,
 		Retention: cfg.retention, Auth: authSvc, Logger: s.logger, Observer: m, Scheduler: s.scheduler, Now: time.Now}
 	if !cfg.Dev { // listener URIs with a literal address the guard blocks are refused at once
 		svc.AddressGuard = egress.Config{AllowCIDRs: cidrs}.Check
