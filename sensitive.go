@@ -7,16 +7,14 @@ import (
 )
 
 // SensitiveHeader reports whether a header's value is a credential or a
-// signature, which the log and the console show masked: Authorization,
-// Cookie, Proxy-Authorization, and every name that holds "key", "token",
-// "secret" or "signature" (X-Api-Key, N-Signature, webhook-signature).
+// signature, which the log and the console show masked: every name that
+// holds "auth" (Authorization, Proxy-Authorization, X-Auth), "cookie"
+// (Cookie, Set-Cookie), "key", "token", "secret", "signature", "pass",
+// "cred" or "session" (X-Api-Key, N-Signature, webhook-signature,
+// X-Password, X-Credentials, X-Session).
 func SensitiveHeader(name string) bool {
 	n := strings.ToLower(name)
-	switch n {
-	case "authorization", "cookie", "proxy-authorization":
-		return true
-	}
-	for _, word := range []string{"key", "token", "secret", "signature"} {
+	for _, word := range []string{"auth", "cookie", "key", "token", "secret", "signature", "pass", "cred", "session"} {
 		if strings.Contains(n, word) {
 			return true
 		}

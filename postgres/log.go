@@ -200,15 +200,17 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			return licensehooks.ListenerDisabled(p.ListenerID)
 		}
 		// Cancelled events are never replayed; a delayed one not yet due
-		// is replayed scheduled, due when the others are. Test events and
-		// alerts about the listener itself are left out here, in the
-		// query, so that they never fill its LIMIT.
+		// is replayed scheduled, due when the others are. Test events, the
+		// examples a person sent one listener (their delivery is Once) and
+		// alerts about the listener itself are left out here, in the query,
+		// so that they never fill its LIMIT.
 		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, e.deliver_at
 			FROM events e
 			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.cancelled_at IS NULL
 				AND e.code = ANY ($4) AND e.code <> $7
 				AND NOT (e.code LIKE 'webhook.%' AND COALESCE(convert_from(e.payload, 'UTF8')::jsonb->>'listenerId', '') = $5)
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = $5)
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id
+					AND (d.listener_id = $5 OR d.once))
 			ORDER BY e.created_at, e.id LIMIT $6`,
 			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, p.Limit+1, licensehooks.TestEventCode)
 		var ids, events, codes, statuses []string

@@ -213,15 +213,17 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			return licensehooks.ListenerDisabled(l.ID)
 		}
 		// Cancelled events are never replayed; a delayed one not yet due
-		// is replayed scheduled, due when the others are. Test events and
-		// alerts about the listener itself are left out here, in the
-		// query, so that they never fill its LIMIT.
+		// is replayed scheduled, due when the others are. Test events, the
+		// examples a person sent one listener (their delivery is Once) and
+		// alerts about the listener itself are left out here, in the query,
+		// so that they never fill its LIMIT.
 		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, COALESCE(e.deliver_at, 0)
 			FROM events e
 			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
 				AND e.code IN (SELECT value FROM json_each(?)) AND e.code <> ?
 				AND NOT (e.code LIKE 'webhook.%' AND COALESCE(json_extract(CAST(e.payload AS TEXT), '$.listenerId'), '') = ?)
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.listener_id = ?)
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id
+					AND (d.listener_id = ? OR d.once))
 			ORDER BY e.created_at, e.rowid LIMIT ?`,
 			p.TenantID, micros(p.Since), micros(p.Until), jsonText(l.Subscriptions), licensehooks.TestEventCode,
 			l.ID, l.ID, p.Limit+1)

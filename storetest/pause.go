@@ -396,13 +396,17 @@ func testReplayRefusals(t *testing.T, f *Fixture) {
 		self.Payload = []byte(`{"listenerId":"` + l.ID + `"}`)
 		f.PublishParams(licensehooks.PublishParams{Event: self, ExcludeListenerID: l.ID})
 	}
+	// An example a person sent another listener is made like the Test
+	// action's: to that listener alone, once. It is no real event.
+	other := f.Listener(tn.ID, []string{codeA})
+	f.PublishParams(licensehooks.PublishParams{Event: f.Event(tn.ID, codeA, Base.Add(500*time.Millisecond)), ListenerID: other.ID, Once: true})
 	missed := f.Event(tn.ID, codeA, Base.Add(time.Second))
 	f.PublishParams(licensehooks.PublishParams{Event: missed, ExcludeListenerID: l.ID})
 	p := licensehooks.ReplayParams{TenantID: tn.ID, ListenerID: l.ID, Since: Base, Until: Base.Add(time.Hour), Now: Base.Add(time.Hour), Limit: 2}
 	n, more, err := f.S.ReplayDeliveries(f.Ctx, p)
 	must(t, err, "ReplayDeliveries")
 	if n != 1 || more {
-		t.Errorf("replay behind 5 alerts about the listener: made %d, more %v; want 1, false", n, more)
+		t.Errorf("replay behind 5 alerts about the listener and an example sent to another: made %d, more %v; want 1, false", n, more)
 	}
 	l.Enabled, l.UpdatedAt = false, Base.Add(2*time.Hour)
 	must(t, f.S.UpdateListener(f.Ctx, l), "UpdateListener")

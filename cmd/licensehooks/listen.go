@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -68,7 +69,7 @@ func runListen(ctx context.Context, args []string) error {
 		return err
 	}
 	if *save != "" {
-		if err := os.MkdirAll(*save, 0o755); err != nil {
+		if err := os.MkdirAll(*save, 0o700); err != nil {
 			return fmt.Errorf("listen: --save: %w", err)
 		}
 	}
@@ -102,6 +103,10 @@ func runListen(ctx context.Context, args []string) error {
 	return srv.Shutdown(sctx)
 }
 
+// maxListenBody is the largest request listen reads; a delivery's body is
+// at most 256 KiB of payload and its envelope.
+const maxListenBody = 16 << 20
+
 func (d *devReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		// A readiness probe, or a person with a browser.
@@ -109,7 +114,13 @@ func (d *devReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "licensehooks listen: deliveries arrive here as POST requests")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxListenBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		fmt.Fprintf(d.out, "%s refused a request of more than %d MiB (a delivery is at most 256 KiB of payload)\n", d.now().Format("15:04:05"), maxListenBody>>20)
+		http.Error(w, "the body is larger than 16 MiB", http.StatusRequestEntityTooLarge)
+		return
+	}
 	if err != nil {
 		http.Error(w, "could not read the body", http.StatusBadRequest)
 		return
@@ -193,6 +204,11 @@ func (d *devReceiver) saveRequest(r *http.Request, body []byte, n int, id string
 	r2 := r.Clone(r.Context())
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
+	// Saved as the body it verified: no chunked framing, which verify would
+	// read as part of the body.
+	r2.TransferEncoding = nil
+	r2.Header = r2.Header.Clone()
+	r2.Header.Del("Transfer-Encoding")
 	raw, err := httputil.DumpRequest(r2, true)
 	if err != nil {
 		return "(not saved: " + err.Error() + ")"
@@ -207,7 +223,8 @@ func (d *devReceiver) saveRequest(r *http.Request, body []byte, n int, id string
 		}, id)
 	}
 	path := filepath.Join(d.save, name+".http")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
+	// Saved requests hold the listener's custom headers and signatures.
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return "(not saved: " + err.Error() + ")"
 	}
 	return path

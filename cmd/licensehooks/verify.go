@@ -90,8 +90,8 @@ var requestLine = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d(\.\d)?\r?$`)
 // parseSavedRequest splits a saved request into its headers and body.
 func parseSavedRequest(raw []byte) (http.Header, []byte, error) {
 	raw = bytes.TrimLeft(raw, "\r\n")
-	if first, _, _ := bytes.Cut(raw, []byte("\n")); requestLine.Match(first) {
-		raw = raw[len(first)+1:]
+	if first, rest, _ := bytes.Cut(raw, []byte("\n")); requestLine.Match(first) {
+		raw = rest // empty when the request line is all there is
 	}
 	r := bufio.NewReader(bytes.NewReader(raw))
 	mh, err := textproto.NewReader(r).ReadMIMEHeader()
