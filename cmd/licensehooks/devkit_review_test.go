@@ -110,3 +110,22 @@ func TestListenRefusesHugeBody(t *testing.T) {
 		t.Errorf("a 17 MiB body: answered %d and %d bytes forwarded; want 413 and nothing forwarded", resp.StatusCode, got)
 	}
 }
+
+// trigger sends the development credentials serve --dev saved to a local
+// server only: with --url on another machine it asks for credentials.
+func TestTriggerKeepsDevCredentialsLocal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "licensehooks-data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	creds := `{"tenantId":"t_1","clientId":"lhc_1","clientSecret":"s3cret"}`
+	if err := os.WriteFile(filepath.Join(data, "dev-credentials.json"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runCLI(t, dir, nil, "trigger", "entitlement.created", "--url", "http://192.0.2.1:9")
+	if code != 2 || !strings.Contains(errOut, "no credential") {
+		t.Errorf("trigger to another machine with only dev credentials: exit %d, stderr %q; want 2 and no credential", code, errOut)
+	}
+}

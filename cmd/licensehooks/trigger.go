@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -213,20 +214,23 @@ func parseDeliverAt(s string, now time.Time) (time.Time, error) {
 // complete fills what the flags and environment left out from the
 // development credentials, and checks that everything is there.
 func (t *triggerTarget) complete(c *command, data string) error {
-	if t.clientID == "" && t.secret == "" && t.tenant == "" {
+	if t.url == "" {
+		t.url = "http://127.0.0.1:8080"
+	}
+	t.url = strings.TrimRight(t.url, "/")
+	u, err := url.Parse(t.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c.usageErr("--url %q must be the server's http:// or https:// base URL", t.url)
+	}
+	// The development credentials are a local server's: they are never
+	// sent to another machine.
+	if t.clientID == "" && t.secret == "" && t.tenant == "" && loopbackHost(u.Hostname()) {
 		if b, err := os.ReadFile(filepath.Join(data, "dev-credentials.json")); err == nil {
 			var dc devCredentials
 			if json.Unmarshal(b, &dc) == nil {
 				t.clientID, t.secret, t.tenant = dc.ClientID, dc.ClientSecret, dc.TenantID
 			}
 		}
-	}
-	if t.url == "" {
-		t.url = "http://127.0.0.1:8080"
-	}
-	t.url = strings.TrimRight(t.url, "/")
-	if u, err := url.Parse(t.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c.usageErr("--url %q must be the server's http:// or https:// base URL", t.url)
 	}
 	var missing []string
 	for _, m := range []struct{ v, name string }{
@@ -317,4 +321,13 @@ func apiMessage(b []byte) string {
 		return strings.TrimSpace(string(b))
 	}
 	return strings.Join(parts, " ")
+}
+
+// loopbackHost reports whether host names this machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
