@@ -236,7 +236,13 @@ func queueSchedule(b *pgx.Batch, x *licensehooks.Schedule, plan licensehooks.Rem
 		FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bytea[])
 			AS r(event_id, code, about, due_at, payload)
 		ORDER BY r.event_id
-		ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
+		ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload,
+			-- An emitter holding the old due time or payload loses its
+			-- lease: its emission is dropped and the row claimed again.
+			lease_owner = CASE WHEN reminders.due_at <> excluded.due_at OR reminders.payload <> excluded.payload
+				THEN '' ELSE reminders.lease_owner END,
+			lease_expires_at = CASE WHEN reminders.due_at <> excluded.due_at OR reminders.payload <> excluded.payload
+				THEN NULL ELSE reminders.lease_expires_at END
 		WHERE reminders.status = 'scheduled'`,
 		x.TenantID, x.ResourceID, ids, codes, abouts, dues, payloads)
 }
@@ -390,6 +396,13 @@ func (s *Store) EmitReminders(ctx context.Context, owner string, now time.Time, 
 		tenants, ids := make([]string, len(es)), make([]string, len(es))
 		for i, e := range es {
 			tenants[i], ids[i] = e.Reminder.TenantID, e.Reminder.EventID
+		}
+		// Lock the rows in key order first, as a renewal's PUT does, so
+		// the two never deadlock.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM reminders
+			WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+			ORDER BY tenant_id, event_id FOR UPDATE`, tenants, ids); err != nil {
+			return mapErr(err, "emit reminders")
 		}
 		rows, _ := tx.Query(ctx, `UPDATE reminders SET status = 'sent', sent_at = $3, lease_owner = '', lease_expires_at = NULL
 			WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))

@@ -51,7 +51,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 	var index []int // index[i] is the input of params[i]
 	now := s.now()
 	for i, pi := range in {
-		ev, err := s.newEvent(tenantID, pi, now)
+		ev, err := s.newEvent(tenantID, pi, now, s.republished(ctx, tenantID, pi, now))
 		if err != nil {
 			results[i] = licensehooks.PublishResult{EventID: pi.EventID, Err: err}
 			continue
@@ -92,8 +92,22 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in []PublishInpu
 	return results, nil
 }
 
+// republished reports whether in is a delayed publish with its own eventId,
+// deliverAt passed, whose event is already stored (see newEvent).
+func (s *Service) republished(ctx context.Context, tenantID string, in PublishInput, now time.Time) bool {
+	if in.EventID == "" || in.DeliverAt == nil || in.DeliverAt.After(now) {
+		return false
+	}
+	_, err := s.Store.GetEvent(ctx, tenantID, in.EventID)
+	return err == nil
+}
+
 // newEvent validates one input and builds its event.
-func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*licensehooks.Event, error) {
+//
+// stored says the publisher's eventId is already stored: a retry of a
+// delayed publish may come after its deliverAt, and the store then answers
+// it as the duplicate (or conflict) it is, not as a deliverAt in the past.
+func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time, stored bool) (*licensehooks.Event, error) {
 	if len(in.Payload) > MaxPayloadBytes {
 		return nil, licensehooks.Errorf(licensehooks.ETOOLARGE, "The payload is larger than %d KiB.", MaxPayloadBytes>>10)
 	}
@@ -113,7 +127,7 @@ func (s *Service) newEvent(tenantID string, in PublishInput, now time.Time) (*li
 	errs = append(errs, perrs...)
 	if in.DeliverAt != nil {
 		switch at := *in.DeliverAt; {
-		case !at.After(now):
+		case !at.After(now) && !stored:
 			errs = append(errs, field("deliverAt", "in_past",
 				"deliverAt must be in the future (it is %s, now is %s); leave it out to deliver at once.",
 				at.UTC().Format(time.RFC3339), now.Format(time.RFC3339)))

@@ -185,7 +185,13 @@ func putSchedule(w *writer, p licensehooks.PutScheduleParams, live map[string]bo
 	}
 	for _, r := range plan.Upsert {
 		if _, err := w.exec(`INSERT INTO reminders (`+reminderCols+`) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, '', 0, NULL)
-			ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload
+			ON CONFLICT (tenant_id, event_id) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload,
+				-- An emitter holding the old due time or payload loses its
+				-- lease: its emission is dropped and the row claimed again.
+				lease_owner = CASE WHEN reminders.due_at <> excluded.due_at OR reminders.payload <> excluded.payload
+					THEN '' ELSE reminders.lease_owner END,
+				lease_expires_at = CASE WHEN reminders.due_at <> excluded.due_at OR reminders.payload <> excluded.payload
+					THEN 0 ELSE reminders.lease_expires_at END
 			WHERE status = 'scheduled'`,
 			x.TenantID, r.EventID, x.ResourceID, r.Code, micros(r.About), micros(r.DueAt), []byte(r.Payload)); err != nil {
 			return res, err
