@@ -271,7 +271,7 @@ func (s *Store) ListSchedules(ctx context.Context, f licensehooks.ScheduleFilter
 		return nil, 0, mapErr(err, "count schedules")
 	}
 	limit, offset := pageBounds(f.Page)
-	rows, _ := s.pool.Query(ctx, `SELECT `+qualified(scheduleCols, "s")+where+` ORDER BY s.created_at DESC, s.seq DESC
+	rows, _ := s.pool.Query(ctx, `SELECT `+qualified(scheduleCols, "s")+where+` ORDER BY s.created_at DESC, s.resource_id DESC
 		LIMIT $3 OFFSET $4`, append(args, limit, offset)...)
 	xs, err := pgx.CollectRows(rows, scanSchedule)
 	if err != nil {
@@ -306,7 +306,7 @@ func (s *Store) ListReminders(ctx context.Context, f licensehooks.ReminderFilter
 		return nil, 0, mapErr(err, "count reminders")
 	}
 	limit, offset := pageBounds(f.Page)
-	rows, _ := s.pool.Query(ctx, `SELECT `+reminderCols+where+` ORDER BY due_at, seq LIMIT $3 OFFSET $4`,
+	rows, _ := s.pool.Query(ctx, `SELECT `+reminderCols+where+` ORDER BY due_at, event_id LIMIT $3 OFFSET $4`,
 		append(args, limit, offset)...)
 	rs, err := pgx.CollectRows(rows, scanReminder)
 	if err != nil {
