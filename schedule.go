@@ -96,6 +96,9 @@ type PutScheduleResult struct {
 	Created bool  // there was no schedule for the resource
 	Changed bool  // a reminder was added, changed or removed, or the schedule changed
 	Err     error // this item's failure (ENOTFOUND: no such tenant); the others commit
+	// Sent are the event ids of the given Reminders already sent, which
+	// stay as they were (see SentAmong).
+	Sent []string
 }
 
 // ScheduleFilter selects a tenant's schedules, newest first.
@@ -200,6 +203,24 @@ type ReminderPlan struct {
 
 // Changes reports whether the plan changes anything.
 func (p ReminderPlan) Changes() bool { return len(p.Upsert)+len(p.Delete) > 0 }
+
+// SentAmong returns the event ids of p's reminders that stored holds as
+// sent: a PUT keeps them as they were, and answers them as sent.
+func SentAmong(stored []*Reminder, p PutScheduleParams) []string {
+	sent := make(map[string]bool, len(stored))
+	for _, r := range stored {
+		if r.Status == ReminderSent {
+			sent[r.EventID] = true
+		}
+	}
+	var out []string
+	for _, r := range p.Reminders {
+		if sent[r.EventID] {
+			out = append(out, r.EventID)
+		}
+	}
+	return out
+}
 
 // PlanReminders compares the reminders stored for a schedule with those a
 // PutSchedule gives: both stores apply the result, so a renewal replaces

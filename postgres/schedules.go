@@ -155,6 +155,7 @@ func (s *Store) PutSchedules(ctx context.Context, ps []licensehooks.PutScheduleP
 			old := olds[k]
 			plan := licensehooks.PlanReminders(stored[k], p)
 			res := &results[i]
+			res.Sent = licensehooks.SentAmong(stored[k], p)
 			res.Created = old == nil
 			res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
 			if !res.Changed {

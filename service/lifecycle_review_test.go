@@ -75,3 +75,39 @@ func TestDeliverAtRetryAfterDue(t *testing.T) {
 		t.Errorf("retry of the same publish after deliverAt: err=%v duplicate=%v; want the duplicate", res[0].Err, res[0].Duplicate)
 	}
 }
+
+// A batch PUT answers an expired notice already sent as sent, as the single
+// PUT does.
+func TestBatchAnswerSentAsSent(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := t.Context()
+	f.listener(t, ListenerInput{Subscriptions: []string{"entitlement.expired"}})
+	exp := f.clock.Now().Add(-time.Hour)
+	in := ScheduleInput{ResourceID: "ent_1", ResourceType: "entitlement", ExpiresAt: &exp}
+	if _, err := f.svc.PutSchedule(ctx, f.tenant, in); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := f.store.ClaimReminders(ctx, licensehooks.ClaimRemindersParams{Owner: "a", Now: f.clock.Now(), Lease: time.Minute, Limit: 10})
+	var es []licensehooks.Emission
+	for _, r := range rs {
+		es = append(es, licensehooks.Emission{Reminder: r, Publish: licensehooks.PublishParams{Event: ReminderEvent(r, f.clock.Now())}})
+	}
+	if _, err := f.store.EmitReminders(ctx, "a", f.clock.Now(), es); err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 {
+		t.Fatalf("claimed %d reminders, want the expired one", len(es))
+	}
+	single, err := f.svc.PutSchedule(ctx, f.tenant, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := f.svc.PutSchedules(ctx, f.tenant, []ScheduleInput{in})
+	if err != nil || batch[0].Err != nil {
+		t.Fatal(err, batch[0].Err)
+	}
+	if single.Reminders[0].Status != licensehooks.ReminderSent || batch[0].View.Reminders[0].Status != single.Reminders[0].Status {
+		t.Errorf("batch answers %s, single answers %s for the same sent reminder", batch[0].View.Reminders[0].Status, single.Reminders[0].Status)
+	}
+}

@@ -138,7 +138,7 @@ func (s *Service) PutSchedules(ctx context.Context, tenantID string, in []Schedu
 			continue
 		}
 		poke = poke || r.Changed
-		results[i].View = &ScheduleView{Schedule: params[j].Schedule, Reminders: sentAndDue(params[j]), Created: r.Created}
+		results[i].View = &ScheduleView{Schedule: params[j].Schedule, Reminders: sentAndDue(params[j], r.Sent), Created: r.Created}
 	}
 	if poke && s.Scheduler != nil {
 		s.Scheduler.Poke()
@@ -146,14 +146,17 @@ func (s *Service) PutSchedules(ctx context.Context, tenantID string, in []Schedu
 	return results, nil
 }
 
-// sentAndDue is what a PUT answers: the reminders it will send. The
-// reminders already sent are read by GetSchedule; a PUT answers without a
-// second read.
-func sentAndDue(p licensehooks.PutScheduleParams) []*licensehooks.Reminder {
+// sentAndDue is what a batch PUT answers, without a second read: the
+// reminders the dates give, those already sent (sent, event ids) as sent
+// and the others as scheduled.
+func sentAndDue(p licensehooks.PutScheduleParams, sent []string) []*licensehooks.Reminder {
 	out := make([]*licensehooks.Reminder, len(p.Reminders))
 	for i, r := range p.Reminders {
 		c := *r
 		c.Status = licensehooks.ReminderScheduled
+		if slices.Contains(sent, r.EventID) {
+			c.Status = licensehooks.ReminderSent
+		}
 		out[i] = &c
 	}
 	return out

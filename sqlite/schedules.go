@@ -160,6 +160,7 @@ func putSchedule(w *writer, p licensehooks.PutScheduleParams, live map[string]bo
 		}
 	}
 	plan := licensehooks.PlanReminders(stored, p)
+	res.Sent = licensehooks.SentAmong(stored, p)
 	res.Created = old == nil
 	res.Changed = old == nil || !licensehooks.SameSchedule(old, x) || plan.Changes()
 	if !res.Changed {
