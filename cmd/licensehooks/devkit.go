@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"licensehooks/signature"
 )
@@ -226,22 +228,43 @@ type envelopeSummary struct {
 
 // describe returns the envelope's summary line and the body, indented;
 // a body that is not JSON is shown as it came.
+//
+// Whoever can reach listen's port chooses the body: control characters
+// (terminal escapes among them) are shown escaped, never written raw.
 func describe(body []byte) (summary, pretty string) {
 	var e envelopeSummary
 	if err := json.Unmarshal(body, &e); err != nil {
-		return "(the body is not a JSON envelope: " + err.Error() + ")", string(body)
+		return "(the body is not a JSON envelope: " + err.Error() + ")", printable(string(body), true)
 	}
 	summary = fmt.Sprintf("%s %s resource %s attempt %d", orDash(e.EventCode), orDash(e.EventID), orDash(e.ResourceID), e.CallAttempt)
 	var buf bytes.Buffer
 	if json.Indent(&buf, body, "  ", "  ") != nil {
-		return summary, string(body)
+		return summary, printable(string(body), true)
 	}
-	return summary, "  " + buf.String()
+	return summary, "  " + printable(buf.String(), true)
 }
 
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s, false)
+}
+
+// printable writes the control characters of s as Go escapes (\x1b);
+// with lines, new lines and tabs are kept.
+func printable(s string, lines bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case lines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case unicode.IsControl(r) || r == utf8.RuneError:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -129,3 +129,17 @@ func TestTriggerKeepsDevCredentialsLocal(t *testing.T) {
 		t.Errorf("trigger to another machine with only dev credentials: exit %d, stderr %q; want 2 and no credential", code, errOut)
 	}
 }
+
+// listen never writes a body's control characters raw: a sender cannot
+// drive the terminal it prints to.
+func TestDescribeEscapesControls(t *testing.T) {
+	t.Parallel()
+	_, pretty := describe([]byte("not json \x1b[2J\x07 end\nline"))
+	if strings.ContainsAny(pretty, "\x1b\x07") || !strings.Contains(pretty, `\x1b[2J`) || !strings.Contains(pretty, "\nline") {
+		t.Errorf("a raw body printed as %q", pretty)
+	}
+	summary, _ := describe([]byte(`{"eventCode":"a\u001b]0;pwned\u0007","eventId":"e"}`))
+	if strings.ContainsAny(summary, "\x1b\x07") {
+		t.Errorf("an envelope's fields printed as %q", summary)
+	}
+}
