@@ -73,35 +73,22 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, c *call) error 
 // or fails on its own: the answer is 202 with one item per event, in order,
 // either its result or its ApiError.
 func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := readBody(w, r, maxBatchBytes)
+	list, err := readBatch(w, r, maxBatchBytes, "events", "event", service.MaxPublishBatch)
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Events []json.RawMessage `json:"events"`
-	}
-	if err := unmarshal(b, &req); err != nil {
-		return err
-	}
-	switch {
-	case len(req.Events) == 0:
-		return licensehooks.Invalid(licensehooks.FieldError{Field: "events", Code: "required", Message: "events must hold at least one event."})
-	case len(req.Events) > service.MaxPublishBatch:
-		return licensehooks.Invalid(licensehooks.FieldError{Field: "events", Code: "too_many",
-			Message: fmt.Sprintf("events may hold at most %d events; split the batch.", service.MaxPublishBatch)})
-	}
-	items := make([]any, len(req.Events))
+	items := make([]any, len(list))
 	var inputs []service.PublishInput
 	var index []int
-	for i, raw := range req.Events {
+	for i, raw := range list {
 		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-			items[i] = failure("", itemError(i, licensehooks.Invalid(licensehooks.FieldError{Field: "", Code: "invalid_type",
+			items[i] = failure("", itemError("events", i, licensehooks.Invalid(licensehooks.FieldError{Field: "", Code: "invalid_type",
 				Message: fmt.Sprintf("events[%d] must be an event object, not %s.", i, jsonType(t))})))
 			continue
 		}
 		in, err := decodeEvent(raw)
 		if err != nil {
-			items[i] = failure(in.EventID, itemError(i, err))
+			items[i] = failure(in.EventID, itemError("events", i, err))
 			continue
 		}
 		inputs = append(inputs, in)
@@ -116,7 +103,7 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 			if licensehooks.ErrorCode(pr.Err) == licensehooks.EINTERNAL {
 				s.log.ErrorContext(r.Context(), "publish item failed", "index", index[j], "err", pr.Err)
 			}
-			items[index[j]] = failure(pr.EventID, itemError(index[j], pr.Err))
+			items[index[j]] = failure(pr.EventID, itemError("events", index[j], pr.Err))
 		} else {
 			items[index[j]] = toPublishResponse(pr)
 		}
@@ -127,16 +114,47 @@ func (s *Server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
-// itemError names the fields of the problems of a batch's event i as the
-// request spells them: events[i].field, or events[i] for the item itself.
-func itemError(i int, err error) error {
+// readBatch reads a batch request, {"<field>": [item, …]}, of 1 to limit
+// items and returns them raw, for each to be decoded on its own.
+func readBatch(w http.ResponseWriter, r *http.Request, maxBytes int64, field, noun string, limit int) ([]json.RawMessage, error) {
+	b, err := readBody(w, r, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	var req map[string]json.RawMessage
+	if err := unmarshal(b, &req); err != nil {
+		return nil, err
+	}
+	var list []json.RawMessage
+	if raw, ok := req[field]; ok {
+		if t := bytes.TrimSpace(raw); !bytes.Equal(t, []byte("null")) {
+			if len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &list) != nil {
+				return nil, licensehooks.Invalid(licensehooks.FieldError{Field: field, Code: "invalid_type",
+					Message: fmt.Sprintf("%s must be an array, not %s.", field, jsonType(t))})
+			}
+		}
+	}
+	switch {
+	case len(list) == 0:
+		return nil, licensehooks.Invalid(licensehooks.FieldError{Field: field, Code: "required",
+			Message: fmt.Sprintf("%s must hold at least one %s.", field, noun)})
+	case len(list) > limit:
+		return nil, licensehooks.Invalid(licensehooks.FieldError{Field: field, Code: "too_many",
+			Message: fmt.Sprintf("%s may hold at most %d %ss; split the batch.", field, limit, noun)})
+	}
+	return list, nil
+}
+
+// itemError names the fields of the problems of item i of a batch's list as
+// the request spells them: list[i].field, or list[i] for the item itself.
+func itemError(list string, i int, err error) error {
 	var le *licensehooks.Error
 	if !errors.As(err, &le) || len(le.Fields) == 0 {
 		return err
 	}
 	out := *le
 	out.Fields = make([]licensehooks.FieldError, len(le.Fields))
-	prefix := fmt.Sprintf("events[%d]", i)
+	prefix := fmt.Sprintf("%s[%d]", list, i)
 	for j, f := range le.Fields {
 		if f.Field == "" {
 			f.Field = prefix

@@ -128,35 +128,22 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, c *call) er
 // per schedule, in order, either the schedule with the reminders it will
 // send or its ApiError.
 func (s *Server) putSchedules(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := readBody(w, r, maxScheduleBatchBytes)
+	list, err := readBatch(w, r, maxScheduleBatchBytes, "schedules", "schedule", service.MaxScheduleBatch)
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Schedules []json.RawMessage `json:"schedules"`
-	}
-	if err := unmarshal(b, &req); err != nil {
-		return err
-	}
-	switch {
-	case len(req.Schedules) == 0:
-		return licensehooks.Invalid(licensehooks.FieldError{Field: "schedules", Code: "required", Message: "schedules must hold at least one schedule."})
-	case len(req.Schedules) > service.MaxScheduleBatch:
-		return licensehooks.Invalid(licensehooks.FieldError{Field: "schedules", Code: "too_many",
-			Message: fmt.Sprintf("schedules may hold at most %d schedules; split the batch.", service.MaxScheduleBatch)})
-	}
-	items := make([]any, len(req.Schedules))
+	items := make([]any, len(list))
 	var inputs []service.ScheduleInput
 	var index []int
-	for i, raw := range req.Schedules {
+	for i, raw := range list {
 		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-			items[i] = scheduleFailure("", batchItemError("schedules", i, licensehooks.Invalid(licensehooks.FieldError{Code: "invalid_type",
+			items[i] = scheduleFailure("", itemError("schedules", i, licensehooks.Invalid(licensehooks.FieldError{Code: "invalid_type",
 				Message: fmt.Sprintf("schedules[%d] must be a schedule object, not %s.", i, jsonType(t))})))
 			continue
 		}
 		in, err := decodeSchedule(raw)
 		if err != nil {
-			items[i] = scheduleFailure(in.ResourceID, batchItemError("schedules", i, err))
+			items[i] = scheduleFailure(in.ResourceID, itemError("schedules", i, err))
 			continue
 		}
 		inputs = append(inputs, in)
@@ -169,7 +156,7 @@ func (s *Server) putSchedules(w http.ResponseWriter, r *http.Request, c *call) e
 	for j, sr := range res {
 		i := index[j]
 		if sr.Err != nil {
-			items[i] = scheduleFailure(inputs[j].ResourceID, batchItemError("schedules", i, sr.Err))
+			items[i] = scheduleFailure(inputs[j].ResourceID, itemError("schedules", i, sr.Err))
 			continue
 		}
 		items[i] = toSchedule(sr.View.Schedule, sr.View.Reminders, true)
@@ -188,27 +175,6 @@ type scheduleFailureModel struct {
 func scheduleFailure(resourceID string, err error) scheduleFailureModel {
 	_, body := toAPIError(err)
 	return scheduleFailureModel{ResourceID: resourceID, Error: body}
-}
-
-// batchItemError names the fields of item i's problems as the request
-// spells them: list[i].field.
-func batchItemError(list string, i int, err error) error {
-	le, ok := err.(*licensehooks.Error)
-	if !ok || len(le.Fields) == 0 {
-		return err
-	}
-	out := *le
-	out.Fields = make([]licensehooks.FieldError, len(le.Fields))
-	prefix := fmt.Sprintf("%s[%d]", list, i)
-	for j, f := range le.Fields {
-		if f.Field == "" {
-			f.Field = prefix
-		} else {
-			f.Field = prefix + "." + f.Field
-		}
-		out.Fields[j] = f
-	}
-	return &out
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, c *call) error {
