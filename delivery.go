@@ -15,6 +15,11 @@ const (
 	// made while the listener was paused, or pending when it was paused.
 	// Resuming makes it pending and due at once.
 	StatusPaused = "paused"
+	// StatusQueued is a delivery of a listener ordered by resource waiting
+	// behind an earlier one of the same resource (its line): when that one
+	// succeeds, fails for good or is cancelled, the oldest queued one of
+	// the line becomes pending.
+	StatusQueued = "queued"
 )
 
 // Attempt error kinds: why an attempt failed, in words a person can read.
@@ -38,6 +43,9 @@ type Delivery struct {
 	ListenerID string
 	Status     string
 	Once       bool // never retried (the Test action)
+	// Line is the resource whose deliveries to an ordered listener go out
+	// one at a time, in order (see StatusQueued); "" when not ordered.
+	Line string
 	// Attempts counts every attempt made (automatic and manual); the next
 	// attempt's callAttempt is Attempts+1.
 	Attempts int

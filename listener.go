@@ -22,6 +22,14 @@ type Listener struct {
 	// cancelling them: nothing is sent until it is resumed, and what was
 	// published meanwhile goes out then. Unlike disabling, nothing is lost.
 	Paused bool
+	// Ordering is OrderingNone or OrderingResource: the deliveries of one
+	// resource (an event's ResourceID) go out one at a time, in the order
+	// their events were accepted (see StatusQueued).
+	Ordering string
+	// RateLimit caps the deliveries sent to the listener per second, all
+	// nodes together (MinRateLimit to MaxRateLimit); 0 is no limit. Work
+	// above it waits: it neither fails nor counts as an attempt.
+	RateLimit int
 
 	// Secret is the Standard Webhooks signing secret ("whsec_…"), sealed with
 	// the MasterKey. During a rotation PrevSecret still signs until
@@ -33,6 +41,38 @@ type Listener struct {
 	LastSuccessAt *time.Time // the last 2xx answer; drives the five-day disabling rule
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+}
+
+// Listener orderings.
+const (
+	OrderingNone     = "none"     // deliveries go out as they fall due, in parallel
+	OrderingResource = "resource" // one resource's deliveries go out one at a time, in order
+)
+
+// Rate limits a listener may have, in deliveries per second.
+const (
+	MinRateLimit = 1
+	MaxRateLimit = 10_000
+)
+
+// OrderingName is l.Ordering, OrderingNone when it is empty.
+func (l *Listener) OrderingName() string {
+	if l.Ordering == "" {
+		return OrderingNone
+	}
+	return l.Ordering
+}
+
+// Ordered reports whether the listener's deliveries are ordered per resource.
+func (l *Listener) Ordered() bool { return l.Ordering == OrderingResource }
+
+// LineOf returns the line a new delivery of e to the listener joins: the
+// event's resource when the listener orders by resource, "" (no line) else.
+func (l *Listener) LineOf(e *Event) string {
+	if l.Ordered() {
+		return e.ResourceID
+	}
+	return ""
 }
 
 // Subscribed reports whether the listener wants events of code.

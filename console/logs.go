@@ -45,7 +45,7 @@ type logsData struct {
 }
 
 var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded,
-	licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused}
+	licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused, licensehooks.StatusQueued}
 
 func (c *Console) logsPage(q *request) error {
 	ctx, qs := q.r.Context(), q.r.URL.Query()

@@ -57,6 +57,12 @@ func decodeListener(b []byte) (service.ListenerInput, []licensehooks.FieldError,
 	if raw, ok := present(fields, "paused"); ok && json.Unmarshal(raw, &in.Paused) != nil {
 		bad("paused", raw, "true or false")
 	}
+	if raw, ok := present(fields, "ordering"); ok && json.Unmarshal(raw, &in.Ordering) != nil {
+		bad("ordering", raw, `"none" or "resource"`)
+	}
+	if raw, ok := present(fields, "rateLimit"); ok && json.Unmarshal(raw, &in.RateLimit) != nil {
+		bad("rateLimit", raw, "a whole number of deliveries per second")
+	}
 	if raw, ok := present(fields, "headers"); ok {
 		in.Headers, errs = decodeHeaders(raw, errs)
 	}
@@ -165,7 +171,7 @@ func fieldRank(name string) (rank, index int, rest string) {
 		index, _ = strconv.Atoi(strings.TrimSuffix(idx, "]"))
 		index++ // the array itself (index 0) before its items
 	}
-	rank = slices.Index([]string{"", "uri", "subscriptions", "name", "description", "enabled", "paused", "headers"}, base)
+	rank = slices.Index([]string{"", "uri", "subscriptions", "name", "description", "enabled", "paused", "ordering", "rateLimit", "headers"}, base)
 	if rank < 0 {
 		rank = 99
 	}

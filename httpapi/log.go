@@ -10,7 +10,7 @@ import (
 	"licensehooks"
 )
 
-var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded, licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused}
+var deliveryStatuses = []string{licensehooks.StatusScheduled, licensehooks.StatusPending, licensehooks.StatusSucceeded, licensehooks.StatusFailed, licensehooks.StatusCancelled, licensehooks.StatusPaused, licensehooks.StatusQueued}
 
 // deliveryFilter reads the log's query: status, eventCode, eventId,
 // listenerId (when allowed), since, until and paging.

@@ -16,7 +16,8 @@ import (
 // webhookModel is WebhookModel {id, uri, subscriptions} and the extensions.
 // The contract's schema forbids other properties, so each extension is
 // written only when it carries information: Enabled only when false (nil
-// means enabled), Paused only when true, and no timestamps of creation or
+// means enabled), Paused only when true, Ordering only when "resource",
+// RateLimit only when set, and no timestamps of creation or
 // change.
 type webhookModel struct {
 	ID             string            `json:"id"`
@@ -26,6 +27,8 @@ type webhookModel struct {
 	Description    string            `json:"description,omitempty"`
 	Enabled        *bool             `json:"enabled,omitempty"`
 	Paused         bool              `json:"paused,omitempty"`
+	Ordering       string            `json:"ordering,omitempty"`
+	RateLimit      int               `json:"rateLimit,omitempty"`
 	DisabledReason string            `json:"disabledReason,omitempty"`
 	DisabledAt     *time.Time        `json:"disabledAt,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
@@ -42,6 +45,9 @@ func toWebhook(l *licensehooks.Listener) webhookModel {
 	}
 	if !l.Enabled {
 		m.Enabled, m.DisabledAt = new(false), l.DisabledAt
+	}
+	if l.Ordered() {
+		m.Ordering = l.Ordering
 	}
 	return m
 }

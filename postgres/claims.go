@@ -13,13 +13,13 @@ import (
 
 const deliveryCols = `id, tenant_id, event_id, event_code, listener_id, status, once, attempts,
 	tries, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind,
-	last_error, last_attempt_at, created_at, updated_at`
+	last_error, last_attempt_at, created_at, updated_at, line`
 
 func scanDelivery(row pgx.CollectableRow) (*licensehooks.Delivery, error) {
 	var d licensehooks.Delivery
 	err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
 		&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
-		&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt, &d.UpdatedAt)
+		&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt, &d.UpdatedAt, &d.Line)
 	return &d, err
 }
 

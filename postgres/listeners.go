@@ -26,23 +26,26 @@ func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) er
 	normalizeListener(l)
 	_, err := s.pool.Exec(ctx, `INSERT INTO listeners (id, tenant_id, uri, subscriptions, name,
 		description, enabled, disabled_reason, disabled_at, headers, secret, prev_secret,
-		prev_secret_expires_at, last_success_at, created_at, updated_at, paused)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		prev_secret_expires_at, last_success_at, created_at, updated_at, paused,
+		ordering, rate_limit)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		l.ID, l.TenantID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
 		l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
-		l.PrevSecretExpiresAt, l.LastSuccessAt, l.CreatedAt, l.UpdatedAt, l.Paused)
+		l.PrevSecretExpiresAt, l.LastSuccessAt, l.CreatedAt, l.UpdatedAt, l.Paused,
+		l.OrderingName(), l.RateLimit)
 	return mapErr(err, "listener")
 }
 
 const listenerCols = `id, tenant_id, uri, subscriptions, name, description, enabled,
 	disabled_reason, disabled_at, headers, secret, prev_secret, prev_secret_expires_at,
-	last_success_at, created_at, updated_at, paused`
+	last_success_at, created_at, updated_at, paused, ordering, rate_limit`
 
 // listenerDest returns the scan destinations of listenerCols.
 func listenerDest(l *licensehooks.Listener) []any {
 	return []any{&l.ID, &l.TenantID, &l.URI, &l.Subscriptions, &l.Name, &l.Description,
 		&l.Enabled, &l.DisabledReason, &l.DisabledAt, &l.Headers, &l.Secret, &l.PrevSecret,
-		&l.PrevSecretExpiresAt, &l.LastSuccessAt, &l.CreatedAt, &l.UpdatedAt, &l.Paused}
+		&l.PrevSecretExpiresAt, &l.LastSuccessAt, &l.CreatedAt, &l.UpdatedAt, &l.Paused,
+		&l.Ordering, &l.RateLimit}
 }
 
 func scanListener(row pgx.CollectableRow) (*licensehooks.Listener, error) {
@@ -90,22 +93,41 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 		// The old row's paused comes back too: deliveries move only when it
 		// changes (a FROM of the same row, locked by the UPDATE).
 		var wasPaused bool
+		var wasOrdering string
 		err := tx.QueryRow(ctx, `UPDATE listeners l SET uri = $3, subscriptions = $4, name = $5,
 			description = $6, enabled = $7, disabled_reason = $8, disabled_at = $9, headers = $10,
 			secret = $11, prev_secret = $12, prev_secret_expires_at = $13, last_success_at = $14,
-			updated_at = $15, paused = $16
-			FROM (SELECT id, paused FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE) old
-			WHERE l.tenant_id = $1 AND l.id = $2 AND old.id = l.id RETURNING l.created_at, old.paused`,
+			updated_at = $15, paused = $16, ordering = $17, rate_limit = $18
+			FROM (SELECT id, paused, ordering FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE) old
+			WHERE l.tenant_id = $1 AND l.id = $2 AND old.id = l.id RETURNING l.created_at, old.paused, old.ordering`,
 			l.TenantID, l.ID, l.URI, l.Subscriptions, l.Name, l.Description, l.Enabled,
 			l.DisabledReason, l.DisabledAt, l.Headers, l.Secret, l.PrevSecret,
-			l.PrevSecretExpiresAt, l.LastSuccessAt, l.UpdatedAt, l.Paused).Scan(&l.CreatedAt, &wasPaused)
+			l.PrevSecretExpiresAt, l.LastSuccessAt, l.UpdatedAt, l.Paused, l.OrderingName(), l.RateLimit,
+		).Scan(&l.CreatedAt, &wasPaused, &wasOrdering)
 		if err != nil {
 			return mapErr(err, "listener")
 		}
-		switch {
-		case !l.Enabled:
+		if !l.Enabled {
 			n, err = cancelPending(ctx, tx, l.ID, l.UpdatedAt)
 			return err
+		}
+		if wasOrdering == licensehooks.OrderingResource && !l.Ordered() {
+			status := licensehooks.StatusPending
+			if l.Paused {
+				status = licensehooks.StatusPaused
+			}
+			tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = $2, next_attempt_at = $3, updated_at = $3
+				WHERE listener_id = $1 AND status = 'queued'`, l.ID, status, l.UpdatedAt)
+			if err != nil {
+				return mapErr(err, "end ordering")
+			}
+			resumed = tag.RowsAffected() > 0 && !l.Paused
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET line = '' WHERE listener_id = $1 AND line <> ''
+				AND status IN ('pending', 'paused', 'scheduled')`, l.ID); err != nil {
+				return mapErr(err, "end ordering")
+			}
+		}
+		switch {
 		case l.Paused == wasPaused:
 			return nil
 		case l.Paused:
@@ -115,7 +137,7 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 		default:
 			tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $2, updated_at = $2
 				WHERE listener_id = $1 AND status = 'paused'`, l.ID, l.UpdatedAt)
-			resumed = tag.RowsAffected() > 0
+			resumed = resumed || tag.RowsAffected() > 0
 			return mapErr(err, "resume deliveries")
 		}
 	})
@@ -175,7 +197,7 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 // transaction commits.
 func cancelPending(ctx context.Context, q querier, listenerID string, at time.Time) (int, error) {
 	tag, err := q.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $2
-		WHERE listener_id = $1 AND status IN ('pending', 'paused', 'scheduled')`, listenerID, at)
+		WHERE listener_id = $1 AND status IN ('pending', 'paused', 'scheduled', 'queued')`, listenerID, at)
 	return int(tag.RowsAffected()), mapErr(err, "cancel pending deliveries")
 }
 

@@ -20,8 +20,13 @@ type ListenerInput struct {
 	Enabled       *bool
 	// Paused holds deliveries without cancelling them (see
 	// licensehooks.Listener.Paused).
-	Paused  *bool
-	Headers map[string]string
+	Paused *bool
+	// Ordering is licensehooks.OrderingNone or OrderingResource.
+	Ordering *string
+	// RateLimit is deliveries per second (licensehooks.MinRateLimit to
+	// MaxRateLimit); 0 removes the limit.
+	RateLimit *int
+	Headers   map[string]string
 }
 
 // validate checks every field and returns the cleaned subscriptions and
@@ -32,12 +37,39 @@ func (s *Service) validate(in ListenerInput) ([]string, map[string]string, error
 	errs = append(errs, subErrs...)
 	errs = append(errs, validateText("name", in.Name, MaxNameLength, false)...)
 	errs = append(errs, validateText("description", in.Description, MaxDescriptionLength, true)...)
+	errs = append(errs, validateControls(in)...)
 	headers, hErrs := cleanHeaders(in.Headers)
 	errs = append(errs, hErrs...)
 	if len(errs) > 0 {
 		return nil, nil, licensehooks.Invalid(errs...)
 	}
 	return subs, headers, nil
+}
+
+// validateControls checks the delivery controls: ordering and rateLimit.
+func validateControls(in ListenerInput) []licensehooks.FieldError {
+	var errs []licensehooks.FieldError
+	if o := in.Ordering; o != nil && *o != licensehooks.OrderingNone && *o != licensehooks.OrderingResource {
+		errs = append(errs, field("ordering", "invalid_value",
+			"ordering must be %q (deliveries go out as they fall due) or %q (one resource's deliveries go out one at a time, in order).",
+			licensehooks.OrderingNone, licensehooks.OrderingResource))
+	}
+	if r := in.RateLimit; r != nil && (*r < 0 || *r > licensehooks.MaxRateLimit) {
+		errs = append(errs, field("rateLimit", "out_of_range",
+			"rateLimit must be from %d to %d deliveries per second, or 0 for no limit.",
+			licensehooks.MinRateLimit, licensehooks.MaxRateLimit))
+	}
+	return errs
+}
+
+// applyControls sets the delivery controls given on l.
+func applyControls(l *licensehooks.Listener, in ListenerInput) {
+	if in.Ordering != nil {
+		l.Ordering = *in.Ordering
+	}
+	if in.RateLimit != nil {
+		l.RateLimit = *in.RateLimit
+	}
 }
 
 // ValidateListener checks a create or update request without acting on
@@ -69,6 +101,7 @@ func (s *Service) CreateListener(ctx context.Context, tenantID string, in Listen
 		URI:           in.URI,
 		Subscriptions: subs,
 		Enabled:       true,
+		Ordering:      licensehooks.OrderingNone,
 		Headers:       headers,
 		Secret:        s.MasterKey.Seal([]byte(licensehooks.NewListenerSecret())),
 		CreatedAt:     now,
@@ -87,6 +120,7 @@ func (s *Service) CreateListener(ctx context.Context, tenantID string, in Listen
 	if in.Paused != nil {
 		l.Paused = *in.Paused
 	}
+	applyControls(l, in)
 	if err := s.Store.CreateListener(ctx, l); err != nil {
 		return nil, fmt.Errorf("create listener: %w", err)
 	}
@@ -142,6 +176,7 @@ func (s *Service) UpdateListener(ctx context.Context, tenantID, id string, in Li
 	if in.Paused != nil {
 		l.Paused = *in.Paused
 	}
+	applyControls(l, in)
 	l.UpdatedAt = now
 	if err := s.Store.UpdateListener(ctx, l); err != nil {
 		return nil, fmt.Errorf("update listener %s: %w", id, err)

@@ -168,7 +168,7 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 // statement journal of every page it touches, which costs more than the
 // extra statements.
 const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?)`
 
 // insertDeliveries inserts one delivery of p's event per listener into
 // res's DeliveryIDs, leasing to the handoff's owner (when p hands off)

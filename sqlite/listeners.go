@@ -15,11 +15,11 @@ func (s *Store) CreateListener(ctx context.Context, l *licensehooks.Listener) er
 	err := s.write(ctx, func(w *writer) error {
 		w.fanout = nil
 		_, err := w.exec(`INSERT INTO listeners (`+listenerCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			l.ID, l.TenantID, l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled),
 			l.DisabledReason, microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret,
 			microsPtr(l.PrevSecretExpiresAt), microsPtr(l.LastSuccessAt), micros(l.CreatedAt), micros(l.UpdatedAt),
-			boolInt(l.Paused))
+			boolInt(l.Paused), l.OrderingName(), l.RateLimit)
 		return mapErr(err, "listener")
 	})
 	return mapErr(err, "listener")
@@ -59,7 +59,9 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 	err := s.write(ctx, func(w *writer) error {
 		w.fanout = nil
 		var wasPaused bool
-		err := w.queryRow(`SELECT paused FROM listeners WHERE id = ? AND tenant_id = ?`, l.ID, l.TenantID).Scan(&wasPaused)
+		var wasOrdering string
+		err := w.queryRow(`SELECT paused, ordering FROM listeners WHERE id = ? AND tenant_id = ?`, l.ID, l.TenantID).
+			Scan(&wasPaused, &wasOrdering)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("listener")
 		} else if err != nil {
@@ -67,17 +69,24 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 		}
 		n, err := w.execN(`UPDATE listeners SET uri = ?, subscriptions = ?, name = ?, description = ?,
 			enabled = ?, disabled_reason = ?, disabled_at = ?, headers = ?, secret = ?, prev_secret = ?,
-			prev_secret_expires_at = ?, last_success_at = ?, updated_at = ?, paused = ?
+			prev_secret_expires_at = ?, last_success_at = ?, updated_at = ?, paused = ?,
+			ordering = ?, rate_limit = ?
 			WHERE id = ? AND tenant_id = ?`,
 			l.URI, jsonText(l.Subscriptions), l.Name, l.Description, boolInt(l.Enabled), l.DisabledReason,
 			microsPtr(l.DisabledAt), jsonText(l.Headers), l.Secret, l.PrevSecret, microsPtr(l.PrevSecretExpiresAt),
-			microsPtr(l.LastSuccessAt), micros(l.UpdatedAt), boolInt(l.Paused), l.ID, l.TenantID)
+			microsPtr(l.LastSuccessAt), micros(l.UpdatedAt), boolInt(l.Paused), l.OrderingName(), l.RateLimit, l.ID, l.TenantID)
 		if err != nil || n == 0 {
 			return orNotFound(err, "listener")
 		}
-		switch {
-		case !l.Enabled:
+		if !l.Enabled {
 			return cancelPending(w, l.ID, l.UpdatedAt)
+		}
+		if wasOrdering == licensehooks.OrderingResource && !l.Ordered() {
+			if err := dissolveLines(w, l, l.UpdatedAt); err != nil {
+				return err
+			}
+		}
+		switch {
 		case l.Paused == wasPaused:
 			return nil
 		case l.Paused:
@@ -131,13 +140,34 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 	return mapErr(err, "listener")
 }
 
+// dissolveLines ends the lines of a listener no longer ordered: its queued
+// deliveries become pending (paused, for a paused listener) and due at
+// once, and none of its deliveries is in a line any more.
+func dissolveLines(w *writer, l *licensehooks.Listener, at time.Time) error {
+	status := licensehooks.StatusPending
+	if l.Paused {
+		status = licensehooks.StatusPaused
+	}
+	n, err := w.execN(`UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?
+		WHERE listener_id = ? AND status = 'queued'`, status, micros(at), micros(at), l.ID)
+	if err != nil {
+		return err
+	}
+	if n > 0 && !l.Paused {
+		w.wake = true
+	}
+	_, err = w.exec(`UPDATE deliveries SET line = '' WHERE listener_id = ? AND line <> ''
+		AND status IN ('pending', 'paused', 'scheduled')`, l.ID)
+	return err
+}
+
 // cancelPending cancels a listener's pending and scheduled deliveries (each
 // status off its own partial index). A lease in flight
 // is kept, so the attempt's outcome is still recorded; RecordOutcomes does
 // not bring a cancelled delivery back to pending.
 func cancelPending(w *writer, listenerID string, at time.Time) error {
 	n, err := w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
-		WHERE listener_id = ? AND status IN ('pending', 'paused')`, micros(at), listenerID)
+		WHERE listener_id = ? AND status IN ('pending', 'paused', 'queued')`, micros(at), listenerID)
 	w.cancelled += int(n)
 	if err != nil {
 		return err

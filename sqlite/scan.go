@@ -131,7 +131,7 @@ func scanCredential(sc scanner) (*licensehooks.Credential, error) {
 }
 
 const listenerCols = `id, tenant_id, uri, subscriptions, name, description, enabled, disabled_reason,
-	disabled_at, headers, secret, prev_secret, prev_secret_expires_at, last_success_at, created_at, updated_at, paused`
+	disabled_at, headers, secret, prev_secret, prev_secret_expires_at, last_success_at, created_at, updated_at, paused, ordering, rate_limit`
 
 func scanListener(sc scanner) (*licensehooks.Listener, error) {
 	var l licensehooks.Listener
@@ -139,7 +139,7 @@ func scanListener(sc scanner) (*licensehooks.Listener, error) {
 	var disabledAt, prevExp, lastSuccess sql.NullInt64
 	var created, updated int64
 	err := sc.Scan(&l.ID, &l.TenantID, &l.URI, &subs, &l.Name, &l.Description, &l.Enabled, &l.DisabledReason,
-		&disabledAt, &headers, &l.Secret, &l.PrevSecret, &prevExp, &lastSuccess, &created, &updated, &l.Paused)
+		&disabledAt, &headers, &l.Secret, &l.PrevSecret, &prevExp, &lastSuccess, &created, &updated, &l.Paused, &l.Ordering, &l.RateLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func scanEvent(sc scanner) (*licensehooks.Event, error) {
 
 const deliveryCols = `id, tenant_id, event_id, event_code, listener_id, status, once, attempts, tries,
 	next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind, last_error,
-	last_attempt_at, created_at, updated_at`
+	last_attempt_at, created_at, updated_at, line`
 
 func scanDelivery(sc scanner) (*licensehooks.Delivery, error) {
 	var d licensehooks.Delivery
@@ -182,7 +182,7 @@ func scanDelivery(sc scanner) (*licensehooks.Delivery, error) {
 	var last sql.NullInt64
 	err := sc.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status, &d.Once,
 		&d.Attempts, &d.Tries, &next, &d.LeaseOwner, &lease, &d.LastStatusCode, &d.LastErrorKind,
-		&d.LastError, &last, &created, &updated)
+		&d.LastError, &last, &created, &updated, &d.Line)
 	if err != nil {
 		return nil, err
 	}
