@@ -74,17 +74,27 @@ func DeliveryStatusFor(p PublishParams, l *Listener) string {
 	return StatusPending
 }
 
+// LineOf returns the line a delivery of p's event to l joins (see
+// Listener.LineOf): none for the Test action and the examples a person
+// sends one listener, which go out at once.
+func (p PublishParams) LineOf(l *Listener) string {
+	if p.Once || p.ListenerID != "" {
+		return ""
+	}
+	return l.LineOf(p.Event)
+}
+
 // HandoffClaim is the claim of a delivery made by publish p and leased to
 // p.Handoff.Owner until until as it was stored: pending, due at due,
 // dated as its event.
-func HandoffClaim(p PublishParams, deliveryID string, l *Listener, due, until time.Time) *Claim {
+func HandoffClaim(p PublishParams, deliveryID string, l *Listener, line string, due, until time.Time) *Claim {
 	e := p.Event
 	created := storedTime(e.CreatedAt)
 	until = storedTime(until)
 	return &Claim{
 		Delivery: &Delivery{
 			ID: deliveryID, TenantID: e.TenantID, EventID: e.ID, EventCode: e.Code, ListenerID: l.ID,
-			Status: StatusPending, Once: p.Once, NextAttemptAt: storedTime(due),
+			Status: StatusPending, Once: p.Once, Line: line, NextAttemptAt: storedTime(due),
 			LeaseOwner: p.Handoff.Owner, LeaseExpiresAt: &until, CreatedAt: created, UpdatedAt: created,
 		},
 		Event: e, Listener: l,

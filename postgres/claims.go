@@ -139,7 +139,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 				err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
 					&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
 					&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt,
-					&d.UpdatedAt, &seq)
+					&d.UpdatedAt, &d.Line, &seq)
 				return claimed{&d, seq}, err
 			})
 			return err

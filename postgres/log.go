@@ -94,17 +94,31 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		if !exists {
 			return notFound("listener")
 		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0,
-			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
-			next_attempt_at = $4, lease_owner = '', lease_expires_at = NULL, updated_at = $4
-			WHERE tenant_id = $1 AND listener_id = $2 AND status = 'failed' AND created_at >= $3
-				AND NOT once AND event_code <> $5`,
-			p.TenantID, p.ListenerID, ts(p.Since), now, licensehooks.TestEventCode)
+		// Oldest first: for an ordered listener each joins the back of its
+		// resource's line in that order.
+		rows, _ := tx.Query(ctx, `SELECT d.id, CASE WHEN l.ordering = 'resource' THEN e.resource_id ELSE '' END, l.paused
+			FROM deliveries d JOIN listeners l ON l.id = d.listener_id
+				JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+			WHERE d.tenant_id = $1 AND d.listener_id = $2 AND d.status = 'failed' AND d.created_at >= $3
+				AND NOT d.once AND d.event_code <> $4
+			ORDER BY d.created_at, d.seq FOR UPDATE OF d`,
+			p.TenantID, p.ListenerID, ts(p.Since), licensehooks.TestEventCode)
+		var q requeued
+		var id, line string
+		var paused bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &line, &paused}, func() error {
+			status := licensehooks.StatusPending
+			if paused {
+				status = licensehooks.StatusPaused
+			}
+			q.add(p.ListenerID, id, line, status, now)
+			return nil
+		})
 		if err != nil {
 			return mapErr(err, "recover deliveries")
 		}
-		n = tag.RowsAffected()
-		return nil
+		n, err = q.apply(ctx, tx, now)
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -113,6 +127,37 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		s.announce()
 	}
 	return int(n), nil
+}
+
+// requeued collects deliveries made due again (recovered, resent), each
+// in its line's place.
+type requeued struct {
+	ids, statuses, lines []string
+	due                  []time.Time
+	seqs                 []int64
+	joining              joining
+}
+
+func (q *requeued) add(listener, id, line, status string, due time.Time) {
+	q.joining.add(len(q.ids), listener, line, status)
+	q.ids, q.statuses, q.lines = append(q.ids, id), append(q.statuses, status), append(q.lines, line)
+	q.due, q.seqs = append(q.due, due), append(q.seqs, 0)
+}
+
+// apply places the deliveries in their lines and makes them due with a
+// fresh schedule, unleased; it returns how many it changed.
+func (q *requeued) apply(ctx context.Context, tx pgx.Tx, now time.Time) (int64, error) {
+	if len(q.ids) == 0 {
+		return 0, nil
+	}
+	if err := q.joining.place(ctx, tx, q.statuses, q.seqs); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE deliveries d SET tries = 0, next_attempt_at = u.due, lease_owner = '', lease_expires_at = NULL,
+		status = u.status, line = u.line, line_seq = u.line_seq, updated_at = $6
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bigint[]) AS u(id, status, due, line, line_seq)
+		WHERE d.id = u.id`, q.ids, q.statuses, q.due, q.lines, q.seqs, now)
+	return tag.RowsAffected(), mapErr(err, "re-queue deliveries")
 }
 
 // PurgeFinished deletes up to p.Limit finished deliveries last changed
@@ -189,8 +234,9 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var subs []string
 		var paused, enabled bool
-		err := tx.QueryRow(ctx, `SELECT subscriptions, paused, enabled FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-			p.TenantID, p.ListenerID).Scan(&subs, &paused, &enabled)
+		var ordering string
+		err := tx.QueryRow(ctx, `SELECT subscriptions, paused, enabled, ordering FROM listeners WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+			p.TenantID, p.ListenerID).Scan(&subs, &paused, &enabled, &ordering)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("listener")
 		} else if err != nil {
@@ -204,7 +250,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		// examples a person sent one listener (their delivery is Once) and
 		// alerts about the listener itself are left out here, in the query,
 		// so that they never fill its LIMIT.
-		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, e.deliver_at
+		rows, _ := tx.Query(ctx, `SELECT e.id, e.code, e.resource_id, e.deliver_at
 			FROM events e
 			WHERE e.tenant_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.cancelled_at IS NULL
 				AND e.code = ANY ($4) AND e.code <> $7
@@ -213,12 +259,14 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 					AND (d.listener_id = $5 OR d.once))
 			ORDER BY e.created_at, e.id LIMIT $6`,
 			p.TenantID, ts(p.Since), ts(p.Until), subs, p.ListenerID, p.Limit+1, licensehooks.TestEventCode)
-		var ids, events, codes, statuses []string
+		var ids, events, codes, statuses, lines []string
 		var due []time.Time
+		var seqs []int64
+		var j joining
 		var e licensehooks.Event
 		var deliverAt *time.Time
-		l := &licensehooks.Listener{Paused: paused}
-		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &deliverAt}, func() error {
+		l := &licensehooks.Listener{Paused: paused, Ordering: ordering}
+		_, err = pgx.ForEachRow(rows, []any{&e.ID, &e.Code, &e.ResourceID, &deliverAt}, func() error {
 			if len(ids) == p.Limit {
 				more = true
 				return nil
@@ -228,8 +276,10 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			if deliverAt != nil && deliverAt.After(now) {
 				pp.Scheduled, pp.NotBefore, at = true, *deliverAt, *deliverAt
 			}
+			status, line := licensehooks.DeliveryStatusFor(pp, l), l.LineOf(&e)
+			j.add(len(ids), l.ID, line, status)
 			ids, events, codes = append(ids, licensehooks.NewID(licensehooks.PrefixDelivery)), append(events, e.ID), append(codes, e.Code)
-			statuses, due = append(statuses, licensehooks.DeliveryStatusFor(pp, l)), append(due, at)
+			statuses, due, lines, seqs = append(statuses, status), append(due, at), append(lines, line), append(seqs, 0)
 			return nil
 		})
 		if err != nil {
@@ -238,11 +288,15 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		if len(ids) == 0 {
 			return nil
 		}
+		if err := j.place(ctx, tx, statuses, seqs); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
-				status, once, next_attempt_at, lease_owner, created_at, updated_at)
-			SELECT d.id, $1, d.event_id, d.event_code, $2, d.status, false, d.due, '', $3, $3
-			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[]) AS d(id, event_id, event_code, status, due)`,
-			p.TenantID, p.ListenerID, now, ids, events, codes, statuses, due)
+				status, once, next_attempt_at, lease_owner, created_at, updated_at, line, line_seq)
+			SELECT d.id, $1, d.event_id, d.event_code, $2, d.status, false, d.due, '', $3, $3, d.line, d.line_seq
+			FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text[], $10::bigint[])
+				AS d(id, event_id, event_code, status, due, line, line_seq)`,
+			p.TenantID, p.ListenerID, now, ids, events, codes, statuses, due, lines, seqs)
 		made = int(tag.RowsAffected())
 		return mapErr(err, "replay deliveries")
 	})
@@ -288,17 +342,17 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 	now := ts(p.Now)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = licensehooks.ResendResult{}
-		rows, _ := tx.Query(ctx, `SELECT d.id, d.created_at, e.deliver_at, l.paused`+from+`
+		rows, _ := tx.Query(ctx, `SELECT d.id, d.created_at, e.deliver_at, l.paused, d.listener_id,
+			CASE WHEN l.ordering = 'resource' THEN e.resource_id ELSE '' END`+from+`
 			ORDER BY d.created_at, d.id LIMIT $11 FOR UPDATE OF d SKIP LOCKED`, append(args, p.Limit+1)...)
-		var ids, statuses []string
-		var due []time.Time
-		var id string
+		var q requeued
+		var id, listener, line string
 		var created, lastCreated time.Time
 		var deliverAt *time.Time
 		var paused bool
-		_, err := pgx.ForEachRow(rows, []any{&id, &created, &deliverAt, &paused}, func() error {
-			if len(ids) == p.Limit {
-				res.Next = licensehooks.ResendCursor(lastCreated, ids[len(ids)-1])
+		_, err := pgx.ForEachRow(rows, []any{&id, &created, &deliverAt, &paused, &listener, &line}, func() error {
+			if len(q.ids) == p.Limit {
+				res.Next = licensehooks.ResendCursor(lastCreated, q.ids[len(q.ids)-1])
 				return nil
 			}
 			var pp licensehooks.PublishParams
@@ -306,21 +360,16 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 			if deliverAt != nil && deliverAt.After(now) {
 				pp.Scheduled, pp.NotBefore, at = true, *deliverAt, *deliverAt
 			}
-			ids, statuses, due = append(ids, id), append(statuses, licensehooks.DeliveryStatusFor(pp, &licensehooks.Listener{Paused: paused})), append(due, at)
+			q.add(listener, id, line, licensehooks.DeliveryStatusFor(pp, &licensehooks.Listener{Paused: paused}), at)
 			lastCreated = created
 			return nil
 		})
 		if err != nil {
 			return mapErr(err, "resend deliveries")
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET tries = 0, next_attempt_at = u.due, lease_owner = '', lease_expires_at = NULL,
-			status = u.status, updated_at = $4
-			FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, status, due) WHERE d.id = u.id`, ids, statuses, due, now)
-		res.Resent = int(tag.RowsAffected())
-		return mapErr(err, "resend deliveries")
+		n, err := q.apply(ctx, tx, now)
+		res.Resent = int(n)
+		return err
 	})
 	if err != nil {
 		return licensehooks.ResendResult{}, err

@@ -89,13 +89,22 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	if len(rounds) == 0 {
 		return nil
 	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
 	batch := &pgx.Batch{}
 	if len(succeeded) > 0 {
 		batch.Queue(lockListenersSQL, succeeded)
 	}
+	// The lines of ordered deliveries are locked after the listeners (as
+	// every writer takes them), and moved on once the outcomes are in.
+	queueLockLines(batch, ids)
 	for _, round := range rounds {
 		batch.Queue(recordSQL, outcomeArgs(round)...)
 	}
+	advanced := false
+	queueAdvance(batch, ids, ts(s.now()), &advanced)
 	// A pipelined batch outside a transaction runs as one implicit
 	// transaction, committed when it ends.
 	begun := time.Now()
@@ -103,6 +112,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 		return mapErr(err, "record outcomes")
 	}
 	s.observe().Committed(time.Since(begun))
+	if advanced {
+		s.announce()
+	}
 	return nil
 }
 

@@ -31,6 +31,8 @@ type publishBatch struct {
 	// handed off: its claims carry them.
 	listeners map[string]*licensehooks.Listener
 	paused    map[string]bool // matched listeners that are paused
+	ordered   map[string]bool // matched listeners ordered by resource
+	rows      deliveryRows    // the deliveries to insert (planDeliveries)
 	now       time.Time       // when handed-off leases start
 }
 
@@ -66,7 +68,7 @@ func newPublishBatch(params []licensehooks.PublishParams, now time.Time) *publis
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
 		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{}, paused: map[string]bool{},
-		now: now,
+		ordered: map[string]bool{}, now: now,
 	}
 	for i, p := range params {
 		if err := prepareEvent(p.Event, now); err != nil {
@@ -94,6 +96,12 @@ func (b *publishBatch) run(ctx context.Context, tx pgx.Tx) error {
 		return mapErr(err, "publish events")
 	}
 	b.refuseMissingTargets()
+	b.planDeliveries()
+	// Deliveries joining a line take its place first (a round trip only
+	// when some listener is ordered).
+	if err := b.rows.joining.place(ctx, tx, b.rows.statuses, b.rows.seqs); err != nil {
+		return err
+	}
 	second := &pgx.Batch{}
 	b.queueDeliveries(second)
 	b.queueDuplicates(second)
@@ -123,7 +131,7 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		excluded[j] = p.ExcludeListenerID
 	}
 	// A handoff needs the listeners whole, for its claims.
-	cols := "l.id, l.paused"
+	cols := "l.id, l.paused, l.ordering"
 	if b.listeners != nil {
 		cols = qualified(listenerCols, "l")
 	}
@@ -137,7 +145,7 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 	).Query(func(rows pgx.Rows) error {
 		var i int32
 		var l licensehooks.Listener
-		dest := []any{&i, &l.ID, &l.Paused}
+		dest := []any{&i, &l.ID, &l.Paused, &l.Ordering}
 		if b.listeners != nil {
 			dest = append([]any{&i}, listenerDest(&l)...)
 		}
@@ -145,6 +153,9 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 			b.matches[int(i)] = append(b.matches[int(i)], l.ID)
 			if l.Paused {
 				b.paused[l.ID] = true
+			}
+			if l.Ordered() {
+				b.ordered[l.ID] = true
 			}
 			if _, seen := b.listeners[l.ID]; b.listeners != nil && !seen {
 				b.listeners[l.ID] = new(l)
@@ -234,19 +245,26 @@ func (b *publishBatch) insertedHere(i int) bool {
 	return b.inserted[k] && b.first[k] == i
 }
 
-// queueDeliveries makes one pending delivery per matched listener of each
-// inserted event, in one statement; their ids are made here so they have
-// the domain's form.
+// deliveryRows are the columns of the deliveries a publish inserts.
+type deliveryRows struct {
+	ids, tenants, events, codes, listeners, owners, statuses, lines []string
+	once                                                            []bool
+	due, created                                                    []time.Time
+	leases                                                          []*time.Time
+	seqs                                                            []int64
+	joining                                                         joining
+}
+
+// planDeliveries makes one delivery per matched listener of each inserted
+// event; their ids are made here so they have the domain's form.
 //
-// Deliveries a Handoff takes are leased to its owner in the same statement
-// and kept as claims, given to the Handoff after the commit. Take runs here, before the statement is sent: if
-// the transaction then fails, the whole call fails and the caller gives the
-// room back.
-func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
-	var ids, tenants, events, codes, listeners, owners, statuses []string
-	var once []bool
-	var due, created []time.Time
-	var leases []*time.Time
+// Deliveries a Handoff takes are leased to its owner and kept as claims,
+// given to the Handoff after the commit. Take runs here, before the insert
+// is sent: if the transaction then fails, the whole call fails and the
+// caller gives the room back. A delivery joining a line is never handed
+// off: whether it heads its line is known only once the line is locked.
+func (b *publishBatch) planDeliveries() {
+	r := &b.rows
 	for _, i := range b.ok {
 		if !b.insertedHere(i) {
 			continue
@@ -265,34 +283,46 @@ func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
 		for _, l := range b.matches[i] {
 			id := licensehooks.NewID(licensehooks.PrefixDelivery)
 			dids = append(dids, id)
-			ids, tenants, events, codes, listeners = append(ids, id), append(tenants, e.TenantID), append(events, e.ID), append(codes, e.Code), append(listeners, l)
-			once, due, created = append(once, p.Once), append(due, next), append(created, e.CreatedAt)
-			status := licensehooks.DeliveryStatusFor(p, &licensehooks.Listener{Paused: b.paused[l]})
-			statuses = append(statuses, status)
+			r.ids, r.tenants, r.events, r.codes, r.listeners = append(r.ids, id), append(r.tenants, e.TenantID), append(r.events, e.ID), append(r.codes, e.Code), append(r.listeners, l)
+			r.once, r.due, r.created = append(r.once, p.Once), append(r.due, next), append(r.created, e.CreatedAt)
+			lst := &licensehooks.Listener{Paused: b.paused[l]}
+			if b.ordered[l] {
+				lst.Ordering = licensehooks.OrderingResource
+			}
+			status, line := licensehooks.DeliveryStatusFor(p, lst), p.LineOf(lst)
+			r.statuses, r.lines, r.seqs = append(r.statuses, status), append(r.lines, line), append(r.seqs, 0)
+			r.joining.add(len(r.ids)-1, l, line, status)
 			if status == licensehooks.StatusScheduled {
 				b.scheduled++
 			}
-			if status != licensehooks.StatusPending || !p.HandsOff() || !p.Handoff.Take(l) {
-				owners, leases = append(owners, ""), append(leases, nil)
+			if status != licensehooks.StatusPending || line != "" || !p.HandsOff() || !p.Handoff.Take(l) {
+				r.owners, r.leases = append(r.owners, ""), append(r.leases, nil)
 				continue
 			}
-			owners, leases = append(owners, p.Handoff.Owner), append(leases, &until)
+			r.owners, r.leases = append(r.owners, p.Handoff.Owner), append(r.leases, &until)
 			b.leased++
-			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, b.listeners[l], next, until))
+			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, b.listeners[l], "", next, until))
 		}
 		b.results[i].DeliveryIDs = dids
 	}
-	if b.made = len(ids); b.made == 0 {
+	b.made = len(r.ids)
+}
+
+// queueDeliveries inserts the planned deliveries in one statement.
+func (b *publishBatch) queueDeliveries(batch *pgx.Batch) {
+	r := &b.rows
+	if len(r.ids) == 0 {
 		return
 	}
 	batch.Queue(`INSERT INTO deliveries (id, tenant_id, event_id, event_code, listener_id,
-		status, once, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+		status, once, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, line, line_seq)
 		SELECT d.id, d.tenant_id, d.event_id, d.event_code, d.listener_id, d.status, d.once,
-			d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.created_at, d.created_at
+			d.next_attempt_at, d.lease_owner, d.lease_expires_at, d.created_at, d.created_at, d.line, d.line_seq
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
-			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at, created_at, status)`,
-		ids, tenants, events, codes, listeners, once, due, owners, leases, created, statuses)
+			$7::timestamptz[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::bigint[])
+			AS d(id, tenant_id, event_id, event_code, listener_id, once, next_attempt_at, lease_owner, lease_expires_at,
+				created_at, status, line, line_seq)`,
+		r.ids, r.tenants, r.events, r.codes, r.listeners, r.once, r.due, r.owners, r.leases, r.created, r.statuses, r.lines, r.seqs)
 }
 
 // queueDuplicates answers the events that were not inserted: the same Hash

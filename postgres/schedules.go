@@ -19,17 +19,46 @@ func (s *Store) PromoteScheduled(ctx context.Context, now time.Time, limit int) 
 	if limit <= 0 {
 		return 0, nil
 	}
-	// A paused listener's become paused, to wait for its resume.
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET updated_at = $1,
-		status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END
-		WHERE id = ANY (ARRAY(SELECT id FROM deliveries
-			WHERE status = 'scheduled' AND next_attempt_at <= $1
-			ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED))
-			AND status = 'scheduled'`, ts(now), limit)
+	// A paused listener's become paused, to wait for its resume; one in a
+	// line joins its back now (it is accepted, for its line, when due).
+	now = ts(now)
+	n := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT d.id, d.listener_id, d.line, l.paused FROM deliveries d
+			JOIN listeners l ON l.id = d.listener_id
+			WHERE d.id = ANY (ARRAY(SELECT id FROM deliveries
+				WHERE status = 'scheduled' AND next_attempt_at <= $1
+				ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED))
+			ORDER BY d.next_attempt_at, d.seq`, now, limit)
+		var ids, statuses []string
+		var seqs []int64
+		var j joining
+		var id, listener, line string
+		var paused bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &listener, &line, &paused}, func() error {
+			status := licensehooks.StatusPending
+			if paused {
+				status = licensehooks.StatusPaused
+			}
+			j.add(len(ids), listener, line, status)
+			ids, statuses, seqs = append(ids, id), append(statuses, status), append(seqs, 0)
+			return nil
+		})
+		if err != nil || len(ids) == 0 {
+			return mapErr(err, "promote scheduled deliveries")
+		}
+		if err := j.place(ctx, tx, statuses, seqs); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries d SET status = u.status, line_seq = u.line_seq, updated_at = $4
+			FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, status, line_seq)
+			WHERE d.id = u.id AND d.status = 'scheduled'`, ids, statuses, seqs, now)
+		n = int(tag.RowsAffected())
+		return mapErr(err, "promote scheduled deliveries")
+	})
 	if err != nil {
-		return 0, mapErr(err, "promote scheduled deliveries")
+		return 0, err
 	}
-	n := int(tag.RowsAffected())
 	if n > 0 {
 		s.announce()
 	}

@@ -163,18 +163,19 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 	return ls, nil
 }
 
-// insertDelivery inserts one new delivery, pending or paused. One row per statement
+// insertDelivery inserts one new delivery. One row per statement
 // on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
 // statement journal of every page it touches, which costs more than the
 // extra statements.
-const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?)`
+const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `, line_seq)
+	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?, ?)`
 
 // insertDeliveries inserts one delivery of p's event per listener into
 // res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
 // those it takes, into claims. Its status is licensehooks.DeliveryStatusFor:
 // scheduled for a delayed event, paused for a paused listener, else
-// pending.
+// pending; or queued, behind the line of its resource to an ordered
+// listener (see lines.go).
 func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
 	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
@@ -188,18 +189,22 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 		id := newSortableID(licensehooks.PrefixDelivery, idTime)
 		res.DeliveryIDs[i] = id
 		owner, expires := "", int64(0)
-		status := licensehooks.DeliveryStatusFor(p, l)
+		line := p.LineOf(l)
+		status, seq, err := place(w, l.ID, line, licensehooks.DeliveryStatusFor(p, l))
+		if err != nil {
+			return err
+		}
 		take := status == licensehooks.StatusPending && p.HandsOff() && p.Handoff.Take(l.ID)
 		if take {
 			owner, expires = p.Handoff.Owner, micros(until)
 		}
-		_, err := w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, boolInt(p.Once), micros(due),
-			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt))
+		_, err = w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, boolInt(p.Once), micros(due),
+			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt), line, seq)
 		if err != nil {
 			return err
 		}
 		if take {
-			*claims = append(*claims, licensehooks.HandoffClaim(p, id, l, due, until))
+			*claims = append(*claims, licensehooks.HandoffClaim(p, id, l, line, due, until))
 		}
 	}
 	return nil

@@ -11,9 +11,10 @@ import (
 )
 
 // applyOutcome updates a delivery after an attempt, only while the lease is
-// still the outcome owner's. Status ” (a failed manual attempt) keeps
-// status and schedule; a delivery cancelled while its attempt was in flight
-// stays cancelled rather than coming back for a retry.
+// still the outcome owner's, and returns what it became. Status "" (a
+// failed manual attempt) keeps status and schedule; a delivery cancelled
+// while its attempt was in flight stays cancelled rather than coming back
+// for a retry.
 const applyOutcome = `UPDATE deliveries SET
 	status = CASE WHEN ? = '' OR (status = 'cancelled' AND ? = 'pending') THEN status
 		WHEN ? = 'pending' AND (status = 'paused' OR (SELECT paused FROM listeners WHERE id = deliveries.listener_id)) THEN 'paused'
@@ -21,7 +22,8 @@ const applyOutcome = `UPDATE deliveries SET
 	next_attempt_at = CASE WHEN ? = 'pending' AND status <> 'cancelled' THEN ? ELSE next_attempt_at END,
 	attempts = attempts + 1, tries = tries + ?, lease_owner = '', lease_expires_at = 0,
 	last_status_code = ?, last_error_kind = ?, last_error = ?, last_attempt_at = ?, updated_at = ?
-	WHERE id = ? AND tenant_id = ? AND lease_owner = ?`
+	WHERE id = ? AND tenant_id = ? AND lease_owner = ?
+	RETURNING status, line, listener_id`
 
 const insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -104,14 +106,20 @@ func recordOutcome(w *writer, r outcomeRow) (bool, error) {
 	o, a := r.o, r.o.Attempt
 	end := micros(a.StartedAt.Add(a.Duration))
 	started := micros(a.StartedAt)
-	n, err := w.execN(applyOutcome, o.Status, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),
+	var status, line, listenerID string
+	err := w.queryRow(applyOutcome, o.Status, o.Status, o.Status, o.Status, o.Status, micros(o.NextAttemptAt),
 		boolInt(o.CountsAsTry), a.StatusCode, a.ErrorKind, a.Error, started, end,
-		a.DeliveryID, a.TenantID, o.Owner)
-	if err != nil {
+		a.DeliveryID, a.TenantID, o.Owner).Scan(&status, &line, &listenerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // the lease went to another worker: its result wins
+	} else if err != nil {
 		return false, fmt.Errorf("outcome of %s: %w", a.DeliveryID, err)
 	}
-	if n == 0 {
-		return false, nil // the lease went to another worker: its result wins
+	// A delivery that left its line moves the line on.
+	if finished(status) {
+		if err := advance(w, listenerID, line, end); err != nil {
+			return false, fmt.Errorf("line of %s: %w", a.DeliveryID, err)
+		}
 	}
 	body := a.ResponseBody
 	if len(body) > licensehooks.ResponseBodyLimit {
@@ -132,7 +140,12 @@ func recordOutcome(w *writer, r outcomeRow) (bool, error) {
 func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverParams) (int, error) {
 	var n int64
 	err := s.write(ctx, func(w *writer) error {
-		var err error
+		var ordering string
+		err := w.queryRow(`SELECT ordering FROM listeners WHERE id = ? AND tenant_id = ?`, p.ListenerID, p.TenantID).Scan(&ordering)
+		if err == nil && ordering == licensehooks.OrderingResource {
+			n, err = recoverInLine(w, p)
+			return err
+		}
 		n, err = w.execN(`UPDATE deliveries SET tries = 0, next_attempt_at = ?,
 			status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
 			lease_owner = '', lease_expires_at = 0, updated_at = ?
@@ -145,6 +158,61 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		return err
 	})
 	return int(n), mapErr(err, "deliveries")
+}
+
+// recoverInLine re-queues an ordered listener's failed deliveries one by
+// one, oldest first, each at the back of its resource's line.
+func recoverInLine(w *writer, p licensehooks.RecoverParams) (int64, error) {
+	rows, err := w.query(`SELECT d.rowid, e.resource_id, l.paused FROM deliveries d
+		JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+		JOIN listeners l ON l.id = d.listener_id
+		WHERE d.listener_id = ? AND d.tenant_id = ? AND d.status = 'failed' AND d.created_at >= ?
+			AND NOT d.once AND d.event_code <> ?
+		ORDER BY d.created_at, d.rowid`, p.ListenerID, p.TenantID, micros(p.Since), licensehooks.TestEventCode)
+	if err != nil {
+		return 0, err
+	}
+	type row struct {
+		rowid    int64
+		resource string
+		paused   bool
+	}
+	found, err := collect(rows, func(sc scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.rowid, &r.resource, &r.paused)
+	})
+	if err != nil {
+		return 0, err
+	}
+	now := micros(p.Now)
+	for _, r := range found {
+		status := licensehooks.StatusPending
+		if r.paused {
+			status = licensehooks.StatusPaused
+		}
+		if err := requeue(w, r.rowid, p.ListenerID, r.resource, status, now, now); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(found)), nil
+}
+
+// requeue makes a delivery due again at due with a fresh schedule, in
+// status (pending, paused or scheduled) or, when it joins a line that has
+// a head, queued at the back of it.
+func requeue(w *writer, rowid int64, listenerID, line, status string, due, now int64) error {
+	status, seq, err := place(w, listenerID, line, status)
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
+		status = ?, line = ?, line_seq = ?, updated_at = ? WHERE rowid = ?`, due, status, line, seq, now, rowid); err != nil {
+		return err
+	}
+	if status == licensehooks.StatusPending {
+		w.wake = true
+	}
+	return nil
 }
 
 // defaultPurgeLimit bounds a purge whose caller set no Limit.
@@ -217,7 +285,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		// examples a person sent one listener (their delivery is Once) and
 		// alerts about the listener itself are left out here, in the query,
 		// so that they never fill its LIMIT.
-		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, COALESCE(e.deliver_at, 0)
+		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, e.resource_id, COALESCE(e.deliver_at, 0)
 			FROM events e
 			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
 				AND e.code IN (SELECT value FROM json_each(?)) AND e.code <> ?
@@ -236,7 +304,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		}
 		events, err := collect(rows, func(sc scanner) (missed, error) {
 			var m missed
-			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &m.deliverAt)
+			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &m.e.ResourceID, &m.deliverAt)
 			return m, err
 		})
 		if err != nil {
@@ -252,10 +320,14 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			if at := fromMicros(m.deliverAt); m.deliverAt != 0 && at.After(p.Now) {
 				pp.Scheduled, pp.NotBefore, due = true, at, at
 			}
-			status := licensehooks.DeliveryStatusFor(pp, l)
+			line := l.LineOf(&m.e)
+			status, seq, err := place(w, l.ID, line, licensehooks.DeliveryStatusFor(pp, l))
+			if err != nil {
+				return err
+			}
 			id := newSortableID(licensehooks.PrefixDelivery, idTime)
 			if _, err := w.exec(insertDelivery, id, m.e.TenantID, m.e.ID, m.e.Code, l.ID, status, 0, micros(due),
-				"", 0, micros(p.Now), micros(p.Now)); err != nil {
+				"", 0, micros(p.Now), micros(p.Now), line, seq); err != nil {
 				return err
 			}
 			made++
@@ -298,19 +370,20 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 	}
 	err := s.write(ctx, func(w *writer) error {
 		res = licensehooks.ResendResult{}
-		rows, err := w.query(`SELECT d.rowid, d.id, d.created_at, COALESCE(e.deliver_at, 0), l.paused`+from+wh.sql()+`
+		rows, err := w.query(`SELECT d.rowid, d.id, d.created_at, COALESCE(e.deliver_at, 0), l.paused, d.listener_id,
+			CASE WHEN l.ordering = 'resource' THEN e.resource_id ELSE '' END`+from+wh.sql()+`
 			ORDER BY d.created_at, d.id LIMIT ?`, append(wh.args, p.Limit+1)...)
 		if err != nil {
 			return err
 		}
 		type row struct {
 			rowid, created, deliverAt int64
-			id                        string
+			id, listener, line        string
 			paused                    bool
 		}
 		found, err := collect(rows, func(sc scanner) (row, error) {
 			var r row
-			return r, sc.Scan(&r.rowid, &r.id, &r.created, &r.deliverAt, &r.paused)
+			return r, sc.Scan(&r.rowid, &r.id, &r.created, &r.deliverAt, &r.paused, &r.listener, &r.line)
 		})
 		if err != nil {
 			return err
@@ -328,12 +401,8 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 				pp.Scheduled, pp.NotBefore, due = true, fromMicros(r.deliverAt), r.deliverAt
 			}
 			status := licensehooks.DeliveryStatusFor(pp, &licensehooks.Listener{Paused: r.paused})
-			if _, err := w.exec(`UPDATE deliveries SET tries = 0, next_attempt_at = ?, lease_owner = '', lease_expires_at = 0,
-				status = ?, updated_at = ? WHERE rowid = ?`, due, status, now, r.rowid); err != nil {
+			if err := requeue(w, r.rowid, r.listener, r.line, status, due, now); err != nil {
 				return err
-			}
-			if status == licensehooks.StatusPending {
-				w.wake = true
 			}
 		}
 		res.Resent = len(found)

@@ -14,12 +14,17 @@ import (
 	"licensehooks"
 )
 
-// promoteQuery makes the soonest due scheduled deliveries pending (paused
-// for a paused listener), off the partial index deliveries_scheduled.
+// dueScheduledQuery lists the soonest due scheduled deliveries, off the
+// partial index deliveries_scheduled.
+const dueScheduledQuery = `SELECT d.rowid, d.listener_id, d.line, l.paused FROM deliveries d INDEXED BY deliveries_scheduled
+	JOIN listeners l ON l.id = d.listener_id
+	WHERE d.status = 'scheduled' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?`
+
+// promoteQuery makes scheduled deliveries (a JSON array of rowids)
+// pending, paused for a paused listener.
 const promoteQuery = `UPDATE deliveries SET updated_at = ?,
 	status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END
-	WHERE rowid IN (SELECT rowid FROM deliveries INDEXED BY deliveries_scheduled
-		WHERE status = 'scheduled' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)`
+	WHERE rowid IN (SELECT value FROM json_each(?)) AND status = 'scheduled'`
 
 // PromoteScheduled makes due scheduled deliveries pending and wakes the
 // workers.
@@ -27,16 +32,58 @@ func (s *Store) PromoteScheduled(ctx context.Context, now time.Time, limit int) 
 	if limit <= 0 {
 		return 0, nil
 	}
-	var n int64
+	var n int
 	err := s.write(ctx, func(w *writer) error {
-		var err error
-		n, err = w.execN(promoteQuery, micros(now), micros(now), limit)
+		n = 0
+		rows, err := w.query(dueScheduledQuery, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		type due struct {
+			rowid          int64
+			listener, line string
+			paused         bool
+		}
+		found, err := collect(rows, func(sc scanner) (due, error) {
+			var d due
+			return d, sc.Scan(&d.rowid, &d.listener, &d.line, &d.paused)
+		})
+		if err != nil {
+			return err
+		}
+		// A delivery in a line joins it now, at the back: it is accepted,
+		// for its line, when it falls due.
+		var free []int64
+		for _, d := range found {
+			if d.line == "" {
+				free = append(free, d.rowid)
+				continue
+			}
+			status := licensehooks.StatusPending
+			if d.paused {
+				status = licensehooks.StatusPaused
+			}
+			status, seq, err := place(w, d.listener, d.line, status)
+			if err != nil {
+				return err
+			}
+			if _, err := w.exec(`UPDATE deliveries SET status = ?, line_seq = ?, updated_at = ? WHERE rowid = ?`,
+				status, seq, micros(now), d.rowid); err != nil {
+				return err
+			}
+		}
+		if len(free) > 0 {
+			if _, err := w.exec(promoteQuery, micros(now), jsonText(free)); err != nil {
+				return err
+			}
+		}
+		n = len(found)
 		if n > 0 {
 			w.wake = true
 		}
-		return err
+		return nil
 	})
-	return int(n), mapErr(err, "deliveries")
+	return n, mapErr(err, "deliveries")
 }
 
 // CancelEvent cancels an event's scheduled deliveries.
