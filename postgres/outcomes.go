@@ -103,8 +103,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	for _, round := range rounds {
 		batch.Queue(recordSQL, outcomeArgs(round)...)
 	}
+	// The next of a line is due when its head's attempt ended.
+	var ended time.Time
+	for _, o := range outcomes {
+		if end := o.Attempt.StartedAt.Add(o.Attempt.Duration); end.After(ended) {
+			ended = end
+		}
+	}
 	advanced := false
-	queueAdvance(batch, ids, ts(s.now()), &advanced)
+	queueAdvance(batch, ids, ts(ended), &advanced)
 	// A pipelined batch outside a transaction runs as one implicit
 	// transaction, committed when it ends.
 	begun := time.Now()

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 		{"Errors", errorTests},
 		{"Health", healthTests},
 		{"Pause", pauseTests},
+		{"Ordering", orderingTests},
 		{"Schedules", scheduleTests},
 	}
 	t.Run("Copier", func(t *testing.T) {
