@@ -42,7 +42,7 @@ func TestStoreRules(t *testing.T) {
 		}
 	}
 	l := &licensehooks.Listener{ID: "whl_1", TenantID: "t_1"}
-	c := licensehooks.HandoffClaim(licensehooks.PublishParams{Event: e, Handoff: h, Once: true}, "dlv_1", l, now, now.Add(time.Minute))
+	c := licensehooks.HandoffClaim(licensehooks.PublishParams{Event: e, Handoff: h, Once: true}, "dlv_1", l, "", now, now.Add(time.Minute))
 	d := c.Delivery
 	if d.ID != "dlv_1" || d.ListenerID != l.ID || d.EventID != e.ID || d.LeaseOwner != "w" || !d.Once ||
 		d.Status != licensehooks.StatusPending || d.NextAttemptAt.Nanosecond()%1000 != 0 || c.Listener != l || c.Event != e {

@@ -317,10 +317,15 @@ func (c *Console) renderDelivery(q *request, rv *revealed) error {
 
 func (c *Console) resend(q *request) error {
 	id := q.r.PathValue("id")
-	if _, err := c.cfg.Service.Resend(q.r.Context(), q.tenantID(), id); err != nil {
+	res, err := c.cfg.Service.Resend(q.r.Context(), q.tenantID(), id)
+	if err != nil {
 		return err
 	}
-	http.Redirect(q.w, q.r, "/logs/"+url.PathEscape(id)+"?done=resent", http.StatusSeeOther)
+	done := "resent"
+	if res.Queued != nil {
+		done = "requeued"
+	}
+	http.Redirect(q.w, q.r, "/logs/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 	return nil
 }
 

@@ -127,6 +127,7 @@ var flashes = map[string]string{
 	"enabled":         "The listener was enabled: new events are delivered to it again.",
 	"disabled":        "The listener was disabled: its pending deliveries were cancelled, and it receives nothing until it is enabled.",
 	"resent":          "The delivery was sent again; the new attempt is listed below.",
+	"requeued":        "The delivery is back in its resource's line: its listener is ordered by resource, so it goes out after the deliveries queued before it.",
 	"recovered":       "",
 	"replayed":        "",
 	"paused":          "The listener is paused: its deliveries are kept and wait, nothing is sent. Resume it to send them.",

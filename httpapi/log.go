@@ -111,12 +111,18 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
-// resend makes one manual attempt now and answers it.
+// resend makes one manual attempt now and answers it (200), or answers the
+// delivery put back in its resource's line (202).
 func (s *Server) resend(w http.ResponseWriter, r *http.Request, c *call) error {
-	a, err := s.cfg.Service.Resend(r.Context(), c.TenantID, r.PathValue("deliveryId"))
+	res, err := s.cfg.Service.Resend(r.Context(), c.TenantID, r.PathValue("deliveryId"))
 	if err != nil {
 		return err
 	}
+	if res.Queued != nil {
+		writeJSON(w, http.StatusAccepted, toDelivery(res.Queued))
+		return nil
+	}
+	a := res.Attempt
 	body, err := s.cfg.Service.RequestBody(r.Context(), c.TenantID, a)
 	if err != nil {
 		return err

@@ -398,3 +398,61 @@ func TestBulkResend(t *testing.T) {
 		t.Errorf("a second bulk resend: %s", r.body)
 	}
 }
+
+// TestDeliveryControlsAPI: ordering and rateLimit are extensions a client
+// may set and read back (absent by default, so Zentitle2 clients see
+// nothing new), each bad value is its own validation error, and an ordered
+// listener's second delivery of a resource waits, queued, behind the first:
+// listed with status=queued and refused a resend until its turn.
+func TestDeliveryControlsAPI(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	l := e.createListener("customer.created")
+	if r := e.as("GET", webhooksPath+"/"+l.ID, nil); strings.Contains(string(r.body), "ordering") || strings.Contains(string(r.body), "rateLimit") {
+		t.Errorf("a listener without controls shows them: %s", r.body)
+	}
+	put := func(extra map[string]any) response {
+		body := map[string]any{"uri": l.URI, "subscriptions": l.Subscriptions}
+		for k, v := range extra {
+			body[k] = v
+		}
+		return e.as("PUT", webhooksPath+"/"+l.ID, body)
+	}
+	r := put(map[string]any{"ordering": "fifo", "rateLimit": 20000})
+	wantStatus(t, r, 422)
+	a := r.apiErr(t)
+	if len(a.ValidationErrors) != 2 || a.ValidationErrors[0].PropertyName != "ordering" || a.ValidationErrors[1].PropertyName != "rateLimit" {
+		t.Errorf("ordering fifo, rateLimit 20000: %s", r.body)
+	}
+	for _, bad := range []any{"fast", 1.5, -1, true} {
+		r := put(map[string]any{"rateLimit": bad})
+		wantStatus(t, r, 422)
+		if a := r.apiErr(t); len(a.ValidationErrors) != 1 || a.ValidationErrors[0].PropertyName != "rateLimit" {
+			t.Errorf("rateLimit %v: %s", bad, r.body)
+		}
+	}
+	wantStatus(t, put(map[string]any{"ordering": "resource", "rateLimit": 50}), 204)
+	var m webhookModel
+	e.as("GET", webhooksPath+"/"+l.ID, nil).decode(t, &m)
+	if m.Ordering != "resource" || m.RateLimit != 50 {
+		t.Errorf("after setting them: ordering %q, rateLimit %d", m.Ordering, m.RateLimit)
+	}
+	wantStatus(t, put(map[string]any{"rateLimit": 0}), 204)
+	m = webhookModel{}
+	e.as("GET", webhooksPath+"/"+l.ID, nil).decode(t, &m)
+	if m.Ordering != "resource" || m.RateLimit != 0 {
+		t.Errorf("after rateLimit 0: ordering %q (kept), rateLimit %d (removed)", m.Ordering, m.RateLimit)
+	}
+
+	first, second := e.publish(""), e.publish("")
+	var queued page[deliveryModel]
+	e.as("GET", webhooksPath+"/"+l.ID+"/deliveries?status=queued", nil).decode(t, &queued)
+	if len(queued.Items) != 1 || queued.Items[0].EventID != second.EventID {
+		t.Fatalf("queued deliveries %+v; want the second event's (%s, after %s)", queued.Items, second.EventID, first.EventID)
+	}
+	r = e.as("POST", deliveriesDir+"/"+queued.Items[0].ID+"/resend", nil)
+	wantStatus(t, r, 409)
+	if msg := r.apiErr(t).Error; !strings.Contains(msg, "cust_1") {
+		t.Errorf("the refusal does not name the resource: %s", msg)
+	}
+}

@@ -115,29 +115,68 @@ func (s *Service) sender() (Sender, error) {
 	return s.Sender, nil
 }
 
-// Resend makes one manual attempt of a delivery now, whatever its status.
-func (s *Service) Resend(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error) {
+// Resent is what Resend did: made an attempt now (Attempt), or, for a
+// finished delivery of a listener ordered by resource, put it back at the
+// end of its resource's line (Queued: the delivery as it is now), to go
+// out in its turn.
+type Resent struct {
+	Attempt *licensehooks.Attempt
+	Queued  *licensehooks.Delivery
+}
+
+// Resend makes one manual attempt of a delivery now, whatever its status;
+// but a finished delivery of a listener ordered by resource goes to the
+// back of its resource's line, so that it cannot overtake what is queued
+// there, and a queued one waits for its turn (ECONFLICT).
+func (s *Service) Resend(ctx context.Context, tenantID, deliveryID string) (Resent, error) {
 	snd, err := s.sender()
 	if err != nil {
-		return nil, err
+		return Resent{}, err
 	}
 	// Reading first answers ENOTFOUND for another tenant's delivery before
 	// the dispatcher is involved.
 	d, err := s.Store.GetDelivery(ctx, tenantID, deliveryID)
 	if err != nil {
-		return nil, err
+		return Resent{}, err
 	}
-	if d.Status == licensehooks.StatusScheduled {
+	switch d.Status {
+	case licensehooks.StatusScheduled:
 		// Sent now, it would be sent again at its time.
-		return nil, licensehooks.Errorf(licensehooks.ECONFLICT,
+		return Resent{}, licensehooks.Errorf(licensehooks.ECONFLICT,
 			"The delivery is scheduled for %s: it cannot be resent before it is sent. Cancel its event to stop it.",
 			d.NextAttemptAt.UTC().Format(time.RFC3339))
+	case licensehooks.StatusQueued:
+		return Resent{}, licensehooks.Errorf(licensehooks.ECONFLICT,
+			"The delivery waits behind earlier deliveries of %s to its listener, which is ordered by resource: it is sent after them, in order.", d.Line)
+	case licensehooks.StatusSucceeded, licensehooks.StatusFailed, licensehooks.StatusCancelled:
+		if q, err := s.requeueInLine(ctx, d); err != nil || q != nil {
+			return Resent{Queued: q}, err
+		}
 	}
 	a, err := snd.SendNow(ctx, tenantID, deliveryID)
 	if err != nil {
-		return nil, fmt.Errorf("resend delivery %s: %w", deliveryID, err)
+		return Resent{}, fmt.Errorf("resend delivery %s: %w", deliveryID, err)
 	}
-	return a, nil
+	return Resent{Attempt: a}, nil
+}
+
+// requeueInLine puts a finished delivery of a listener ordered by resource
+// at the back of its line and returns it as it is now; nil when its
+// listener is not ordered or it has no resource, and it is sent now.
+func (s *Service) requeueInLine(ctx context.Context, d *licensehooks.Delivery) (*licensehooks.Delivery, error) {
+	l, err := s.Store.GetListener(ctx, d.TenantID, d.ListenerID)
+	if err != nil || !l.Ordered() || d.Once {
+		return nil, nil // a deleted listener's delivery: SendNow answers why not
+	}
+	e, err := s.Store.GetEvent(ctx, d.TenantID, d.EventID)
+	if err != nil || e.ResourceID == "" {
+		return nil, nil
+	}
+	f := licensehooks.DeliveryFilter{TenantID: d.TenantID, ListenerID: d.ListenerID, EventID: d.EventID}
+	if _, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, Now: s.now(), Limit: 1}); err != nil {
+		return nil, fmt.Errorf("resend delivery %s: %w", d.ID, err)
+	}
+	return s.Store.GetDelivery(ctx, d.TenantID, d.ID)
 }
 
 // RecoverWindow is how far back Recover may reach.

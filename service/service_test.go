@@ -91,6 +91,49 @@ func (f *fixture) listener(t *testing.T, in ListenerInput) *licensehooks.Listene
 	return l
 }
 
+// TestResendOrdered: a resend of an ordered listener's delivery never
+// overtakes its resource's line: a queued one is refused, a finished one
+// goes to the back, and the head (whose turn it is) is sent now.
+func TestResendOrdered(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.listener(t, ListenerInput{Ordering: new(licensehooks.OrderingResource)})
+	var ids []string
+	for range 2 {
+		res, err := f.svc.Publish(ctx, f.tenant, []PublishInput{{EventCode: "customer.created", ResourceID: "cust_1",
+			Payload: []byte(`{"customerId":"cust_1","name":"A"}`)}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res)
+		}
+		ids = append(ids, res[0].DeliveryIDs[0])
+	}
+	if _, err := f.svc.Resend(ctx, f.tenant, ids[1]); licensehooks.ErrorCode(err) != licensehooks.ECONFLICT {
+		t.Errorf("resend of a queued delivery: %v, want ECONFLICT", err)
+	}
+	// The head succeeds: the second becomes the head.
+	now := f.clock.Now()
+	c, err := f.store.ClaimDelivery(ctx, licensehooks.ClaimOneParams{TenantID: f.tenant, DeliveryID: ids[0], Owner: "w", Now: now, Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &licensehooks.Attempt{ID: licensehooks.NewID(licensehooks.PrefixAttempt), DeliveryID: ids[0], TenantID: f.tenant,
+		ListenerID: c.Delivery.ListenerID, Number: 1, StartedAt: now, StatusCode: 200}
+	if err := f.store.RecordOutcomes(ctx, []licensehooks.Outcome{{Attempt: a, Owner: "w", Status: licensehooks.StatusSucceeded, CountsAsTry: true}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Resend(ctx, f.tenant, ids[0])
+	if err != nil || res.Queued == nil || res.Attempt != nil || res.Queued.Status != licensehooks.StatusQueued {
+		t.Fatalf("resend of a finished delivery while its line has a head: %v %+v, want it queued", err, res)
+	}
+	if len(f.sender.calls) != 0 {
+		t.Errorf("sent %v; a resend in line is not sent at once", f.sender.calls)
+	}
+	if res, err := f.svc.Resend(ctx, f.tenant, ids[1]); err != nil || res.Attempt == nil {
+		t.Errorf("resend of the head: %v %+v, want an attempt now", err, res)
+	}
+}
+
 func TestCreateListener(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -313,7 +356,7 @@ func TestResend(t *testing.T) {
 	}
 	dlv := res[0].DeliveryIDs[0]
 	a, err := f.svc.Resend(ctx, f.tenant, dlv)
-	if err != nil || a.DeliveryID != dlv {
+	if err != nil || a.Attempt == nil || a.Attempt.DeliveryID != dlv || a.Queued != nil {
 		t.Fatalf("resend: %v %+v", err, a)
 	}
 	if _, err := f.svc.Resend(ctx, "t_other", dlv); licensehooks.ErrorCode(err) != licensehooks.ENOTFOUND {
