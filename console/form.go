@@ -22,6 +22,7 @@ type formData struct {
 	Name        string
 	Description string
 	Enabled     bool
+	Ordered     bool // ordering by resource
 	Selected    map[string]bool
 	Groups      []eventGroup
 	Headers     []header
@@ -66,7 +67,7 @@ func (c *Console) editListenerPage(q *request) error {
 		return err
 	}
 	f := formData{Edit: true, ID: l.ID, URI: l.URI, Name: l.Name, Description: l.Description,
-		Enabled: l.Enabled, Selected: map[string]bool{}, Groups: c.groups()}
+		Enabled: l.Enabled, Ordered: l.Ordered(), Selected: map[string]bool{}, Groups: c.groups()}
 	for _, s := range l.Subscriptions {
 		f.Selected[s] = true
 	}
@@ -121,7 +122,7 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 		// The URI is not trimmed: spaces around it are refused, as by the API.
 		URI: pf.Get("uri"), Name: strings.TrimSpace(pf.Get("name")),
 		Description: strings.TrimSpace(pf.Get("description")), Enabled: pf.Get("enabled") != "",
-		Selected: map[string]bool{}, Groups: c.groups(), Errors: map[string]string{},
+		Ordered: pf.Get("ordered") != "", Selected: map[string]bool{}, Groups: c.groups(), Errors: map[string]string{},
 	}
 	subs := pf["subscriptions"]
 	for _, s := range subs {
@@ -151,8 +152,12 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 	for len(f.Headers) < rows || f.Headers[len(f.Headers)-1] != (header{}) {
 		f.Headers = append(f.Headers, header{})
 	}
+	ordering := licensehooks.OrderingNone
+	if f.Ordered {
+		ordering = licensehooks.OrderingResource
+	}
 	in := service.ListenerInput{URI: f.URI, Subscriptions: subs, Name: &f.Name, Description: &f.Description,
-		Enabled: &f.Enabled, Headers: headers}
+		Enabled: &f.Enabled, Ordering: &ordering, Headers: headers}
 	return f, in
 }
 
