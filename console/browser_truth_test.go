@@ -129,7 +129,7 @@ func (b *browser) logFilters() {
 	}
 	b.shot("truth-03-logs-from-after-to")
 	b.open("/logs?status=delivered")
-	b.expectText("#status-error", `"delivered" is not a delivery status: choose scheduled, pending, succeeded, failed, cancelled or paused`)
+	b.expectText("#status-error", `"delivered" is not a delivery status: choose scheduled, pending, succeeded, failed, cancelled, paused or queued`)
 }
 
 // successRate: every delivery of a listener succeeded on its second
