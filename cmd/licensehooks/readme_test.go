@@ -130,6 +130,8 @@ func runWalkthrough(t *testing.T, storeArgs ...string) {
 		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.seat\.activated event_\S+ resource ent_1 attempt 4 answered 200` + valid)},
 		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.expires7days event_\S+ resource ent_1 attempt 4 answered 200` + valid)},
 		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.created event_\S+ resource ent_4 attempt 1 answered 200` + valid)},
+		// In order: created, then seat.activated, of ent_5.
+		{received, regexp.MustCompile(`(?ms)^\d\d:\d\d:\d\d entitlement\.created event_\S+ resource ent_5 attempt 1 answered 200.*^\d\d:\d\d:\d\d entitlement\.seat\.activated event_\S+ resource ent_5 attempt 1 answered 200`)},
 		{received, regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d entitlement\.expired rem_\S+ resource ent_2 attempt 1 answered 200` + valid + `(?s:.*)"productId": "prod_1"`)},
 	} {
 		if !want.re.Match(want.log) {
@@ -141,7 +143,7 @@ func runWalkthrough(t *testing.T, storeArgs ...string) {
 	}
 	for _, want := range []string{`"recovered": 1`, "\n204\n", `"validationErrors"`, `"kty": "RSA"`, `"secret": "whsec_`,
 		"entitlement.seat.activated", "Published entitlement.created event_", `"status": "sent"`, `"status": "cancelled"`,
-		`"status": "paused"`, `"replayed": 1,`, `"replayed": 0,`} {
+		`"status": "paused"`, `"replayed": 1,`, `"replayed": 0,`, `"status": "queued"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q", want)
 		}
