@@ -139,6 +139,9 @@ type Outcome struct {
 	NextAttemptAt time.Time
 	// CountsAsTry is true for an automatic attempt: it advances Tries.
 	CountsAsTry bool
+	// Line is the claimed delivery's Line: a store may rely on it to move
+	// the line on when the delivery leaves it, rather than read it back.
+	Line string
 }
 
 // DeliveryFilter selects a tenant's deliveries, newest first.

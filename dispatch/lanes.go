@@ -187,6 +187,7 @@ func (d *Dispatcher) run(id string, j job) {
 		claim: j.claim,
 		outcome: licensehooks.Outcome{
 			Attempt: s.attempt, Owner: d.cfg.Owner, Status: status, NextAttemptAt: due, CountsAsTry: true,
+			Line: j.claim.Delivery.Line,
 		},
 	}
 }

@@ -38,7 +38,7 @@ func (d *Dispatcher) SendNow(ctx context.Context, tenantID, deliveryID string) (
 	}
 	d.count(s.attempt)
 	status, due := d.policy.next(d.resultOf(c, s, true))
-	o := licensehooks.Outcome{Attempt: s.attempt, Owner: owner, Status: status, NextAttemptAt: due}
+	o := licensehooks.Outcome{Attempt: s.attempt, Owner: owner, Status: status, NextAttemptAt: due, Line: c.Delivery.Line}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
 	defer cancel()
 	if err := d.store.RecordOutcomes(rctx, []licensehooks.Outcome{o}); err != nil {

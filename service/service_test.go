@@ -119,7 +119,7 @@ func TestResendOrdered(t *testing.T) {
 	}
 	a := &licensehooks.Attempt{ID: licensehooks.NewID(licensehooks.PrefixAttempt), DeliveryID: ids[0], TenantID: f.tenant,
 		ListenerID: c.Delivery.ListenerID, Number: 1, StartedAt: now, StatusCode: 200}
-	if err := f.store.RecordOutcomes(ctx, []licensehooks.Outcome{{Attempt: a, Owner: "w", Status: licensehooks.StatusSucceeded, CountsAsTry: true}}); err != nil {
+	if err := f.store.RecordOutcomes(ctx, []licensehooks.Outcome{{Attempt: a, Owner: "w", Status: licensehooks.StatusSucceeded, CountsAsTry: true, Line: c.Delivery.Line}}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := f.svc.Resend(ctx, f.tenant, ids[0])

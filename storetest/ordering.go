@@ -108,7 +108,7 @@ func testLineHoldsBack(t *testing.T, f *Fixture) {
 	must(t, err, "ClaimDelivery")
 	a := f.Attempt(c.Delivery, at.Add(3*time.Hour), 200)
 	a.Manual = true
-	must(t, f.S.RecordOutcomes(f.Ctx, []licensehooks.Outcome{{Attempt: a, Owner: "m", Status: S}}), "RecordOutcomes")
+	must(t, f.S.RecordOutcomes(f.Ctx, []licensehooks.Outcome{{Attempt: a, Owner: "m", Status: S, Line: c.Delivery.Line}}), "RecordOutcomes")
 	f.wantStatuses(tn.ID, "after a manual success of the head", r1, S, F, S, P)
 }
 
@@ -287,7 +287,7 @@ func testConcurrentLines(t *testing.T, f *Fixture) {
 				var os []licensehooks.Outcome
 				for _, c := range cs {
 					os = append(os, licensehooks.Outcome{Attempt: f.Attempt(c.Delivery, Base.Add(time.Hour), 200), Owner: owner,
-						Status: licensehooks.StatusSucceeded, CountsAsTry: true})
+						Status: licensehooks.StatusSucceeded, CountsAsTry: true, Line: c.Delivery.Line})
 				}
 				if err := f.S.RecordOutcomes(f.Ctx, os); err != nil {
 					errs <- err

@@ -227,7 +227,7 @@ func (f *Fixture) Finish(tenantID, id, status string, at time.Time) *licensehook
 		code = 200
 	}
 	a := f.Attempt(c.Delivery, at, code)
-	o := licensehooks.Outcome{Attempt: a, Owner: "finisher", Status: status, CountsAsTry: true}
+	o := licensehooks.Outcome{Attempt: a, Owner: "finisher", Status: status, CountsAsTry: true, Line: c.Delivery.Line}
 	if status == licensehooks.StatusPending {
 		o.NextAttemptAt = at.Add(time.Hour)
 	}
