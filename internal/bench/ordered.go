@@ -112,8 +112,11 @@ type OrderedFigures struct {
 	// Step is the time from one first arrival of a resource to the next
 	// one's: the round trip of a line's head (answer, outcome committed,
 	// next one made pending, claimed, sent) plus its wait for a free slot
-	// of the listener.
-	Step Latency `json:"step"`
+	// of the listener. At max rate every line is long and Step is mostly
+	// that wait (lines over rate, by Little's law); StepMinMs, the fastest
+	// step seen, is the round trip alone.
+	Step      Latency `json:"step"`
+	StepMinMs float64 `json:"stepMinMs"`
 	// OneDeliveriesPerSec is the unordered one scenario's rate in the same
 	// run, and VsOne this rate as a fraction of it (target ≥ 0.5).
 	OneDeliveriesPerSec float64 `json:"oneDeliveriesPerSec,omitempty"`
@@ -160,6 +163,9 @@ func (b *orderBook) check() *OrderedFigures {
 			last[line] = m
 		}
 	}
-	f.Step = latencyOf(steps)
+	f.Step = latencyOf(steps) // sorts steps
+	if len(steps) > 0 {
+		f.StepMinMs = msOf(steps[0])
+	}
 	return f
 }

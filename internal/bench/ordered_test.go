@@ -62,7 +62,7 @@ func TestOrderCheck(t *testing.T) {
 	}
 	// 4 is the one out of order (it came before 2). Steps: 0→2 and 1→3,
 	// 4 ms each.
-	if o.Step.Samples != 2 || o.Step.P50 != 4 || o.Step.Max != 4 {
+	if o.Step.Samples != 2 || o.Step.P50 != 4 || o.Step.Max != 4 || o.StepMinMs != 4 {
 		t.Errorf("step = %+v, want 2 samples of 4 ms", o.Step)
 	}
 	if f.Duplicated != 1 || f.Lost != 0 {

@@ -129,7 +129,7 @@ func printResult(w io.Writer, r *Result) {
 	if o := r.Ordered; o != nil {
 		row("order", "%s out of order of %s first arrivals checked, over %s resources", fmtInt(o.OutOfOrder), fmtInt(o.Checked), fmtInt(int64(o.Resources)))
 		s := o.Step
-		row("line step arrival→next", "p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  (%s samples)", s.P50, s.P95, s.P99, s.Max, fmtInt(int64(s.Samples)))
+		row("line step arrival→next", "min %.1f ms  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  (%s samples)", o.StepMinMs, s.P50, s.P95, s.P99, s.Max, fmtInt(int64(s.Samples)))
 	}
 	if r.PublishError != "" {
 		row("first publish error", "%s", r.PublishError)
