@@ -114,7 +114,8 @@ type OrderedFigures struct {
 	// next one made pending, claimed, sent) plus its wait for a free slot
 	// of the listener. At max rate every line is long and Step is mostly
 	// that wait (lines over rate, by Little's law); StepMinMs, the fastest
-	// step seen, is the round trip alone.
+	// step seen, bounds the round trip from above (it is the round trip
+	// itself only where a head found a free slot at once).
 	Step      Latency `json:"step"`
 	StepMinMs float64 `json:"stepMinMs"`
 	// OneDeliveriesPerSec is the unordered one scenario's rate in the same
