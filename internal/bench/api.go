@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"licensehooks"
 )
 
 // api is a client of the server's public HTTP API, as any integration
@@ -141,13 +143,24 @@ func (a *api) eventCodes(ctx context.Context, ta tenantAuth) ([]string, error) {
 }
 
 // createListener creates a listener subscribed to codes and returns its id.
-func (a *api) createListener(ctx context.Context, ta tenantAuth, uri string, codes []string) (string, error) {
+// ordering is sent only when not "" (the default, as a Zentitle2 client
+// never sends it).
+func (a *api) createListener(ctx context.Context, ta tenantAuth, uri string, codes []string, ordering string) (string, error) {
 	in := map[string]any{"uri": uri, "subscriptions": codes}
+	if ordering != "" {
+		in["ordering"] = ordering
+	}
 	var out struct {
-		ID string `json:"id"`
+		ID       string `json:"id"`
+		Ordering string `json:"ordering"`
 	}
 	if err := a.call(ctx, ta, http.MethodPost, "/api/v1/account/webhooks", in, http.StatusCreated, &out); err != nil {
 		return "", err
+	}
+	// A server that ignored the field would make an ordered scenario
+	// measure an unordered listener and check nothing.
+	if ordering == licensehooks.OrderingResource && out.Ordering != ordering {
+		return "", fmt.Errorf("POST /api/v1/account/webhooks: asked for ordering %q, the listener has %q", ordering, out.Ordering)
 	}
 	return out.ID, nil
 }

@@ -59,7 +59,7 @@ type Config struct {
 }
 
 // scenarioNames lists every scenario, in the default order.
-var scenarioNames = []string{"one", "fanout", "tenants", "steady", "sick", "backlog", "reminders"}
+var scenarioNames = []string{"one", "ordered", "fanout", "tenants", "steady", "sick", "backlog", "reminders"}
 
 // jsonFlag is -json: bare, it prints JSON on stdout; -json=FILE or
 // -json FILE writes the file.

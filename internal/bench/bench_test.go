@@ -216,3 +216,31 @@ func TestSmokeReminders(t *testing.T) {
 		}
 	}
 }
+
+// TestSmokeOrdered runs one and ordered with small counts: every delivery
+// of the ordered listener arrives once, each resource's in the order its
+// events were accepted, and the summary compares the two rates.
+func TestSmokeOrdered(t *testing.T) {
+	rep, stdout := smokeRun(t, "-scenario", "one,ordered")
+	if len(rep.Scenarios) != 2 || rep.Scenarios[1].Ordered == nil || rep.Scenarios[0].Ordered != nil {
+		t.Fatalf("results %+v", rep.Scenarios)
+	}
+	r := rep.Scenarios[1]
+	o := r.Ordered
+	if r.Lost != 0 || r.Duplicated != 0 || o.OutOfOrder != 0 {
+		t.Errorf("%d lost, %d duplicated, %d out of order", r.Lost, r.Duplicated, o.OutOfOrder)
+	}
+	// 500 events over 40 resources: every resource has several, so most
+	// first arrivals are checked against an earlier one of their resource.
+	if o.Resources != orderedSmallResources || o.Checked != r.Deliveries-int64(o.Resources) || o.Step.Samples != int(o.Checked) {
+		t.Errorf("%d resources, %d of %d deliveries checked, %d steps", o.Resources, o.Checked, r.Deliveries, o.Step.Samples)
+	}
+	if o.OneDeliveriesPerSec != rep.Scenarios[0].DeliveriesPerSec || o.VsOne <= 0 {
+		t.Errorf("ordered vs one: %+v", o)
+	}
+	for _, want := range []string{"scenario ordered:", "0 out of order of", "line step arrival→next", "ordered vs one:"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+}

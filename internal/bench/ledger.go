@@ -13,10 +13,11 @@ const maxListenersPerTenant = 16
 
 // listenerInfo is what the ledger knows of one listener.
 type listenerInfo struct {
-	Tenant int
-	Local  int    // index among its tenant's listeners (bit in the masks)
-	Expect bool   // every accepted event must reach it (not a sick listener)
-	Mode   string // the receiver mode it starts with
+	Tenant  int
+	Local   int    // index among its tenant's listeners (bit in the masks)
+	Expect  bool   // every accepted event must reach it (not a sick listener)
+	Mode    string // the receiver mode it starts with
+	Ordered bool   // ordering "resource": its arrivals are checked for order
 }
 
 // eventRec is one published event: when it was accepted and who got it.
@@ -45,6 +46,7 @@ type ledger struct {
 	events     []eventRec
 	pending    []record // arrivals whose event was not yet known as accepted
 	tallies    []tally
+	order      *orderBook // nil when no listener is ordered
 
 	accepted      int64
 	expected      int64 // (event, expected listener) pairs
@@ -64,7 +66,7 @@ type ledger struct {
 
 func newLedger(listeners []listenerInfo, tenants int) *ledger {
 	l := &ledger{listeners: listeners, expectMask: make([]uint16, tenants), allMask: make([]uint16, tenants),
-		tallies: make([]tally, len(listeners))}
+		tallies: make([]tally, len(listeners)), order: newOrderBook(listeners)}
 	for _, li := range listeners {
 		bit := uint16(1) << li.Local
 		l.allMask[li.Tenant] |= bit
@@ -78,8 +80,17 @@ func newLedger(listeners []listenerInfo, tenants int) *ledger {
 // accept records that the server accepted event seq of tenant at time at
 // (Unix ns) and said it made deliveries deliveries (-1 when not told).
 func (l *ledger) accept(seq uint64, tenant int, at int64, deliveries int) {
+	l.acceptInLine(seq, tenant, at, deliveries, noLine)
+}
+
+// acceptInLine is accept for an event of resource line (see lines), whose
+// arrivals at ordered listeners are checked for order.
+func (l *ledger) acceptInLine(seq uint64, tenant int, at int64, deliveries int, line int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.order != nil && line != noLine {
+		l.order.setLine(seq, line)
+	}
 	if seq >= uint64(len(l.events)) {
 		l.events = slices.Grow(l.events, int(seq)+1-len(l.events))
 		l.events = l.events[:seq+1]
@@ -107,6 +118,7 @@ func (l *ledger) arrive(recs []record) {
 		l.match(r)
 	}
 	for _, r := range recs {
+		r.index = l.totalRequests
 		l.totalRequests++
 		if r.Flags&flagChecked != 0 {
 			l.checked++
@@ -148,6 +160,9 @@ func (l *ledger) match(r record) {
 	lat := max(r.Arrival-ev.At, 0) / int64(time.Microsecond)
 	t.Lat = append(t.Lat, int32(min(lat, 1<<31-1)))
 	t.Last = max(t.Last, r.Arrival)
+	if l.order != nil {
+		l.order.arrived(int(r.Listener), r.Seq, mark{index: r.index, at: r.Arrival})
+	}
 	if li.Expect {
 		l.got++
 		l.lastArrival = max(l.lastArrival, r.Arrival)

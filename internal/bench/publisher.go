@@ -42,14 +42,18 @@ func catalogTemplates() []template {
 	return out
 }
 
-// appendEvent appends the JSON of one publish request for seq.
-func appendEvent(dst []byte, n nonce, seq uint64, t *template) []byte {
+// appendEvent appends the JSON of one publish request for seq, about
+// resource rid ("" for the template's own).
+func appendEvent(dst []byte, n nonce, seq uint64, t *template, rid string) []byte {
+	if rid == "" {
+		rid = t.ResourceID
+	}
 	dst = append(dst, `{"eventId":"`...)
 	dst = appendEventID(dst, n, seq)
 	dst = append(dst, `","eventCode":`...)
 	dst = strconv.AppendQuote(dst, t.Code)
 	dst = append(dst, `,"resourceId":`...)
-	dst = strconv.AppendQuote(dst, t.ResourceID)
+	dst = strconv.AppendQuote(dst, rid)
 	dst = append(dst, `,"payload":`...)
 	dst = append(dst, t.Payload...)
 	return append(dst, '}')
@@ -74,6 +78,7 @@ type publishers struct {
 	templates []template
 	nonce     nonce
 	ledger    *ledger
+	lines     *lines // the resources of an ordered scenario; nil: the templates' own
 
 	seq      atomic.Uint64 // next event sequence number
 	slot     atomic.Int64  // next request slot (paces fixed-rate runs)
@@ -90,14 +95,17 @@ func (p *publishers) run(ctx context.Context, plan publishPlan) {
 	var wg sync.WaitGroup
 	for i := range plan.Publishers {
 		a := p.apis[i%len(p.apis)]
-		wg.Go(func() { p.loop(ctx, a, plan, start, end) })
+		wg.Go(func() { p.loop(ctx, i, a, plan, start, end) })
 	}
 	wg.Wait()
 }
 
-func (p *publishers) loop(ctx context.Context, a *api, plan publishPlan, start, end time.Time) {
+// loop is publisher pub: it sends one request after another.
+func (p *publishers) loop(ctx context.Context, pub int, a *api, plan publishPlan, start, end time.Time) {
 	batch := max(plan.Batch, 1)
 	var buf []byte
+	var res []int32 // the request's resources, when ordered
+	var sent int64  // events this publisher sent, which pick its resources
 	for ctx.Err() == nil {
 		k := p.slot.Add(1) - 1
 		if plan.Rate > 0 {
@@ -115,8 +123,10 @@ func (p *publishers) loop(ctx context.Context, a *api, plan publishPlan, start, 
 			return
 		}
 		tenant := int(k % int64(len(p.tenants)))
-		buf = p.body(buf[:0], first, int(n), batch > 1)
-		p.publish(ctx, a, tenant, first, int(n), buf, batch > 1)
+		res = p.resources(res[:0], pub, sent, int(n))
+		sent += n
+		buf = p.body(buf[:0], first, int(n), batch > 1, res)
+		p.publish(ctx, a, tenant, first, int(n), buf, batch > 1, res)
 	}
 }
 
@@ -136,8 +146,21 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-// body builds one request: a single event, or {"events":[…]} for a batch.
-func (p *publishers) body(dst []byte, first uint64, n int, batch bool) []byte {
+// resources appends the resources of publisher pub's events sent+0 to
+// sent+n-1 to dst; nil when the scenario is not ordered.
+func (p *publishers) resources(dst []int32, pub int, sent int64, n int) []int32 {
+	if p.lines == nil {
+		return nil
+	}
+	for i := range int64(n) {
+		dst = append(dst, p.lines.resource(pub, sent+i))
+	}
+	return dst
+}
+
+// body builds one request: a single event, or {"events":[…]} for a batch;
+// res, when not nil, gives each event's resource.
+func (p *publishers) body(dst []byte, first uint64, n int, batch bool, res []int32) []byte {
 	if batch {
 		dst = append(dst, `{"events":[`...)
 	}
@@ -146,7 +169,11 @@ func (p *publishers) body(dst []byte, first uint64, n int, batch bool) []byte {
 			dst = append(dst, ',')
 		}
 		seq := first + uint64(i)
-		dst = appendEvent(dst, p.nonce, seq, &p.templates[seq%uint64(len(p.templates))])
+		rid := ""
+		if res != nil {
+			rid = p.lines.ids[res[i]]
+		}
+		dst = appendEvent(dst, p.nonce, seq, &p.templates[seq%uint64(len(p.templates))], rid)
 	}
 	if batch {
 		dst = append(dst, "]}"...)
@@ -155,8 +182,9 @@ func (p *publishers) body(dst []byte, first uint64, n int, batch bool) []byte {
 }
 
 // publish sends one request, retrying a failed one with the same eventIds
-// (publishing is idempotent on eventId), and records what was accepted.
-func (p *publishers) publish(ctx context.Context, a *api, tenant int, first uint64, n int, body []byte, batch bool) {
+// (publishing is idempotent on eventId), and records what was accepted
+// (res: the events' resources, nil when not ordered).
+func (p *publishers) publish(ctx context.Context, a *api, tenant int, first uint64, n int, body []byte, batch bool, res []int32) {
 	path := "/api/v1/events"
 	if batch {
 		path += "/batch"
@@ -175,7 +203,7 @@ func (p *publishers) publish(ctx context.Context, a *api, tenant int, first uint
 		}
 	}
 	if err == nil {
-		err = p.record(tenant, first, n, raw, time.Now().UnixNano())
+		err = p.record(tenant, first, n, raw, time.Now().UnixNano(), res)
 	}
 	if err != nil && ctx.Err() == nil {
 		p.errs.Add(1)
@@ -207,8 +235,9 @@ func (a publishAnswer) count() int {
 	return -1
 }
 
-// record enters the accepted events of one answer in the ledger.
-func (p *publishers) record(tenant int, first uint64, n int, raw []byte, at int64) error {
+// record enters the accepted events of one answer in the ledger, each with
+// its resource when res is not nil.
+func (p *publishers) record(tenant int, first uint64, n int, raw []byte, at int64, res []int32) error {
 	answers, err := decodePublishAnswers(raw)
 	if err != nil {
 		return err
@@ -219,7 +248,11 @@ func (p *publishers) record(tenant int, first uint64, n int, raw []byte, at int6
 		if !ok || seq < first || seq >= first+uint64(n) || len(a.Error) > 0 && string(a.Error) != "null" {
 			continue
 		}
-		p.ledger.accept(seq, tenant, at, a.count())
+		line := int32(noLine)
+		if res != nil {
+			line = res[seq-first]
+		}
+		p.ledger.acceptInLine(seq, tenant, at, a.count(), line)
 		accepted++
 	}
 	if accepted != n {

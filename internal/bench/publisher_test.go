@@ -47,7 +47,7 @@ func TestPublishBodies(t *testing.T) {
 		t.Fatalf("%d templates, want the 20 catalog types", len(p.templates))
 	}
 	var one map[string]json.RawMessage
-	if err := json.Unmarshal(p.body(nil, 3, 1, false), &one); err != nil {
+	if err := json.Unmarshal(p.body(nil, 3, 1, false, nil), &one); err != nil {
 		t.Fatalf("single body is not JSON: %v", err)
 	}
 	for _, k := range []string{"eventId", "eventCode", "resourceId", "payload"} {
@@ -56,7 +56,7 @@ func TestPublishBodies(t *testing.T) {
 		}
 	}
 	var batch struct{ Events []struct{ EventID string } }
-	if err := json.Unmarshal(p.body(nil, 10, 3, true), &batch); err != nil || len(batch.Events) != 3 {
+	if err := json.Unmarshal(p.body(nil, 10, 3, true, nil), &batch); err != nil || len(batch.Events) != 3 {
 		t.Fatalf("batch body: %d events, %v", len(batch.Events), err)
 	}
 	for i, e := range batch.Events {

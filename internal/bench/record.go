@@ -16,6 +16,10 @@ type record struct {
 	Listener uint32 // the listener index (the path segment of /hook/{i})
 	Attempt  uint16 // the envelope's callAttempt
 	Flags    uint8
+	// index is the record's place among the receiver's, from 0: the order
+	// in which it took the requests, which ordered listeners are checked
+	// against. Not on the wire: the ledger counts it as records come in.
+	index int64
 }
 
 // Record flags.

@@ -26,6 +26,7 @@ func methodNotes(cfg *Config) []string {
 		"receivers verify N-Signature and webhook-signature (signature.VerifyN, VerifyStandard) on " + verify,
 		"server CPU from /proc/PID/stat (utime+stime), peak RSS from VmHWM and VmRSS sampled every 250 ms; with several nodes CPU is every node's added up, peak RSS is the largest node's (and the nodes' peaks added up), and each node's are listed",
 		"sick: listeners 1-2 never answer (the server's timeout ends each attempt), listener 3 answers 500; lost, rate and latency count the 7 healthy listeners",
+		"ordered: one listener with ordering \"resource\", the events spread over its resources, each resource published by one publisher only, one request after another, so that its events' acceptance order is their sequence order; a resource's first arrivals must come in that order, in the order the receiver took the requests (not by its clock); line step: from one first arrival of a resource to the next one's",
 		"backlog: 'down' listeners accept connections and never answer, so deliveries pile up in the store behind the per-listener concurrency cap; serve runs with --timeout raised above the pile-up so that no delivery falls into the retry schedule (5 s, then 5 min), which would measure the schedule instead of the drain; 'up' makes them answer 204 and the drain rate counts the first arrivals after that moment",
 		"bounds: RSA = N-Signatures over a typical envelope with a 2048-bit key by the fastest signer (serve's --signer auto) and by crypto/rsa, one goroutine locked to its thread, per second of that thread's CPU time (so other load on the machine does not lower it); POST = the delivery client (egress.New, keep-alive) posting a signed envelope to a receiver process from concurrent goroutines",
 	}
@@ -125,6 +126,11 @@ func printResult(w io.Writer, r *Result) {
 		row("lateness due→received", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", ld.P50, ld.P99, ld.Max)
 		row("reminders lost / sent twice", "%s / %s", fmtInt(m.Lost), fmtInt(m.SentTwice))
 	}
+	if o := r.Ordered; o != nil {
+		row("order", "%s out of order of %s first arrivals checked, over %s resources", fmtInt(o.OutOfOrder), fmtInt(o.Checked), fmtInt(int64(o.Resources)))
+		s := o.Step
+		row("line step arrival→next", "min %.1f ms  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  (%s samples)", o.StepMinMs, s.P50, s.P95, s.P99, s.Max, fmtInt(int64(s.Samples)))
+	}
 	if r.PublishError != "" {
 		row("first publish error", "%s", r.PublishError)
 	}
@@ -155,6 +161,10 @@ func printSummary(w io.Writer, rep *Report) {
 		if s := r.Sick; s != nil && s.FanoutPerListenerPerSec > 0 {
 			fmt.Fprintf(w, "sick vs fanout: healthy listeners keep %s of their fanout rate (%s vs %s/s each), p99 %.1fx fanout's\n",
 				pct(s.RateVsFanout), fmtRate(s.HealthyPerListenerPerSec), fmtRate(s.FanoutPerListenerPerSec), s.P99VsFanout)
+		}
+		if o := r.Ordered; o != nil && o.OneDeliveriesPerSec > 0 {
+			fmt.Fprintf(w, "ordered vs one: %s of one's rate (%s vs %s deliveries/s; target at least 50 %%), %s out of order\n",
+				pct(o.VsOne), fmtRate(r.DeliveriesPerSec), fmtRate(o.OneDeliveriesPerSec), fmtInt(o.OutOfOrder))
 		}
 		if b := r.Backlog; b != nil {
 			fmt.Fprintf(w, "backlog: peak RSS %.0f MB while %s deliveries piled up; drain %s deliveries/s\n", b.PileupPeakRSSMB, fmtInt(b.Queued), fmtRate(b.DrainPerSec))

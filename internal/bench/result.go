@@ -112,6 +112,8 @@ type Result struct {
 	Backlog *BacklogFigures `json:"backlog,omitempty"`
 	// Reminders are the reminders scenario's figures.
 	Reminders *ReminderFigures `json:"reminders,omitempty"`
+	// Ordered is the order check of a scenario with an ordered listener.
+	Ordered *OrderedFigures `json:"ordered,omitempty"`
 
 	expectedPerTenant int
 	drainIdle         time.Duration
@@ -193,6 +195,7 @@ func (r *Result) fill(m *monitor, f deliveryFigures, start, pubEnd time.Time) {
 	if len(f.Sick) > 0 {
 		r.Sick = &SickFigures{Listeners: f.Sick}
 	}
+	r.Ordered = f.Ordered
 	if b := r.Backlog; b != nil {
 		b.Queued = f.Expected
 		b.Drained = f.AfterSplit
@@ -263,16 +266,25 @@ func (rep *Report) add(r *Result) {
 // finish sets the figures that compare scenarios.
 func (rep *Report) finish() { rep.compare() }
 
-// compare sets sick's figures against fanout's when both ran.
+// compare sets sick's figures against fanout's, and ordered's against
+// one's, when both ran.
 func (rep *Report) compare() {
-	var fanout, sick *Result
+	var fanout, sick, one, ordered *Result
 	for _, r := range rep.Scenarios {
 		switch r.Scenario {
 		case "fanout":
 			fanout = r
 		case "sick":
 			sick = r
+		case "one":
+			one = r
+		case "ordered":
+			ordered = r
 		}
+	}
+	if one != nil && ordered != nil && ordered.Ordered != nil {
+		ordered.Ordered.OneDeliveriesPerSec = one.DeliveriesPerSec
+		ordered.Ordered.VsOne = ratio(ordered.DeliveriesPerSec, one.DeliveriesPerSec)
 	}
 	if fanout == nil || sick == nil || sick.Sick == nil || fanout.Listeners == 0 {
 		return

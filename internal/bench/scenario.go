@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"licensehooks"
 )
 
 // scenario is one measured situation.
@@ -21,6 +23,8 @@ type scenario struct {
 	Batch      int
 	Publishers int
 	Serve      []string // extra serve flags the method needs
+	Ordering   string   // every listener's ordering ("" for the server's default)
+	Resources  int      // distinct resourceIds, each one publisher's (see lines); 0 for the templates' own
 }
 
 func allOK(int) (string, bool) { return modeOK, true }
@@ -48,9 +52,11 @@ func (c *Config) plan() []scenario {
 	timed, steadyTime := 15*time.Second, 60*time.Second
 	tenants, steadyRate, backlog := 100, 500.0, int64(100_000)
 	schedules, dueRate := int64(1_000_000), 1000.0
+	resources := orderedResources
 	if c.Small {
 		timed, steadyTime, tenants, steadyRate, backlog = 3*time.Second, 3*time.Second, 4, 200, 300
 		schedules, dueRate = 400, 200
+		resources = orderedSmallResources
 	}
 	schedules = min(schedules, c.maxEvents())
 	if c.Duration > 0 {
@@ -58,7 +64,9 @@ func (c *Config) plan() []scenario {
 	}
 	backlog = min(backlog, c.maxEvents())
 	all := map[string]scenario{
-		"one":     {Title: "one tenant, one listener, max rate", Tenants: 1, PerTenant: 1, ModeOf: allOK, Duration: timed},
+		"one": {Title: "one tenant, one listener, max rate", Tenants: 1, PerTenant: 1, ModeOf: allOK, Duration: timed},
+		"ordered": {Title: fmt.Sprintf("as one, but the listener is ordered by resource, events spread over %s resources: rate and order", fmtInt(int64(resources))),
+			Tenants: 1, PerTenant: 1, ModeOf: allOK, Duration: timed, Ordering: licensehooks.OrderingResource, Resources: resources},
 		"fanout":  {Title: "one tenant, ten listeners subscribed to everything, max rate", Tenants: 1, PerTenant: 10, ModeOf: allOK, Duration: timed},
 		"tenants": {Title: fmt.Sprintf("%d tenants with 2 listeners each, max rate", tenants), Tenants: tenants, PerTenant: 2, ModeOf: allOK, Duration: timed},
 		"steady": {Title: fmt.Sprintf("%s events/s to ten listeners for %v: latency", fmtRate(steadyRate), steadyTime),
@@ -99,6 +107,10 @@ func (c *Config) plan() []scenario {
 			need := int(math.Ceil(sc.Rate / float64(sc.Batch) / 10))
 			sc.Publishers = max(sc.Publishers, min(need, 256))
 		}
+		if sc.Resources > 0 {
+			// Every publisher owns resources of its own (see lines).
+			sc.Publishers = min(sc.Publishers, sc.Resources)
+		}
 		out = append(out, sc)
 	}
 	return out
@@ -130,11 +142,14 @@ func runScenario(ctx context.Context, cfg *Config, sc scenario, templates []temp
 	if err := w.addTenants(ctx, "bench-"+sc.Name, sc.Tenants); err != nil {
 		return nil, err
 	}
-	if err := w.addListeners(ctx, sc.PerTenant, sc.ModeOf); err != nil {
+	if err := w.addListeners(ctx, sc.PerTenant, sc.ModeOf, sc.Ordering); err != nil {
 		return nil, err
 	}
 	led := newLedger(w.infos, len(w.tenants))
 	pub := &publishers{apis: w.apis, tenants: w.tenants, templates: templates, nonce: w.nonce(), ledger: led}
+	if sc.Resources > 0 {
+		pub.lines = newLines(sc.Resources, sc.Publishers)
+	}
 	res := newResult(cfg, sc)
 	mon := startMonitor(ctx, cfg, w, led, sc.Name)
 	start := mon.started()
@@ -215,6 +230,9 @@ func (r *Result) verdict(drained bool) error {
 		if m.CreateErrors > 0 || m.Skipped > 0 {
 			errs = append(errs, fmt.Errorf("%d schedules failed and %d reminders were not due as planned: %s", m.CreateErrors, m.Skipped, r.PublishError))
 		}
+	}
+	if o := r.Ordered; o != nil && o.OutOfOrder > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d first arrivals came before an event of their resource accepted earlier", o.OutOfOrder, o.Checked))
 	}
 	if r.ServerExited != "" {
 		errs = append(errs, errors.New("serve exited during the run: "+r.ServerExited))

@@ -84,7 +84,8 @@ type deliveryFigures struct {
 	// PerListenerRate is the mean distinct deliveries per listener of the
 	// expected group, to compare groups of different sizes.
 	ExpectedListeners int
-	Sick              []sickTally // the listeners not expected to get everything
+	Sick              []sickTally     // the listeners not expected to get everything
+	Ordered           *OrderedFigures // with an ordered listener: the order check
 }
 
 // sickTally is what a sick listener got.
@@ -120,5 +121,8 @@ func (l *ledger) figures() deliveryFigures {
 		lat = append(lat, t.Lat...)
 	}
 	f.Latency = latencyOf(lat)
+	if l.order != nil {
+		f.Ordered = l.order.check()
+	}
 	return f
 }

@@ -183,8 +183,8 @@ func (w *world) addTenant(ctx context.Context, name string) (tenantAuth, error) 
 // addListeners starts the receiver and creates perTenant listeners for each
 // tenant, subscribed to every event type, pointing at it. modeOf gives the
 // receiver mode of a tenant's listener i and whether every event must
-// reach it.
-func (w *world) addListeners(ctx context.Context, perTenant int, modeOf func(i int) (string, bool)) error {
+// reach it; ordering is every listener's ("" for the server's default).
+func (w *world) addListeners(ctx context.Context, perTenant int, modeOf func(i int) (string, bool), ordering string) error {
 	if perTenant > maxListenersPerTenant {
 		return fmt.Errorf("bench: at most %d listeners per tenant, got %d", maxListenersPerTenant, perTenant)
 	}
@@ -207,7 +207,7 @@ func (w *world) addListeners(ctx context.Context, perTenant int, modeOf func(i i
 		for i := range perTenant {
 			mode, expect := modeOf(i)
 			uri := fmt.Sprintf("%s/hook/%d", w.recv.base, len(w.infos))
-			id, err := w.api.createListener(ctx, ta, uri, codes)
+			id, err := w.api.createListener(ctx, ta, uri, codes, ordering)
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,8 @@ func (w *world) addListeners(ctx context.Context, perTenant int, modeOf func(i i
 				return err
 			}
 			w.hookIDs[t] = append(w.hookIDs[t], id)
-			w.infos = append(w.infos, listenerInfo{Tenant: t, Local: i, Expect: expect, Mode: mode})
+			w.infos = append(w.infos, listenerInfo{Tenant: t, Local: i, Expect: expect, Mode: mode,
+				Ordered: ordering == licensehooks.OrderingResource})
 			w.recvConf.Listeners = append(w.recvConf.Listeners, receiverListener{N: keyN, E: keyE, Secrets: secrets, Mode: mode})
 		}
 	}
