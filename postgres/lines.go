@@ -39,6 +39,11 @@ const lockDeliveryLinesSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
 	SELECT DISTINCT hashtextextended(listener_id || chr(31) || line, 7) AS k
 	FROM deliveries WHERE id = ANY ($1) AND line <> '' ORDER BY k) s`
 
+// lockListenerLinesSQL locks every line of listener $1, in key order.
+const lockListenerLinesSQL = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT hashtextextended(listener_id || chr(31) || line, 7) AS k
+	FROM deliveries WHERE listener_id = $1 AND line <> '' AND status IN ('pending', 'paused', 'queued') ORDER BY k) s`
+
 // placeSQL places deliveries about to join their lines, in the order given
 // ($1 listeners, $2 lines, $3 statuses they would have out of a line): the
 // first of a line that has no head keeps its status and heads it; every

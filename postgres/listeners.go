@@ -112,6 +112,11 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 			return err
 		}
 		if wasOrdering == licensehooks.OrderingResource && !l.Ordered() {
+			// Under its lines' locks: a publish that read the listener still
+			// ordered and queues behind a head commits first, and is seen.
+			if _, err := tx.Exec(ctx, lockListenerLinesSQL, l.ID); err != nil {
+				return mapErr(err, "end ordering")
+			}
 			status := licensehooks.StatusPending
 			if l.Paused {
 				status = licensehooks.StatusPaused
