@@ -81,14 +81,15 @@ func (s *Store) ListListeners(ctx context.Context, f licensehooks.ListenerFilter
 }
 
 // UpdateListener replaces a listener's fields (all but ID, TenantID and
-// CreatedAt) and, in the same transaction: cancels a disabled listener's
+// CreatedAt) and tells every node when it was paused or disabled (see
+// WatchHolds); in the same transaction it cancels a disabled listener's
 // pending and paused deliveries; pauses a paused one's pending deliveries
 // (a leased one keeps its lease, so its attempt's outcome is recorded);
 // makes a resumed one's paused deliveries pending and due at once.
 func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) error {
 	normalizeListener(l)
 	var n int
-	resumed := false
+	resumed, held := false, false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// The old row's paused comes back too: deliveries move only when it
 		// changes (a FROM of the same row, locked by the UPDATE).
@@ -107,6 +108,7 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 		if err != nil {
 			return mapErr(err, "listener")
 		}
+		held = !l.Enabled || l.Paused && !wasPaused
 		if !l.Enabled {
 			n, err = cancelPending(ctx, tx, l.ID, l.UpdatedAt)
 			return err
@@ -149,6 +151,9 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 	if err == nil && resumed {
 		s.announce()
 	}
+	if err == nil && held {
+		s.announceHold(ctx, l.ID)
+	}
 	return s.cancelled(n, err)
 }
 
@@ -167,6 +172,9 @@ func (s *Store) DeleteListener(ctx context.Context, tenantID, id string) error {
 		n, err = cancelPending(ctx, tx, id, ts(s.now()))
 		return err
 	})
+	if err == nil {
+		s.announceHold(ctx, id)
+	}
 	return s.cancelled(n, err)
 }
 
@@ -192,6 +200,9 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 		n, err = cancelPending(ctx, tx, id, at)
 		return err
 	})
+	if err == nil {
+		s.announceHold(ctx, id)
+	}
 	return s.cancelled(n, err)
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,31 @@ func (s *Store) sendNotifications(ctx context.Context) {
 	}
 }
 
+// holdMark separates a schema from a listener id in the payload of a hold:
+// "<schema> hold <listener id>".
+const holdMark = " hold "
+
+// WatchHolds has f called, on this node, with the id of every listener
+// that any node sharing the database pauses, disables or deletes (f runs
+// on the notifications' goroutine: it must not block). The dispatcher's
+// HoldListener is such an f: what a node had claimed for the listener
+// before does not go out after it was held. It takes effect once Wakeups
+// has been subscribed to, which starts the listening connection.
+func (s *Store) WatchHolds(f func(listenerID string)) {
+	s.notify.mu.Lock()
+	s.notify.onHold = f
+	s.notify.mu.Unlock()
+}
+
+// announceHold tells every node that a listener was held. It waits for the
+// NOTIFY (a person's action, rare): a node that misses it sends what its
+// lane holds for the listener, as before.
+func (s *Store) announceHold(ctx context.Context, listenerID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, s.schema+holdMark+listenerID)
+}
+
 // Reconnection backoff of the listening connection.
 const (
 	minBackoff = 100 * time.Millisecond
@@ -69,9 +95,10 @@ type notifier struct {
 	payload string // notifications of other schemas are ignored
 	hub     *wakeup.Hub
 
-	mu      sync.Mutex // guards the two below, set by the first subscription
+	mu      sync.Mutex // guards the three below; the first subscription sets started and stop
 	started bool
 	stop    context.CancelFunc
+	onHold  func(listenerID string)
 	ended   chan struct{} // closed when run has returned
 }
 
@@ -153,8 +180,16 @@ func (n *notifier) listen(ctx context.Context, connected func()) error {
 		if err != nil {
 			return err
 		}
-		if msg.Payload == n.payload {
+		switch {
+		case msg.Payload == n.payload:
 			n.wake()
+		case strings.HasPrefix(msg.Payload, n.payload+holdMark):
+			n.mu.Lock()
+			f := n.onHold
+			n.mu.Unlock()
+			if f != nil {
+				f(strings.TrimPrefix(msg.Payload, n.payload+holdMark))
+			}
 		}
 	}
 }

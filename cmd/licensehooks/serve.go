@@ -310,6 +310,11 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 		Observer: m, Signer: rs,
 	})
 	m.SetStats(s.dispatcher.Stats)
+	// A listener paused, disabled or deleted through another node: what
+	// this node's lanes hold for it is given back, not sent.
+	if w, ok := s.store.(interface{ WatchHolds(func(string)) }); ok {
+		w.WatchHolds(func(id string) { go s.dispatcher.HoldListener(id) })
+	}
 	cat := catalog.New()
 	authSvc := auth.NewService(s.store, mk)
 	authSvc.TTL = cfg.TokenTTL
