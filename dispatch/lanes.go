@@ -250,9 +250,8 @@ func (d *Dispatcher) wakeClaimer() {
 // HoldListener gives back the deliveries to a listener still waiting in
 // its lane, unsent: call it once the store has paused or disabled the
 // listener, so that what this dispatcher had claimed for it before does
-// not go out (attempts already in flight finish). Other nodes' lanes give
-// theirs back as their leases lapse, when their claims find the listener
-// held.
+// not go out (attempts already in flight finish). serve calls it on every
+// node when one of them holds a listener (postgres.Store.WatchHolds).
 func (d *Dispatcher) HoldListener(id string) {
 	var claims []*licensehooks.Claim
 	var wake bool
