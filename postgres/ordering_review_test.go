@@ -54,3 +54,78 @@ func TestReviewOrphanCancelKeepsLineMoving(t *testing.T) {
 		t.Errorf("after the orphaned head was cancelled and the listener enabled again, the line is %v: queued with no head, forever", statuses)
 	}
 }
+
+// blockedBy waits until a backend is blocked by pid and returns its pid.
+func blockedBy(t *testing.T, f *fixture, pid uint32) uint32 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var got uint32
+		err := f.s.pool.QueryRow(f.ctx, `SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1`, pid).Scan(&got)
+		if err == nil {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("nothing blocked by %d", pid)
+	return 0
+}
+
+// TestReviewEndOrderingAgainstOutcomeDeadlock: ending a listener's
+// ordering (UpdateListener: its queued deliveries, then its pending ones)
+// and the final failure of a line's head (RecordOutcomes: the head, then
+// the next of its line) lock the same two rows in opposite orders. Here a
+// third transaction holds another pending delivery of the listener just
+// long enough for the two to interleave; both calls must succeed.
+func TestReviewEndOrderingAgainstOutcomeDeadlock(t *testing.T) {
+	f := setup(t)
+	l := f.listener
+	l.Ordering, l.UpdatedAt = licensehooks.OrderingResource, base
+	if err := f.s.UpdateListener(f.ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	other := f.event(`{"n":0}`)
+	other.ResourceID = "r2"
+	ids := []string{}
+	for _, e := range []*licensehooks.Event{other, f.event(`{"n":1}`), f.event(`{"n":2}`)} {
+		ids = append(ids, f.publish(licensehooks.PublishParams{Event: e})[0].DeliveryIDs[0])
+	}
+	blocker, head := ids[0], ids[1]
+	c, err := f.s.ClaimDelivery(f.ctx, licensehooks.ClaimOneParams{TenantID: f.tenant, DeliveryID: head, Owner: "w", Now: base, Lease: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := f.s.pool.Begin(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(f.ctx)
+	var pid uint32
+	if err := tx.QueryRow(f.ctx, `SELECT pg_backend_pid() FROM deliveries WHERE id = $1 FOR SHARE`, blocker).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	updated := make(chan error, 1)
+	go func() {
+		u := *l
+		u.Ordering, u.UpdatedAt = licensehooks.OrderingNone, base.Add(time.Minute)
+		updated <- f.s.UpdateListener(f.ctx, &u)
+	}()
+	updater := blockedBy(t, f, pid)
+	recorded := make(chan error, 1)
+	go func() {
+		a := &licensehooks.Attempt{ID: licensehooks.NewID(licensehooks.PrefixAttempt), DeliveryID: head, TenantID: f.tenant,
+			ListenerID: l.ID, Number: 1, StartedAt: base, StatusCode: 500, ErrorKind: licensehooks.KindHTTPStatus}
+		recorded <- f.s.RecordOutcomes(f.ctx, []licensehooks.Outcome{{Attempt: a, Owner: "w",
+			Status: licensehooks.StatusFailed, CountsAsTry: true, Line: c.Delivery.Line}})
+	}()
+	blockedBy(t, f, updater)
+	if err := tx.Commit(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-updated; err != nil {
+		t.Errorf("UpdateListener (ordering none): %v", err)
+	}
+	if err := <-recorded; err != nil {
+		t.Errorf("RecordOutcomes (the head failed for good): %v", err)
+	}
+}
