@@ -32,31 +32,38 @@ func testPurgeKeepsQueued(t *testing.T, f *Fixture) {
 }
 
 // testCopyKeepsLineOrder: a copy (migrate-store) keeps each line's order,
-// which is line_seq, not the deliveries' creation order: resent deliveries
-// went to the back in the order they were resent.
+// which is line_seq, not the deliveries' creation (or id) order: resent
+// deliveries went to the back in the order they were resent. (The same
+// walk on the source passes.)
 func testCopyKeepsLineOrder(t *testing.T, open func(t *testing.T) licensehooks.Store) {
 	src, _ := openCopier(t, open)
 	dst, _ := openCopier(t, open)
 	f := src
 	tn := f.Tenant()
 	l := f.Listener(tn.ID, []string{codeA}, ordered)
-	a := f.publishAbout(tn.ID, codeA, "ent_1", Base, l.ID)
-	b := f.publishAbout(tn.ID, codeA, "ent_1", Base.Add(time.Second), l.ID)
-	f.Finish(tn.ID, a, licensehooks.StatusSucceeded, Base.Add(time.Minute))
-	f.Finish(tn.ID, b, licensehooks.StatusSucceeded, Base.Add(2*time.Minute))
-	c := f.publishAbout(tn.ID, codeA, "ent_1", Base.Add(3*time.Minute), l.ID)
-	// b, then a, to the back of the line behind c.
-	for i, id := range []string{b, a} {
-		_, err := f.S.ResendDeliveries(f.Ctx, licensehooks.ResendParams{
-			Filter: licensehooks.DeliveryFilter{TenantID: tn.ID, ListenerID: l.ID, EventID: f.Delivery(tn.ID, id).EventID},
-			Now:    Base.Add(time.Duration(4+i) * time.Minute), Limit: 1})
-		must(t, err, "ResendDeliveries")
+	const n = 5
+	var done []string
+	for i := range n {
+		id := f.publishAbout(tn.ID, codeA, "ent_1", Base.Add(time.Duration(i)*time.Second), l.ID)
+		f.Finish(tn.ID, id, licensehooks.StatusSucceeded, Base.Add(time.Duration(i)*time.Minute))
+		done = append(done, id)
 	}
-	P, Q, S := licensehooks.StatusPending, licensehooks.StatusQueued, licensehooks.StatusSucceeded
-	ids := []string{c, b, a}
-	f.wantStatuses(tn.ID, "source", ids, P, Q, Q)
-	copyStore(t, src.Ctx, src.S, dst.S, 1, false)
-	dst.wantStatuses(tn.ID, "copied", ids, P, Q, Q)
-	dst.Finish(tn.ID, c, S, Base.Add(time.Hour))
-	dst.wantStatuses(tn.ID, "copy: c done (b resent first, so b is next)", ids, S, P, Q)
+	head := f.publishAbout(tn.ID, codeA, "ent_1", Base.Add(time.Hour), l.ID)
+	// The finished ones go to the back of the line behind head, newest
+	// first.
+	line := []string{head}
+	for i := n - 1; i >= 0; i-- {
+		_, err := f.S.ResendDeliveries(f.Ctx, licensehooks.ResendParams{
+			Filter: licensehooks.DeliveryFilter{TenantID: tn.ID, ListenerID: l.ID, EventID: f.Delivery(tn.ID, done[i]).EventID},
+			Now:    Base.Add(2*time.Hour + time.Duration(i)*time.Minute), Limit: 1})
+		must(t, err, "ResendDeliveries")
+		line = append(line, done[i])
+	}
+	copyStore(t, src.Ctx, src.S, dst.S, 2, false)
+	for i, id := range line {
+		if d := dst.Delivery(tn.ID, id); d.Status != licensehooks.StatusPending {
+			t.Fatalf("copy: place %d of the line is %s, want pending (its turn)", i, d.Status)
+		}
+		dst.Finish(tn.ID, id, licensehooks.StatusSucceeded, Base.Add(3*time.Hour+time.Duration(i)*time.Minute))
+	}
 }
