@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,5 +129,48 @@ func TestReviewEndOrderingAgainstOutcomeDeadlock(t *testing.T) {
 	}
 	if err := <-recorded; err != nil {
 		t.Errorf("RecordOutcomes (the head failed for good): %v", err)
+	}
+}
+
+// TestReviewEndOrderingRacesPublish: a publish that placed its delivery
+// behind a line's head (queued) and an update ending the listener's
+// ordering run at once. The update moves only the queued deliveries it
+// sees; the publish's, committed after it, stays queued in a listener no
+// longer ordered, behind a head whose line the update cleared: nothing
+// ever moves it on. A race: the test tries many times.
+func TestReviewEndOrderingRacesPublish(t *testing.T) {
+	f := setup(t)
+	for i := range 300 {
+		l := f.addListener("a.code")
+		l.Ordering, l.UpdatedAt = licensehooks.OrderingResource, base
+		if err := f.s.UpdateListener(f.ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		e := f.event(`{}`)
+		e.ResourceID = fmt.Sprintf("r%d", i)
+		f.publish(licensehooks.PublishParams{Event: e, ListenerID: ""})
+		e2 := f.event(`{}`)
+		e2.ResourceID = e.ResourceID
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := f.s.PublishEvents(f.ctx, []licensehooks.PublishParams{{Event: e2}}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			u := *l
+			u.Ordering, u.UpdatedAt = licensehooks.OrderingNone, base.Add(time.Minute)
+			if err := f.s.UpdateListener(f.ctx, &u); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		var queued int
+		if err := f.s.pool.QueryRow(f.ctx, `SELECT count(*) FROM deliveries WHERE listener_id = $1 AND status = 'queued'`, l.ID).Scan(&queued); err != nil {
+			t.Fatal(err)
+		}
+		if queued > 0 {
+			t.Fatalf("try %d: %d delivery left queued in a listener no longer ordered (its head's line is cleared: nothing moves it on)", i, queued)
+		}
 	}
 }
