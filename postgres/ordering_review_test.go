@@ -174,3 +174,43 @@ func TestReviewEndOrderingRacesPublish(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewResumeRacesPublish: a publish that read its listener paused
+// and a resume that commits before the publish does. The resume moves only
+// the paused deliveries it sees; the publish's stays paused in a listener
+// that is not paused any more, and for an ordered listener it heads its
+// line, so the whole resource waits until the next pause and resume.
+// (Not new with ordering; ordering makes one stuck delivery a stuck line.)
+func TestReviewResumeRacesPublish(t *testing.T) {
+	f := setup(t)
+	for i := range 300 {
+		l := f.addListener("a.code")
+		l.Ordering, l.Paused, l.UpdatedAt = licensehooks.OrderingResource, true, base
+		if err := f.s.UpdateListener(f.ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		e := f.event(`{}`)
+		e.ResourceID = fmt.Sprintf("r%d", i)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := f.s.PublishEvents(f.ctx, []licensehooks.PublishParams{{Event: e}}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			u := *l
+			u.Paused, u.UpdatedAt = false, base.Add(time.Minute)
+			if err := f.s.UpdateListener(f.ctx, &u); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		var paused int
+		if err := f.s.pool.QueryRow(f.ctx, `SELECT count(*) FROM deliveries WHERE listener_id = $1 AND status = 'paused'`, l.ID).Scan(&paused); err != nil {
+			t.Fatal(err)
+		}
+		if paused > 0 {
+			t.Fatalf("try %d: %d delivery left paused in a listener resumed", i, paused)
+		}
+	}
+}
