@@ -45,7 +45,9 @@ type Delivery struct {
 	Once       bool // never retried (the Test action)
 	// Line is the resource whose deliveries to an ordered listener go out
 	// one at a time, in order (see StatusQueued); "" when not ordered.
-	Line string
+	// LineSeq is its place in the line.
+	Line    string
+	LineSeq int64
 	// Attempts counts every attempt made (automatic and manual); the next
 	// attempt's callAttempt is Attempts+1.
 	Attempts int

@@ -7,19 +7,20 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"licensehooks"
 )
 
 const deliveryCols = `id, tenant_id, event_id, event_code, listener_id, status, once, attempts,
 	tries, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind,
-	last_error, last_attempt_at, created_at, updated_at, line`
+	last_error, last_attempt_at, created_at, updated_at, line, line_seq`
 
 func scanDelivery(row pgx.CollectableRow) (*licensehooks.Delivery, error) {
 	var d licensehooks.Delivery
 	err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
 		&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
-		&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt, &d.UpdatedAt, &d.Line)
+		&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt, &d.UpdatedAt, &d.Line, &d.LineSeq)
 	return &d, err
 }
 
@@ -139,7 +140,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p licensehooks.ClaimParams)
 				err := row.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status,
 					&d.Once, &d.Attempts, &d.Tries, &d.NextAttemptAt, &d.LeaseOwner, &d.LeaseExpiresAt,
 					&d.LastStatusCode, &d.LastErrorKind, &d.LastError, &d.LastAttemptAt, &d.CreatedAt,
-					&d.UpdatedAt, &d.Line, &seq)
+					&d.UpdatedAt, &d.Line, &d.LineSeq, &seq)
 				return claimed{&d, seq}, err
 			})
 			return err
@@ -198,12 +199,22 @@ func (s *Store) completeClaims(ctx context.Context, ds []*licensehooks.Delivery)
 		}
 	}
 	if len(orphans) > 0 {
-		_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'cancelled', lease_owner = '',
+		// What waits behind an orphan in its line goes with it, as the
+		// disable would have cancelled it, under the lines' locks (a
+		// publish joining one of them meanwhile waits, then heads it).
+		batch := &pgx.Batch{}
+		queueLockLines(batch, orphans)
+		var queued int64
+		batch.Queue(`UPDATE deliveries SET status = 'cancelled', updated_at = $2
+			WHERE status = 'queued' AND line <> '' AND (listener_id, line) IN (
+				SELECT listener_id, line FROM deliveries WHERE id = ANY ($1) AND line <> '')`, orphans, now).
+			Exec(func(tag pgconn.CommandTag) error { queued = tag.RowsAffected(); return nil })
+		batch.Queue(`UPDATE deliveries SET status = 'cancelled', lease_owner = '',
 			lease_expires_at = NULL, updated_at = $2 WHERE id = ANY ($1)`, orphans, now)
-		if err != nil {
+		if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 			return nil, mapErr(err, "cancel orphaned deliveries")
 		}
-		s.observe().Cancelled(len(orphans))
+		s.observe().Cancelled(len(orphans) + int(queued))
 	}
 	return claims, nil
 }

@@ -113,13 +113,13 @@ const loadDeliveriesSQL = `INSERT INTO deliveries (id, tenant_id, event_id, even
 	last_status_code, last_error_kind, last_error, last_attempt_at, created_at, updated_at, line, line_seq)
 	SELECT id, tenant_id, event_id, event_code, listener_id, status, once, attempts, tries,
 		next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind,
-		last_error, last_attempt_at, created_at, updated_at, line, ord
+		last_error, last_attempt_at, created_at, updated_at, line, line_seq
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[],
 		$8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::int[],
-		$14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[])
+		$14::text[], $15::text[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::bigint[])
 		WITH ORDINALITY AS d(id, tenant_id, event_id, event_code, listener_id, status, once,
 			attempts, tries, next_attempt_at, lease_owner, lease_expires_at, last_status_code,
-			last_error_kind, last_error, last_attempt_at, created_at, updated_at, line, ord)
+			last_error_kind, last_error, last_attempt_at, created_at, updated_at, line, line_seq, ord)
 	ORDER BY ord
 	ON CONFLICT (id) DO NOTHING`
 
@@ -135,6 +135,7 @@ func (s *Store) LoadDeliveries(ctx context.Context, deliveries []*licensehooks.D
 		ids, tenants, events, codes, listeners = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		statuses, owners, kinds, errs, lines   = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		once                                   = mk[bool](n)
+		seqs                                   = mk[int64](n)
 		attempts, tries, lastCodes             = mk[int32](n), mk[int32](n), mk[int32](n)
 		next, created, updated                 = mk[time.Time](n), mk[time.Time](n), mk[time.Time](n)
 		leases, lastAt                         = mk[*time.Time](n), mk[*time.Time](n)
@@ -143,13 +144,14 @@ func (s *Store) LoadDeliveries(ctx context.Context, deliveries []*licensehooks.D
 	for i, d := range deliveries {
 		ids[i], tenants[i], events[i], codes[i], listeners[i] = d.ID, d.TenantID, d.EventID, d.EventCode, d.ListenerID
 		statuses[i], owners[i], kinds[i], errs[i], lines[i] = d.Status, d.LeaseOwner, d.LastErrorKind, d.LastError, d.Line
+		seqs[i] = d.LineSeq
 		once[i], attempts[i], tries[i], lastCodes[i] = d.Once, int32(d.Attempts), int32(d.Tries), int32(d.LastStatusCode)
 		next[i], created[i], updated[i] = ts(d.NextAttemptAt), ts(d.CreatedAt), ts(d.UpdatedAt)
 		leases[i], lastAt[i] = tsPtr(d.LeaseExpiresAt), tsPtr(d.LastAttemptAt)
 		pending = pending || d.Status == licensehooks.StatusPending
 	}
 	_, err := s.pool.Exec(ctx, loadDeliveriesSQL, ids, tenants, events, codes, listeners, statuses,
-		once, attempts, tries, next, owners, leases, lastCodes, kinds, errs, lastAt, created, updated, lines)
+		once, attempts, tries, next, owners, leases, lastCodes, kinds, errs, lastAt, created, updated, lines, seqs)
 	if err != nil {
 		return mapErr(err, "load deliveries")
 	}

@@ -124,7 +124,7 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 				status = licensehooks.StatusPaused
 			}
 			tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = $2, next_attempt_at = $3, updated_at = $3
-				WHERE listener_id = $1 AND status = 'queued'`, l.ID, status, l.UpdatedAt)
+				WHERE listener_id = $1 AND line <> '' AND status = 'queued'`, l.ID, status, l.UpdatedAt)
 			if err != nil {
 				return mapErr(err, "end ordering")
 			}

@@ -86,13 +86,23 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 	now := ts(p.Now)
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM listeners WHERE tenant_id = $1 AND id = $2)`,
-			p.TenantID, p.ListenerID).Scan(&exists); err != nil {
+		var ordering string
+		err := tx.QueryRow(ctx, `SELECT ordering FROM listeners WHERE tenant_id = $1 AND id = $2`,
+			p.TenantID, p.ListenerID).Scan(&ordering)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("listener")
+		} else if err != nil {
 			return mapErr(err, "recover deliveries")
 		}
-		if !exists {
-			return notFound("listener")
+		if ordering != licensehooks.OrderingResource {
+			tag, err := tx.Exec(ctx, `UPDATE deliveries SET tries = 0,
+				status = CASE WHEN (SELECT paused FROM listeners WHERE id = deliveries.listener_id) THEN 'paused' ELSE 'pending' END,
+				next_attempt_at = $4, lease_owner = '', lease_expires_at = NULL, updated_at = $4
+				WHERE tenant_id = $1 AND listener_id = $2 AND status = 'failed' AND created_at >= $3
+					AND NOT once AND event_code <> $5`,
+				p.TenantID, p.ListenerID, ts(p.Since), now, licensehooks.TestEventCode)
+			n = tag.RowsAffected()
+			return mapErr(err, "recover deliveries")
 		}
 		// Oldest first: for an ordered listener each joins the back of its
 		// resource's line in that order.
@@ -106,7 +116,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		var q requeued
 		var id, line string
 		var paused bool
-		_, err := pgx.ForEachRow(rows, []any{&id, &line, &paused}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&id, &line, &paused}, func() error {
 			status := licensehooks.StatusPending
 			if paused {
 				status = licensehooks.StatusPaused
@@ -174,7 +184,7 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `WITH d AS (
 				DELETE FROM deliveries WHERE id IN (
-					SELECT id FROM deliveries WHERE status <> 'pending' AND status <> 'paused' AND status <> 'scheduled' AND updated_at < $1
+					SELECT id FROM deliveries WHERE status <> 'pending' AND status <> 'paused' AND status <> 'scheduled' AND status <> 'queued' AND updated_at < $1
 					ORDER BY updated_at LIMIT $2)
 				RETURNING id
 			), a AS (

@@ -89,29 +89,35 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []licensehooks.Outc
 	if len(rounds) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
+	// The deliveries in a line (Outcome.Line, the claim's): their lines are
+	// locked after the listeners (as every writer takes them) and moved on
+	// once the outcomes are in. Outcomes of unordered listeners pay nothing.
+	var lined, lineListeners, lines []string
+	var ended time.Time // the next of a line is due when its head's attempt ended
+	for _, o := range outcomes {
+		if o.Line == "" {
+			continue
+		}
+		lined = append(lined, o.Attempt.DeliveryID)
+		lineListeners, lines = append(lineListeners, o.Attempt.ListenerID), append(lines, o.Line)
+		if end := o.Attempt.StartedAt.Add(o.Attempt.Duration); end.After(ended) {
+			ended = end
+		}
 	}
 	batch := &pgx.Batch{}
 	if len(succeeded) > 0 {
 		batch.Queue(lockListenersSQL, succeeded)
 	}
-	// The lines of ordered deliveries are locked after the listeners (as
-	// every writer takes them), and moved on once the outcomes are in.
-	queueLockLines(batch, ids)
+	if len(lined) > 0 {
+		batch.Queue(lockLinesSQL, lineListeners, lines)
+	}
 	for _, round := range rounds {
 		batch.Queue(recordSQL, outcomeArgs(round)...)
 	}
-	// The next of a line is due when its head's attempt ended.
-	var ended time.Time
-	for _, o := range outcomes {
-		if end := o.Attempt.StartedAt.Add(o.Attempt.Duration); end.After(ended) {
-			ended = end
-		}
-	}
 	advanced := false
-	queueAdvance(batch, ids, ts(ended), &advanced)
+	if len(lined) > 0 {
+		queueAdvance(batch, lined, ts(ended), &advanced)
+	}
 	// A pipelined batch outside a transaction runs as one implicit
 	// transaction, committed when it ends.
 	begun := time.Now()

@@ -33,6 +33,7 @@ type publishBatch struct {
 	paused    map[string]bool // matched listeners that are paused
 	ordered   map[string]bool // matched listeners ordered by resource
 	rows      deliveryRows    // the deliveries to insert (planDeliveries)
+	pausedIDs []string        // of which made paused
 	now       time.Time       // when handed-off leases start
 }
 
@@ -56,11 +57,40 @@ func (s *Store) PublishEvents(ctx context.Context, params []licensehooks.Publish
 	if err != nil {
 		return nil, err
 	}
+	if len(b.pausedIDs) > 0 {
+		// The events are stored: the publish succeeded whatever this
+		// answers. Should it fail, the deliveries it would have released
+		// wait for the listener's next resume.
+		_ = s.unpauseResumed(ctx, b.pausedIDs)
+	}
 	if b.made > b.leased+b.scheduled { // only work left for a claim needs announcing
 		s.announce()
 	}
 	licensehooks.GiveClaims(params, b.claims)
 	return b.results, nil
+}
+
+// unpauseResumed makes pending the deliveries ids, made paused, whose
+// listener is not paused any more: a resume that committed while their
+// publish was in flight could not see them. FOR SHARE waits for a resume
+// still in flight and reads what it committed; a resume that locks the
+// listener after this read runs its own update after the publish's commit,
+// and sees them.
+func (s *Store) unpauseResumed(ctx context.Context, ids []string) error {
+	now := ts(s.now())
+	// The lock is taken on every listener, paused or not, and paused is
+	// read under it: a row left out by the WHERE would not be waited for.
+	tag, err := s.pool.Exec(ctx, `WITH l AS (
+			SELECT id, paused FROM listeners WHERE id IN (SELECT listener_id FROM deliveries WHERE id = ANY ($1)) FOR SHARE)
+		UPDATE deliveries d SET status = 'pending', next_attempt_at = $2, updated_at = $2
+		FROM l WHERE NOT l.paused AND d.listener_id = l.id AND d.id = ANY ($1) AND d.status = 'paused'`, ids, now)
+	if err != nil {
+		return mapErr(err, "resume deliveries")
+	}
+	if tag.RowsAffected() > 0 {
+		s.announce()
+	}
+	return nil
 }
 
 // newPublishBatch prepares params' events for a batch (see PublishEvents).
@@ -292,8 +322,11 @@ func (b *publishBatch) planDeliveries() {
 			status, line := licensehooks.DeliveryStatusFor(p, lst), p.LineOf(lst)
 			r.statuses, r.lines, r.seqs = append(r.statuses, status), append(r.lines, line), append(r.seqs, 0)
 			r.joining.add(len(r.ids)-1, l, line, status)
-			if status == licensehooks.StatusScheduled {
+			switch status {
+			case licensehooks.StatusScheduled:
 				b.scheduled++
+			case licensehooks.StatusPaused:
+				b.pausedIDs = append(b.pausedIDs, id)
 			}
 			if status != licensehooks.StatusPending || line != "" || !p.HandsOff() || !p.Handoff.Take(l) {
 				r.owners, r.leases = append(r.owners, ""), append(r.leases, nil)

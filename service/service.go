@@ -173,8 +173,12 @@ func (s *Service) requeueInLine(ctx context.Context, d *licensehooks.Delivery) (
 		return nil, nil
 	}
 	f := licensehooks.DeliveryFilter{TenantID: d.TenantID, ListenerID: d.ListenerID, EventID: d.EventID}
-	if _, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, Now: s.now(), Limit: 1}); err != nil {
+	res, err := s.Store.ResendDeliveries(ctx, licensehooks.ResendParams{Filter: f, Now: s.now(), Limit: 1})
+	if err != nil {
 		return nil, fmt.Errorf("resend delivery %s: %w", d.ID, err)
+	}
+	if res.Resent == 0 { // an attempt's outcome is being stored, or it was resent meanwhile
+		return nil, licensehooks.DeliveryBusy()
 	}
 	return s.Store.GetDelivery(ctx, d.TenantID, d.ID)
 }

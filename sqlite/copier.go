@@ -217,10 +217,10 @@ func (s *Store) LoadDeliveries(ctx context.Context, deliveries []*licensehooks.D
 				lease = micros(*d.LeaseExpiresAt)
 			}
 			n, err := w.execN(`INSERT INTO deliveries (`+deliveryCols+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 				d.ID, d.TenantID, d.EventID, d.EventCode, d.ListenerID, d.Status, boolInt(d.Once),
 				d.Attempts, d.Tries, micros(d.NextAttemptAt), d.LeaseOwner, lease, d.LastStatusCode,
-				d.LastErrorKind, d.LastError, microsPtr(d.LastAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Line)
+				d.LastErrorKind, d.LastError, microsPtr(d.LastAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Line, d.LineSeq)
 			if err != nil {
 				return fmt.Errorf("load delivery %s: %w", d.ID, err)
 			}

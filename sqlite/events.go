@@ -167,7 +167,7 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 // on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
 // statement journal of every page it touches, which costs more than the
 // extra statements.
-const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `, line_seq)
+const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?, ?)`
 
 // insertDeliveries inserts one delivery of p's event per listener into
@@ -204,7 +204,9 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 			return err
 		}
 		if take {
-			*claims = append(*claims, licensehooks.HandoffClaim(p, id, l, line, due, until))
+			c := licensehooks.HandoffClaim(p, id, l, line, due, until)
+			c.Delivery.LineSeq = seq
+			*claims = append(*claims, c)
 		}
 	}
 	return nil

@@ -148,16 +148,21 @@ func dissolveLines(w *writer, l *licensehooks.Listener, at time.Time) error {
 	if l.Paused {
 		status = licensehooks.StatusPaused
 	}
+	// The repeated conditions let SQLite read off deliveries_line.
 	n, err := w.execN(`UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?
-		WHERE listener_id = ? AND status = 'queued'`, status, micros(at), micros(at), l.ID)
+		WHERE listener_id = ? AND line <> '' AND status IN ('pending', 'paused', 'queued') AND status = 'queued'`,
+		status, micros(at), micros(at), l.ID)
 	if err != nil {
 		return err
 	}
 	if n > 0 && !l.Paused {
 		w.wake = true
 	}
-	_, err = w.exec(`UPDATE deliveries SET line = '' WHERE listener_id = ? AND line <> ''
-		AND status IN ('pending', 'paused', 'scheduled')`, l.ID)
+	if _, err = w.exec(`UPDATE deliveries SET line = '' WHERE listener_id = ? AND line <> ''
+		AND status IN ('pending', 'paused', 'queued')`, l.ID); err != nil {
+		return err
+	}
+	_, err = w.exec(`UPDATE deliveries SET line = '' WHERE listener_id = ? AND status = 'scheduled' AND line <> ''`, l.ID)
 	return err
 }
 

@@ -174,7 +174,7 @@ func scanEvent(sc scanner) (*licensehooks.Event, error) {
 
 const deliveryCols = `id, tenant_id, event_id, event_code, listener_id, status, once, attempts, tries,
 	next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error_kind, last_error,
-	last_attempt_at, created_at, updated_at, line`
+	last_attempt_at, created_at, updated_at, line, line_seq`
 
 func scanDelivery(sc scanner) (*licensehooks.Delivery, error) {
 	var d licensehooks.Delivery
@@ -182,7 +182,7 @@ func scanDelivery(sc scanner) (*licensehooks.Delivery, error) {
 	var last sql.NullInt64
 	err := sc.Scan(&d.ID, &d.TenantID, &d.EventID, &d.EventCode, &d.ListenerID, &d.Status, &d.Once,
 		&d.Attempts, &d.Tries, &next, &d.LeaseOwner, &lease, &d.LastStatusCode, &d.LastErrorKind,
-		&d.LastError, &last, &created, &updated, &d.Line)
+		&d.LastError, &last, &created, &updated, &d.Line, &d.LineSeq)
 	if err != nil {
 		return nil, err
 	}

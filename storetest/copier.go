@@ -18,6 +18,7 @@ var copierTests = map[string]func(t *testing.T, open func(t *testing.T) licenseh
 	"RoundTrip":         testCopyRoundTrip,
 	"PagingSharedIDs":   testDumpPaging,
 	"LoadSkipsExisting": testLoadSkipsExisting,
+	"KeepsLineOrder":    testCopyKeepsLineOrder,
 }
 
 // runCopier runs copierTests. A store that is no Copier skips them, except

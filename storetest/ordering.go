@@ -21,6 +21,7 @@ var orderingTests = map[string]func(t *testing.T, f *Fixture){
 	"DelayedJoinsWhenDue":          testDelayedJoinsWhenDue,
 	"RecoverAndReplayJoinLines":    testRecoverReplayLines,
 	"ConcurrentLines":              testConcurrentLines,
+	"PurgeKeepsQueued":             testPurgeKeepsQueued,
 }
 
 func ordered(l *licensehooks.Listener) { l.Ordering = licensehooks.OrderingResource }

@@ -9,12 +9,12 @@ import (
 	"licensehooks"
 )
 
-// TestReviewOrphanCancelKeepsLineMoving: a claim that cancels the
+// TestOrphanCancelKeepsLineMoving: a claim that cancels the
 // delivery of a listener a disable left behind (the disable committed
 // while the publish was in flight, so it could not cancel the publish's
 // deliveries) must not strand the line behind it: once the listener is
 // enabled again, the resource's deliveries flow.
-func TestReviewOrphanCancelKeepsLineMoving(t *testing.T) {
+func TestOrphanCancelKeepsLineMoving(t *testing.T) {
 	f := setup(t)
 	l := f.listener
 	l.Ordering, l.UpdatedAt = licensehooks.OrderingResource, base
@@ -73,13 +73,13 @@ func blockedBy(t *testing.T, f *fixture, pid uint32) uint32 {
 	return 0
 }
 
-// TestReviewEndOrderingAgainstOutcomeDeadlock: ending a listener's
+// TestEndOrderingAgainstOutcomeDeadlock: ending a listener's
 // ordering (UpdateListener: its queued deliveries, then its pending ones)
 // and the final failure of a line's head (RecordOutcomes: the head, then
 // the next of its line) lock the same two rows in opposite orders. Here a
 // third transaction holds another pending delivery of the listener just
 // long enough for the two to interleave; both calls must succeed.
-func TestReviewEndOrderingAgainstOutcomeDeadlock(t *testing.T) {
+func TestEndOrderingAgainstOutcomeDeadlock(t *testing.T) {
 	f := setup(t)
 	l := f.listener
 	l.Ordering, l.UpdatedAt = licensehooks.OrderingResource, base
@@ -132,13 +132,13 @@ func TestReviewEndOrderingAgainstOutcomeDeadlock(t *testing.T) {
 	}
 }
 
-// TestReviewEndOrderingRacesPublish: a publish that placed its delivery
+// TestEndOrderingRacesPublish: a publish that placed its delivery
 // behind a line's head (queued) and an update ending the listener's
 // ordering run at once. The update moves only the queued deliveries it
 // sees; the publish's, committed after it, stays queued in a listener no
 // longer ordered, behind a head whose line the update cleared: nothing
 // ever moves it on. A race: the test tries many times.
-func TestReviewEndOrderingRacesPublish(t *testing.T) {
+func TestEndOrderingRacesPublish(t *testing.T) {
 	f := setup(t)
 	for i := range 300 {
 		l := f.addListener("a.code")
@@ -175,13 +175,13 @@ func TestReviewEndOrderingRacesPublish(t *testing.T) {
 	}
 }
 
-// TestReviewResumeRacesPublish: a publish that read its listener paused
+// TestResumeRacesPublish: a publish that read its listener paused
 // and a resume that commits before the publish does. The resume moves only
 // the paused deliveries it sees; the publish's stays paused in a listener
 // that is not paused any more, and for an ordered listener it heads its
 // line, so the whole resource waits until the next pause and resume.
 // (Not new with ordering; ordering makes one stuck delivery a stuck line.)
-func TestReviewResumeRacesPublish(t *testing.T) {
+func TestResumeRacesPublish(t *testing.T) {
 	f := setup(t)
 	for i := range 300 {
 		l := f.addListener("a.code")

@@ -7,13 +7,6 @@ import (
 	"licensehooks"
 )
 
-// Review cases for ordering per resource (added to orderingTests and
-// copierTests in init, to keep the suite's files as they are).
-func init() {
-	orderingTests["PurgeKeepsQueued"] = testPurgeKeepsQueued
-	copierTests["CopyKeepsLineOrder"] = testCopyKeepsLineOrder
-}
-
 // testPurgeKeepsQueued: a queued delivery is not finished; a purge must
 // never delete it, however long it has waited behind its line's head.
 func testPurgeKeepsQueued(t *testing.T, f *Fixture) {
