@@ -143,22 +143,38 @@ func (d *Dispatcher) runLane(id string) {
 // run makes the attempt of one job and hands its outcome to the recorder.
 func (d *Dispatcher) run(id string, j job) {
 	ctx := d.sendCtx
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		d.forget(id, 1)
-		return
-	}
-	if d.isStopping() || time.Until(j.deadline) < d.startWindow() {
-		// Stopping, or waited too long behind slow endpoints: leave the
-		// delivery to be released at Stop or claimed afresh when its lease
-		// lapses, rather than risk a send the lease no longer covers.
-		<-d.sem
-		d.forget(id, 1)
-		if !d.isStopping() {
-			d.cfg.Observer.LeaseLapsed(1)
+	// A rate-limited listener's sender asks for its permit with a worker
+	// slot held, so that what it gets goes out at once, and gives the slot
+	// back while it waits for the next permits: waiting holds no worker
+	// from the others, and is no attempt.
+	for {
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			d.forget(id, 1)
+			return
 		}
-		return
+		if d.isStopping() || time.Until(j.deadline) < d.startWindow() {
+			// Stopping, or waited too long behind slow endpoints (or its
+			// rate limit): leave the delivery to be released at Stop or
+			// claimed afresh when its lease lapses, rather than risk a send
+			// the lease no longer covers.
+			<-d.sem
+			d.forget(id, 1)
+			if !d.isStopping() {
+				d.cfg.Observer.LeaseLapsed(1)
+			}
+			return
+		}
+		retryAt, ok := d.permit(ctx, j.claim)
+		if ok {
+			break
+		}
+		<-d.sem
+		if !sleepUntil(ctx, d.stopReq, retryAt) {
+			d.forget(id, 1)
+			return
+		}
 	}
 	d.stats.inFlight.Add(1)
 	s, err := d.send(ctx, j.claim, j.deadline, false)
