@@ -41,7 +41,7 @@ func toWebhook(l *licensehooks.Listener) webhookModel {
 	}
 	m := webhookModel{
 		ID: l.ID, URI: l.URI, Subscriptions: subs, Name: l.Name, Description: l.Description,
-		DisabledReason: l.DisabledReason, Headers: l.Headers, Paused: l.Paused,
+		DisabledReason: l.DisabledReason, Headers: l.Headers, Paused: l.Paused, RateLimit: l.RateLimit,
 	}
 	if !l.Enabled {
 		m.Enabled, m.DisabledAt = new(false), l.DisabledAt

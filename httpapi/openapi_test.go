@@ -341,7 +341,7 @@ func (e *env) checkExchanges() {
 }
 
 // extensionFields are the listener request fields beyond the contract's.
-var extensionFields = []string{"name", "description", "enabled", "paused", "headers"}
+var extensionFields = []string{"name", "description", "enabled", "paused", "rateLimit", "headers"}
 
 // extendedListeners returns the ids of the listeners that a create or
 // update request of the test gave an extension field (not null) to.
