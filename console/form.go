@@ -31,7 +31,7 @@ type formData struct {
 	// for none).
 	RateLimit string
 	Errors    map[string]string // by field: uri, name, description, subscriptions, headers, rateLimit
-	Problem     string            // an error that belongs to no field
+	Problem   string            // an error that belongs to no field
 }
 
 // eventGroup is the events of one resource type, for the picker.
