@@ -48,20 +48,26 @@ const purgeEvery = time.Minute
 
 // Take implements dispatch.Limiter.
 func (l *RateLimiter) Take(ctx context.Context, listenerID string, rate, n int) (int, time.Time, error) {
-	t, b := gcra.Interval(rate), gcra.Burst(rate)
-	n = min(max(n, 1), b)
-	var granted int
-	var tat, now int64
-	if err := l.s.pool.QueryRow(ctx, takeSQL, listenerID, t, b, n).Scan(&granted, &tat, &now); err != nil {
-		return 0, time.Time{}, fmt.Errorf("postgres: take a rate limit's permits: %w", err)
-	}
-	l.purge(ctx)
-	if granted > 0 {
-		return granted, time.Time{}, nil
+	n = min(max(n, 1), gcra.Burst(rate))
+	granted, tat, now, err := l.take(ctx, listenerID, rate, n)
+	if err != nil || granted > 0 {
+		return granted, time.Time{}, err
 	}
 	// When the permits asked for are back, on this process's clock.
-	retry := tat - int64(b-n)*t
+	retry := tat - int64(gcra.Burst(rate)-n)*gcra.Interval(rate)
 	return 0, time.Now().Add(time.Duration(retry-now) * time.Microsecond), nil
+}
+
+// take runs takeSQL for n permits (1 to the burst) and returns what it
+// granted, the new tat and the database's time of the take (µs since the
+// epoch).
+func (l *RateLimiter) take(ctx context.Context, listenerID string, rate, n int) (granted int, tat, now int64, err error) {
+	err = l.s.pool.QueryRow(ctx, takeSQL, listenerID, gcra.Interval(rate), gcra.Burst(rate), n).Scan(&granted, &tat, &now)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("postgres: take a rate limit's permits: %w", err)
+	}
+	l.purge(ctx)
+	return granted, tat, now, nil
 }
 
 // purge deletes the idle rows, at most once per purgeEvery per process.
