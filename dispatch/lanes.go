@@ -147,6 +147,7 @@ func (d *Dispatcher) run(id string, j job) {
 	// slot held, so that what it gets goes out at once, and gives the slot
 	// back while it waits for the next permits: waiting holds no worker
 	// from the others, and is no attempt.
+	signed := false
 	for {
 		select {
 		case d.sem <- struct{}{}:
@@ -165,6 +166,13 @@ func (d *Dispatcher) run(id string, j job) {
 				d.cfg.Observer.LeaseLapsed(1)
 			}
 			return
+		}
+		if !signed && limited(j.claim) {
+			// Sign before the permit (the send finds the body in the
+			// signer's cache), so that the request follows the permit at
+			// once: the RSA signature is most of an attempt's own time.
+			signed = true
+			_, _, _ = d.signer.body(j.claim.Event, j.claim.Delivery.Attempts+1)
 		}
 		retryAt, ok := d.permit(ctx, j.claim)
 		if ok {

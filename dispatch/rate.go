@@ -12,8 +12,8 @@ import (
 // Limiter hands out the permits of rate-limited listeners: one per
 // delivery attempt. Take takes up to n permits of the listener at rate per
 // second (n is at most gcra.Burst(rate)) and answers how many it granted;
-// with none granted, retryAt is when, on this process's clock (time.Now),
-// the permits asked for can be had. The limit holds for every Take on the
+// with fewer granted than asked for, retryAt is when, on this process's
+// clock (time.Now), the rest can be had (zero otherwise). The limit holds for every Take on the
 // same state: in-process for SQLite, whose store one process holds; in the
 // database for PostgreSQL, so that all its nodes share it.
 type Limiter interface {
@@ -126,7 +126,7 @@ func (g *gate) acquire(ctx context.Context, id string, rate int) (ok bool, retry
 			if gl.spare == 0 && (gl.err != nil || !gl.retryAt.IsZero()) {
 				return false, gl.retryAt, gl.err
 			}
-			continue // a permit is spare, or the Take's were all picked up: ask again
+			continue // a permit is spare, or more came since the Take: ask again
 		}
 		gl.taking, gl.done = true, make(chan struct{})
 		n := min(gl.waiting+1, gcra.Burst(rate))
@@ -136,15 +136,17 @@ func (g *gate) acquire(ctx context.Context, id string, rate int) (ok bool, retry
 		gl.taking = false
 		close(gl.done)
 		gl.spare += granted
-		gl.retryAt, gl.err = time.Time{}, nil
+		// The senders the permits did not reach ask again when the rest is
+		// due (at), not at once: the bucket is empty.
+		gl.retryAt, gl.err = at, nil
 		switch {
 		case err != nil && ctx.Err() != nil:
+			gl.retryAt = time.Time{}
 			return false, time.Time{}, ctx.Err() // the others ask afresh
 		case err != nil:
-			gl.err = err
+			gl.retryAt, gl.err = time.Time{}, err
 			return false, time.Time{}, err
 		case granted == 0:
-			gl.retryAt = at
 			return false, at, nil
 		}
 		gl.spare--
@@ -156,6 +158,9 @@ func (g *gate) acquire(ctx context.Context, id string, rate int) (ok bool, retry
 // limiter fails (the store is out of reach): nothing is sent meanwhile, as
 // the limit cannot be known.
 const limiterBackoff = time.Second
+
+// limited reports whether the claim's listener has a rate limit.
+func limited(c *licensehooks.Claim) bool { return c.Listener != nil && c.Listener.RateLimit > 0 }
 
 // permit gets the permit a claim's attempt needs: at once (ok) for a
 // listener without a rate limit, else from the gate; otherwise it answers

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,7 +90,8 @@ func TestRateLimitEndToEnd(t *testing.T) {
 	// An unlimited listener on the same dispatcher is not held back.
 	free := b.receiver(nil)
 	_, free.secret = b.listener(free.srv.URL)
-	d := b.dispatcher(Config{})
+	lim := &grantCounter{}
+	d := b.dispatcher(Config{Limiter: lim})
 	all := b.caughtUp(d)
 	// Half through the publish's handoff (which does not know the rate
 	// before a claim told it), half for claims.
@@ -115,13 +117,19 @@ func TestRateLimitEndToEnd(t *testing.T) {
 			t.Errorf("event %s arrived %d times", id, n)
 		}
 	}
+	if g := lim.granted.Load(); g != int64(len(at)) {
+		t.Errorf("%d permits granted for %d attempts: every attempt takes one", g, len(at))
+	}
 	want := len(all) / 2
 	if len(at) != want || free.count() != want {
 		t.Errorf("limited receiver got %d, free one %d; want %d each", len(at), free.count(), want)
 	}
 	most, sliding := perSecond(at), slidingSecond(at)
-	t.Logf("rate limit %d: at most %d arrivals in ten 100 ms buckets, %d in any one-second window; %d in %v",
-		rate, most, sliding, len(at), at[len(at)-1].Sub(at[0]))
+	lim.mu.Lock()
+	granted := slidingSecond(lim.at)
+	lim.mu.Unlock()
+	t.Logf("rate limit %d: at most %d arrivals in ten 100 ms buckets, %d in any one-second window (%d permits granted); %d in %v",
+		rate, most, sliding, granted, len(at), at[len(at)-1].Sub(at[0]))
 	if sliding > rate*11/10 {
 		t.Errorf("%d arrivals in one second (%d in ten 100 ms buckets), limit %d + 10 %%", sliding, most, rate)
 	}
@@ -164,6 +172,26 @@ func TestRateLimitStopWhileWaiting(t *testing.T) {
 	if pending == 0 || pending+rv.count() != len(ids) {
 		t.Errorf("%d pending after Stop, %d arrived, of %d", pending, rv.count(), len(ids))
 	}
+}
+
+// grantCounter is a LocalLimiter that counts the permits it grants.
+type grantCounter struct {
+	LocalLimiter
+	granted atomic.Int64
+	mu      sync.Mutex
+	at      []time.Time // when each permit was granted
+}
+
+func (g *grantCounter) Take(ctx context.Context, id string, rate, n int) (int, time.Time, error) {
+	k, at, err := g.LocalLimiter.Take(ctx, id, rate, n)
+	g.granted.Add(int64(k))
+	now := time.Now()
+	g.mu.Lock()
+	for range k {
+		g.at = append(g.at, now)
+	}
+	g.mu.Unlock()
+	return k, at, err
 }
 
 // countingLimiter counts permits asked and granted, granting what its
@@ -251,6 +279,9 @@ func (l *blockingLimiter) Take(ctx context.Context, _ string, _, n int) (int, ti
 	l.calls <- n
 	select {
 	case g := <-l.reply:
+		if g >= n {
+			return g, time.Time{}, nil
+		}
 		return g, time.Now().Add(time.Second), nil
 	case <-ctx.Done():
 		return 0, time.Time{}, ctx.Err()
@@ -258,9 +289,9 @@ func (l *blockingLimiter) Take(ctx context.Context, _ string, _, n int) (int, ti
 }
 
 // The gate makes one Take at a time per listener, for as many permits as
-// its senders wait for, and shares them out; a Take that grants fewer than
-// waited leaves the rest to ask again; one that grants none tells them all
-// when to.
+// its senders wait for, and shares them out; the senders a Take's permits
+// do not reach are told when to ask again, as is a sender whose Take
+// granted none.
 func TestGateBatchesTakes(t *testing.T) {
 	lim := &blockingLimiter{calls: make(chan int, 10), reply: make(chan int)}
 	g := newGate(lim)
@@ -306,22 +337,31 @@ func TestGateBatchesTakes(t *testing.T) {
 	if n := <-lim.calls; n != 3 {
 		t.Fatalf("the second Take asks %d, want the 3 waiting", n)
 	}
-	lim.reply <- 2
-	got := 0
-	for range 2 {
-		if a := <-answers; a.ok {
+	lim.reply <- 2 // one short: the third is told when to ask again
+	got, later := 0, 0
+	for range 3 {
+		switch a := <-answers; {
+		case a.ok:
 			got++
+		case !a.retryAt.IsZero():
+			later++
 		}
 	}
-	if got != 2 {
-		t.Fatalf("%d of 2 granted permits reached senders", got)
+	if got != 2 || later != 1 {
+		t.Fatalf("%d senders got a permit and %d a time to ask again; want 2 and 1", got, later)
 	}
+	go acquire()
 	if n := <-lim.calls; n != 1 {
-		t.Fatalf("the third Take asks %d, want 1 for the last sender", n)
+		t.Fatalf("a lone sender's Take asks %d", n)
 	}
 	lim.reply <- 0
 	if a := <-answers; a.ok || a.retryAt.IsZero() {
 		t.Errorf("no permit: %+v, want a time to ask again", a)
+	}
+	select {
+	case n := <-lim.calls:
+		t.Errorf("a Take of %d nobody waits for", n)
+	default:
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

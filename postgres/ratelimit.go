@@ -27,8 +27,8 @@ func (s *Store) RateLimiter() *RateLimiter { return &RateLimiter{s: s} }
 // the burst b (µs, permits), $4 the permits asked for (n, 1 to b). A new
 // row starts with a full bucket; an existing one is updated from
 // base = max(tat, now): k = min(n, max(0, (b·T − (base − now)) / T)) and
-// tat = base + k·T. granted is k; with k = 0 the caller computes when to ask
-// again from tat and taken (now).
+// tat = base + k·T. granted is k; with k < n the caller computes when to
+// ask again from tat and taken (now), as gcra.Retry does.
 const takeSQL = `
 INSERT INTO rate_limits AS r (listener_id, tat_us, taken_us, granted)
 SELECT $1, c.now_us + $4::bigint * $2::bigint, c.now_us, $4::integer
@@ -50,12 +50,12 @@ const purgeEvery = time.Minute
 func (l *RateLimiter) Take(ctx context.Context, listenerID string, rate, n int) (int, time.Time, error) {
 	n = min(max(n, 1), gcra.Burst(rate))
 	granted, tat, now, err := l.take(ctx, listenerID, rate, n)
-	if err != nil || granted > 0 {
+	if err != nil || granted == n {
 		return granted, time.Time{}, err
 	}
-	// When the permits asked for are back, on this process's clock.
-	retry := tat - int64(gcra.Burst(rate)-n)*gcra.Interval(rate)
-	return 0, time.Now().Add(time.Duration(retry-now) * time.Microsecond), nil
+	// When the rest is back, on this process's clock.
+	retry := gcra.Retry(tat, rate, n-granted)
+	return granted, time.Now().Add(time.Duration(retry-now) * time.Microsecond), nil
 }
 
 // take runs takeSQL for n permits (1 to the burst) and returns what it

@@ -60,8 +60,8 @@ func TestRateLimiterTake(t *testing.T) {
 }
 
 // Greedy takers on two nodes, several goroutines each, never get more than
-// GCRA allows in any second of the database's clock (rate + burst), and
-// get permits all along.
+// GCRA allows in any second of the database's clock (rate + burst − 1),
+// and get permits all along.
 func TestRateLimiterConcurrent(t *testing.T) {
 	t.Parallel()
 	schema := newSchema(t)
@@ -89,7 +89,7 @@ func TestRateLimiterConcurrent(t *testing.T) {
 				}
 				mu.Unlock()
 				if g == 0 {
-					wait := time.Duration(tat-int64(gcra.Burst(rate)-(1+i%3))*gcra.Interval(rate)-now) * time.Microsecond
+					wait := time.Duration(gcra.Retry(tat, rate, 1+i%3)-now) * time.Microsecond
 					select {
 					case <-time.After(wait):
 					case <-ctx.Done():
@@ -107,7 +107,7 @@ func TestRateLimiterConcurrent(t *testing.T) {
 		}
 		most = max(most, i-j+1)
 	}
-	bound := rate + gcra.Burst(rate)
+	bound := rate + gcra.Burst(rate) - 1
 	t.Logf("rate %d on two nodes: %d granted in %v, at most %d in one second of the database's clock (GCRA's bound %d)",
 		rate, len(grants), run, most, bound)
 	if most > bound {

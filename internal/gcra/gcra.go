@@ -12,11 +12,13 @@
 //	base  = max(tat, now)
 //	room  = floor((Burst·T − (base − now)) / T)   (at least 0)
 //	k     = min(n, room)                         permits granted
-//	tat'  = base + k·T                           when k > 0
-//	retry = base − (Burst − min(n, Burst))·T     when k = 0
+//	tat'  = base + k·T
+//	retry = tat' − (Burst − min(n − k, Burst))·T  when k < n
 //
-// Any window of W microseconds sees at most Burst + W/T permits granted,
-// that is at most r + r/20 in a second. A state whose tat is not after now
+// retry is when the permits asked for and not granted (up to the burst)
+// can be had.
+// Any half-open window of W microseconds sees at most Burst − 1 + ⌈W/T⌉
+// permits granted, that is at most r + r/40 in a second. A state whose tat is not after now
 // is the same as no state at all (a full bucket), so such states may be
 // forgotten at any time.
 package gcra
@@ -30,27 +32,38 @@ func Interval(rate int) int64 {
 	return (1_000_000 + r - 1) / r
 }
 
-// Burst is how many permits may be taken at once at rate: a twentieth of a
-// second's worth, at least one. It keeps what a one-second window sees within
-// rate + 5 %, which leaves room for the network's jitter under a bound of
-// rate + 10 %.
-func Burst(rate int) int { return max(1, rate/20) }
+// Burst is how many permits may be taken at once at rate: one, and one more
+// for each 40 per second. A half-open window of a second then sees at most
+// rate + Burst − 1 permits granted, within rate + 2.5 %, which leaves 75 ms
+// of the senders' and the network's jitter under a bound of rate + 10 %.
+// From 40 per second on, the permit banked lets a taker that comes late
+// (a timer, a round trip) lose no time; at high rates one request to the
+// limiter takes many permits.
+func Burst(rate int) int { return 1 + max(rate, 0)/40 }
 
 // Take takes up to n permits (n < 1 counts as 1) at rate from a state whose
 // theoretical arrival time is tat, at now (all in microseconds). It returns
-// the permits granted (0 to min(n, Burst(rate))) and the new tat; with none
-// granted, the tat is max(tat, now) and retry is the earliest time at which
-// min(n, Burst(rate)) permits can be granted, after now.
+// the permits granted (0 to min(n, Burst(rate))) and the new tat; when it
+// granted fewer than n, retry is the earliest time, after now, at which the
+// rest (up to the burst) can be granted, and 0 otherwise.
 func Take(tat, now int64, rate, n int) (granted int, newTAT, retry int64) {
 	t, b := Interval(rate), int64(Burst(rate))
 	want := int64(max(n, 1))
 	base := max(tat, now)
 	room := max(0, (b*t-(base-now))/t)
 	k := min(want, room)
-	if k > 0 {
-		return int(k), base + k*t, 0
+	newTAT = base + k*t
+	if k == want {
+		return int(k), newTAT, 0
 	}
-	return 0, base, base - (b-min(want, b))*t
+	return int(k), newTAT, Retry(newTAT, rate, int(want-k))
+}
+
+// Retry is when n permits (up to the burst) can be had from a state whose
+// tat is as given: tat − (Burst − min(n, Burst))·T.
+func Retry(tat int64, rate, n int) int64 {
+	t, b := Interval(rate), int64(Burst(rate))
+	return tat - (b-min(int64(max(n, 1)), b))*t
 }
 
 // Micros is t in microseconds since the Unix epoch.
@@ -61,14 +74,14 @@ func Micros(t time.Time) int64 { return t.UnixMicro() }
 type Limiter struct{ TAT int64 }
 
 // Take is the package's Take on the limiter's state at now; retryAt is zero
-// when permits are granted.
+// when all that was asked for is granted.
 func (l *Limiter) Take(now time.Time, rate, n int) (granted int, retryAt time.Time) {
 	g, tat, retry := Take(l.TAT, Micros(now), rate, n)
 	l.TAT = tat
-	if g > 0 {
+	if retry == 0 {
 		return g, time.Time{}
 	}
-	return 0, time.UnixMicro(retry)
+	return g, time.UnixMicro(retry)
 }
 
 // Idle reports whether the state is as good as none at now (its bucket is
