@@ -41,7 +41,11 @@ type core struct {
 	failures map[string]int // consecutive slow failures per listener, while any
 	// rates holds the rate limit of the listeners that have one, as their
 	// last claims carried it: a handoff knows only the listener's id.
-	rates   map[string]int
+	rates map[string]int
+	// holds counts, per listener, the times its queued work was taken back
+	// (paused or disabled): a sender that waited for a rate limit's permit
+	// with a job taken before sends it only if the count has not moved.
+	holds   map[string]uint64
 	held    int       // deliveries claimed and not yet settled
 	nextDue time.Time // earliest retry this dispatcher scheduled, zero if none
 	behind  bool
@@ -72,6 +76,7 @@ const (
 const (
 	maxFailing = 100_000
 	maxRates   = 100_000
+	maxHolds   = 100_000
 )
 
 // job is a claimed delivery waiting in its listener's lane.
@@ -80,6 +85,7 @@ type job struct {
 	// deadline is on the process's own clock (time.Now, not Config.Now):
 	// the attempt must be over by then, before the lease lapses.
 	deadline time.Time
+	holds    uint64 // the listener's holds when the job was queued
 }
 
 // lane is one listener's share of the dispatcher.
@@ -95,6 +101,7 @@ func newCore(workers, batch, perListener int) *core {
 		lanes:    make(map[string]*lane),
 		failures: make(map[string]int),
 		rates:    make(map[string]int),
+		holds:    make(map[string]uint64),
 		behind:   true, // until a claim finds what the store holds
 		backlog:  make(map[string]struct{}),
 	}
@@ -195,7 +202,7 @@ func (c *core) queue(claims []*licensehooks.Claim, deadline, now time.Time, limi
 			continue
 		}
 		l := c.hold(id)
-		l.queue = append(l.queue, job{claim: cl, deadline: deadline})
+		l.queue = append(l.queue, job{claim: cl, deadline: deadline, holds: c.holds[id]})
 		out.start = c.spawn(id, l, out.start)
 	}
 	capped := false
@@ -314,6 +321,7 @@ func (c *core) tidy(id string, l *lane) {
 // dropQueued forgets the deliveries still waiting in a listener's lane (the
 // listener was disabled and the store cancelled them); wake as for settle.
 func (c *core) dropQueued(id string) (wake bool) {
+	c.noteHold(id)
 	l := c.lanes[id]
 	if l == nil || len(l.queue) == 0 {
 		return false
@@ -327,6 +335,7 @@ func (c *core) dropQueued(id string) (wake bool) {
 // returns their claims, for the caller to give back (the listener was
 // paused or disabled here); wake as for settle.
 func (c *core) takeQueued(id string) (claims []*licensehooks.Claim, wake bool) {
+	c.noteHold(id)
 	l := c.lanes[id]
 	if l == nil || len(l.queue) == 0 {
 		return nil, false
@@ -337,6 +346,20 @@ func (c *core) takeQueued(id string) (claims []*licensehooks.Claim, wake bool) {
 	l.queue = nil
 	return claims, c.settle(id, len(claims))
 }
+
+// noteHold counts a hold of the listener's work (see holds). Past maxHolds
+// the map starts afresh: a job queued before then counts as held, and is
+// given back rather than sent, which is safe.
+func (c *core) noteHold(id string) {
+	if _, ok := c.holds[id]; !ok && len(c.holds) >= maxHolds {
+		clear(c.holds)
+	}
+	c.holds[id]++
+}
+
+// heldSince reports whether the listener's work was taken back (paused or
+// disabled) after the job was queued.
+func (c *core) heldSince(id string, j job) bool { return c.holds[id] != j.holds }
 
 // takes reports whether publishes may hand work off now.
 func (c *core) takes() bool { return !c.stopping && !c.behind }
@@ -400,7 +423,7 @@ func (c *core) handed(claims []*licensehooks.Claim, deadline time.Time, reserved
 			continue
 		}
 		out.taken++
-		l.queue = append(l.queue, job{claim: cl, deadline: deadline})
+		l.queue = append(l.queue, job{claim: cl, deadline: deadline, holds: c.holds[id]})
 		out.start = c.spawn(id, l, out.start)
 	}
 	for id, n := range reserved {

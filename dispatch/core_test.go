@@ -508,3 +508,36 @@ func TestCoreHandedOverRateLimit(t *testing.T) {
 		t.Error("a handoff took work for the listener after some was given back")
 	}
 }
+
+// A job taken from the lane before the listener's work was held (paused,
+// disabled) is known as held; one queued after is not.
+func TestCoreHeldSince(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hold func(c *core)
+		want bool
+	}{
+		{"not held", func(c *core) {}, false},
+		{"paused here (takeQueued)", func(c *core) { c.takeQueued("l") }, true},
+		{"disabled (dropQueued)", func(c *core) { c.dropQueued("l") }, true},
+		{"another listener held", func(c *core) { c.takeQueued("other") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCore()
+			fill(c, "l", 2)
+			j, ok := c.next("l")
+			if !ok {
+				t.Fatal("no job")
+			}
+			tc.hold(c)
+			if got := c.heldSince("l", j); got != tc.want {
+				t.Errorf("heldSince %v, want %v", got, tc.want)
+			}
+			limit, exclude, refusals := c.capacity()
+			c.queue(claims(1, "l"), ct0, ct0, limit, exclude, refusals)
+			if last := c.lanes["l"].queue; len(last) == 0 || c.heldSince("l", last[len(last)-1]) {
+				t.Error("a job queued after the hold counts as held")
+			}
+		})
+	}
+}

@@ -147,7 +147,7 @@ func (d *Dispatcher) run(id string, j job) {
 	// slot held, so that what it gets goes out at once, and gives the slot
 	// back while it waits for the next permits: waiting holds no worker
 	// from the others, and is no attempt.
-	signed := false
+	signed, waited := false, false
 	for {
 		select {
 		case d.sem <- struct{}{}:
@@ -175,10 +175,20 @@ func (d *Dispatcher) run(id string, j job) {
 			_, _, _ = d.signer.body(j.claim.Event, j.claim.Delivery.Attempts+1)
 		}
 		retryAt, ok := d.permit(ctx, j.claim)
+		if ok && waited && d.heldSince(id, j) {
+			// The listener was paused or disabled while this sender waited
+			// for its permit: its job is no attempt in flight, so it does
+			// not go out; the claim goes back, as the lane's did.
+			<-d.sem
+			d.forget(id, 1)
+			d.releaseClaims([]*licensehooks.Claim{j.claim})
+			return
+		}
 		if ok {
 			break
 		}
 		<-d.sem
+		waited = true
 		if !sleepUntil(ctx, d.stopReq, retryAt) {
 			d.forget(id, 1)
 			return
@@ -213,6 +223,13 @@ func (d *Dispatcher) run(id string, j job) {
 			Attempt: s.attempt, Owner: d.cfg.Owner, Status: status, NextAttemptAt: due, CountsAsTry: true,
 		},
 	}
+}
+
+// heldSince reports whether the listener was paused or disabled here
+// (HoldListener, a disabling) after the job was queued.
+func (d *Dispatcher) heldSince(id string, j job) (held bool) {
+	d.locked(func(c *core) { held = c.heldSince(id, j) })
+	return held
 }
 
 func (d *Dispatcher) isStopping() (stopping bool) {

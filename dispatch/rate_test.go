@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -178,6 +179,7 @@ func TestRateLimitStopWhileWaiting(t *testing.T) {
 type grantCounter struct {
 	LocalLimiter
 	granted atomic.Int64
+	refused atomic.Int64 // Takes that granted fewer than asked
 	mu      sync.Mutex
 	at      []time.Time // when each permit was granted
 }
@@ -185,6 +187,9 @@ type grantCounter struct {
 func (g *grantCounter) Take(ctx context.Context, id string, rate, n int) (int, time.Time, error) {
 	k, at, err := g.LocalLimiter.Take(ctx, id, rate, n)
 	g.granted.Add(int64(k))
+	if k < n {
+		g.refused.Add(1)
+	}
 	now := time.Now()
 	g.mu.Lock()
 	for range k {
@@ -373,4 +378,53 @@ func TestGateBatchesTakes(t *testing.T) {
 // dispatcherClient is the client b.dispatcher gives a dispatcher.
 func (b *bundle) dispatcherClient() *http.Client {
 	return egress.New(egress.Config{AllowPrivate: true, Timeout: 5 * time.Second})
+}
+
+// A sender waiting for its permit when the listener is paused here does
+// not send its delivery once the permit comes: it is no attempt in flight.
+// The deliveries wait, paused and unleased, for the resume.
+func TestRateLimitPauseWhileWaiting(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rv := b.receiver(nil)
+	l, secret := b.listener(rv.srv.URL, func(l *licensehooks.Listener) { l.RateLimit = 1 })
+	rv.secret = secret
+	_, ids := b.publish(3, licensehooks.PublishParams{})
+	lim := &grantCounter{}
+	d := b.dispatcher(Config{Limiter: lim})
+	// The first goes out at once; the second's sender waits a second for
+	// its permit (rate 1: one sender, a lane of two).
+	b.eventually(5*time.Second, func() string {
+		if rv.count() != 1 || lim.refused.Load() == 0 {
+			return fmt.Sprintf("want one arrival and a sender refused a permit: %d arrivals, %d refusals", rv.count(), lim.refused.Load())
+		}
+		return ""
+	})
+	got, err := b.store.GetListener(b.ctx, b.tenant.ID, l.ID)
+	must(t, err)
+	got.Paused, got.UpdatedAt = true, time.Now()
+	must(t, b.store.UpdateListener(b.ctx, got))
+	d.HoldListener(l.ID)
+	b.eventually(5*time.Second, func() string {
+		if g := lim.granted.Load(); g < 2 || d.Stats().Claimed != 0 {
+			return fmt.Sprintf("the waiting sender has not had its permit and given back its claim: %d permits, stats %+v", g, d.Stats())
+		}
+		return ""
+	})
+	b.quiet(d)
+	if n := rv.count(); n != 1 {
+		t.Errorf("the receiver got %d requests; after the pause none should go out", n)
+	}
+	held := 0
+	for _, id := range ids {
+		if dl := b.delivery(id); dl.Status == licensehooks.StatusPaused {
+			held++
+			if dl.LeaseOwner != "" || dl.Attempts != 0 {
+				t.Errorf("held delivery %s: leased to %q after %d attempts", id, dl.LeaseOwner, dl.Attempts)
+			}
+		}
+	}
+	if held != 2 {
+		t.Errorf("%d deliveries held, want 2", held)
+	}
 }
