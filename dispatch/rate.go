@@ -36,12 +36,13 @@ const maxLimited = 100_000
 
 // Take implements Limiter.
 func (l *LocalLimiter) Take(_ context.Context, listenerID string, rate, n int) (int, time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Read under the lock, so that the takes see time move forward.
 	now := time.Now()
 	if l.Now != nil {
 		now = l.Now()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.states == nil {
 		l.states = make(map[string]*gcra.Limiter)
 	}
