@@ -13,9 +13,10 @@ import (
 // delivery attempt. Take takes up to n permits of the listener at rate per
 // second (n is at most gcra.Burst(rate)) and answers how many it granted;
 // with fewer granted than asked for, retryAt is when, on this process's
-// clock (time.Now), the rest can be had (zero otherwise). The limit holds for every Take on the
-// same state: in-process for SQLite, whose store one process holds; in the
-// database for PostgreSQL, so that all its nodes share it.
+// clock (time.Now), the rest can be had (zero otherwise). The limit holds
+// for every Take on the same state: in-process for SQLite, whose store one
+// process holds; in the database for PostgreSQL, so that all its nodes
+// share it. Waiting for a permit is not an attempt: nothing is recorded.
 type Limiter interface {
 	Take(ctx context.Context, listenerID string, rate, n int) (granted int, retryAt time.Time, err error)
 }
@@ -82,7 +83,7 @@ type gateLane struct {
 	taking  bool          // a Take is in flight
 	done    chan struct{} // closed when it answers
 	spare   int           // permits it granted that no sender has picked up
-	retryAt time.Time     // its answer when it granted none
+	retryAt time.Time     // when what it did not grant is due; zero if it granted all
 	err     error         // its error, unless the context of its caller ended
 }
 
