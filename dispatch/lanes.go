@@ -178,10 +178,11 @@ func (d *Dispatcher) run(id string, j job) {
 		if ok && waited && d.heldSince(id, j) {
 			// The listener was paused or disabled while this sender waited
 			// for its permit: its job is no attempt in flight, so it does
-			// not go out; the claim goes back, as the lane's did.
+			// not go out; the claim goes back, as the lane's did, before the
+			// lane lets go of it.
 			<-d.sem
-			d.forget(id, 1)
 			d.releaseClaims([]*licensehooks.Claim{j.claim})
+			d.forget(id, 1)
 			return
 		}
 		if ok {
