@@ -2,10 +2,12 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"licensehooks"
@@ -26,8 +28,11 @@ type formData struct {
 	Selected    map[string]bool
 	Groups      []eventGroup
 	Headers     []header
-	Errors      map[string]string // by field: uri, name, description, subscriptions, headers
-	Problem     string            // an error that belongs to no field
+	// RateLimit is the rate limit as typed (deliveries per second; empty
+	// for none).
+	RateLimit string
+	Errors    map[string]string // by field: uri, name, description, subscriptions, headers, rateLimit
+	Problem   string            // an error that belongs to no field
 }
 
 // eventGroup is the events of one resource type, for the picker.
@@ -68,6 +73,9 @@ func (c *Console) editListenerPage(q *request) error {
 	}
 	f := formData{Edit: true, ID: l.ID, URI: l.URI, Name: l.Name, Description: l.Description,
 		Enabled: l.Enabled, Ordered: l.Ordered(), Selected: map[string]bool{}, Groups: c.groups()}
+	if l.RateLimit > 0 {
+		f.RateLimit = strconv.Itoa(l.RateLimit)
+	}
 	for _, s := range l.Subscriptions {
 		f.Selected[s] = true
 	}
@@ -114,7 +122,8 @@ func (c *Console) updateListener(q *request) error {
 
 // readForm reads the posted form into what the page shows again and what
 // the service validates. The form always carries every field, so on edit
-// it replaces the listener's name, description, flag and headers whole.
+// it replaces the listener's name, description, flag, headers and rate
+// limit whole.
 func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 	r.ParseForm()
 	pf := r.PostForm
@@ -158,7 +167,38 @@ func (c *Console) readForm(r *http.Request) (formData, service.ListenerInput) {
 	}
 	in := service.ListenerInput{URI: f.URI, Subscriptions: subs, Name: &f.Name, Description: &f.Description,
 		Enabled: &f.Enabled, Ordering: &ordering, Headers: headers}
+	f.RateLimit = strings.TrimSpace(pf.Get("rate_limit"))
+	if rate, ok := readRateLimit(f.RateLimit); ok {
+		in.RateLimit = &rate
+	} else {
+		f.Errors["rateLimit"] = rateLimitWords
+	}
 	return f, in
+}
+
+// rateLimitWords is the form's one message for a rate limit it cannot take.
+var rateLimitWords = fmt.Sprintf("Rate limit must be a whole number of deliveries per second from %d to %s, or empty for no limit.",
+	licensehooks.MinRateLimit, thousands(licensehooks.MaxRateLimit))
+
+// readRateLimit reads the form's rate limit: empty is none (0).
+func readRateLimit(s string) (int, bool) {
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < licensehooks.MinRateLimit || n > licensehooks.MaxRateLimit {
+		return 0, false
+	}
+	return n, true
+}
+
+// thousands writes n with a comma between thousands: 10,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // setErrors places the service's validation problems next to their fields
@@ -178,6 +218,9 @@ func (f *formData) setErrors(err error) bool {
 			key = "subscriptions"
 		case strings.HasPrefix(key, "headers"):
 			key = "headers"
+		case key == "rateLimit":
+			f.Errors[key] = rateLimitWords
+			continue
 		case key == "uri" || key == "name" || key == "description":
 		default:
 			f.Problem = strings.TrimSpace(f.Problem + " " + fe.Message)

@@ -18,7 +18,10 @@ import (
 //
 //   - A listener may have limit(id) attempts in flight: PerListener, or
 //     1/failingShare of it while its last failingAfter attempts all failed
-//     slowly. Its lane holds at most twice that, waiting and in flight.
+//     slowly, and no more than half its rate limit (at least one) when it
+//     has one. Its lane holds at most twice that, waiting and in flight: a
+//     rate-limited lane holds about a second of its work, so what it has
+//     claimed goes out well within the lease.
 //   - A claim leases at most Workers+BatchSize-held deliveries, and none
 //     while less than claimThreshold is free; it leaves out the listeners
 //     whose lane has less room than a claim's share, and brings any one
@@ -36,9 +39,16 @@ type core struct {
 
 	lanes    map[string]*lane
 	failures map[string]int // consecutive slow failures per listener, while any
-	held     int            // deliveries claimed and not yet settled
-	nextDue  time.Time      // earliest retry this dispatcher scheduled, zero if none
-	behind   bool
+	// rates holds the rate limit of the listeners that have one, as their
+	// last claims carried it: a handoff knows only the listener's id.
+	rates map[string]int
+	// holds counts, per listener, the times its queued work was taken back
+	// (paused or disabled): a sender that waited for a rate limit's permit
+	// with a job taken before sends it only if the count has not moved.
+	holds   map[string]uint64
+	held    int       // deliveries claimed and not yet settled
+	nextDue time.Time // earliest retry this dispatcher scheduled, zero if none
+	behind  bool
 	// backlog holds the listeners that may have due work in the store that
 	// no claim has taken yet: left out of the last claim, or refused by a
 	// handoff since. Handoffs give them nothing.
@@ -62,7 +72,12 @@ const (
 
 // maxFailing bounds the map of failing listeners; past it the map starts
 // afresh (listeners deleted while failing would otherwise stay in it).
-const maxFailing = 100_000
+// maxRates does the same for the rate limits known.
+const (
+	maxFailing = 100_000
+	maxRates   = 100_000
+	maxHolds   = 100_000
+)
 
 // job is a claimed delivery waiting in its listener's lane.
 type job struct {
@@ -70,6 +85,7 @@ type job struct {
 	// deadline is on the process's own clock (time.Now, not Config.Now):
 	// the attempt must be over by then, before the lease lapses.
 	deadline time.Time
+	holds    uint64 // the listener's holds when the job was queued
 }
 
 // lane is one listener's share of the dispatcher.
@@ -84,6 +100,8 @@ func newCore(workers, batch, perListener int) *core {
 		workers: workers, batch: batch, perListener: perListener,
 		lanes:    make(map[string]*lane),
 		failures: make(map[string]int),
+		rates:    make(map[string]int),
+		holds:    make(map[string]uint64),
 		behind:   true, // until a claim finds what the store holds
 		backlog:  make(map[string]struct{}),
 	}
@@ -91,10 +109,34 @@ func newCore(workers, batch, perListener int) *core {
 
 // limit is how many attempts a listener may have in flight.
 func (c *core) limit(id string) int {
+	n := c.perListener
 	if c.failures[id] >= failingAfter {
-		return max(1, c.perListener/failingShare)
+		n = max(1, c.perListener/failingShare)
 	}
-	return c.perListener
+	if r := c.rates[id]; r > 0 {
+		n = min(n, max(1, r/2))
+	}
+	return n
+}
+
+// noteRate remembers the rate limit a claim carried for its listener (0:
+// none), which outlives the lane.
+func (c *core) noteRate(cl *licensehooks.Claim) {
+	id, r := cl.Delivery.ListenerID, 0
+	if cl.Listener != nil {
+		r = cl.Listener.RateLimit
+	}
+	if r <= 0 {
+		delete(c.rates, id)
+		return
+	}
+	if c.rates[id] == r {
+		return
+	}
+	if len(c.rates) >= maxRates {
+		clear(c.rates)
+	}
+	c.rates[id] = r
 }
 
 // full reports whether a lane holds all it may: as much waiting as in flight.
@@ -154,12 +196,13 @@ func (c *core) queue(claims []*licensehooks.Claim, deadline, now time.Time, limi
 	for _, cl := range claims {
 		id := cl.Delivery.ListenerID
 		counts[id]++
+		c.noteRate(cl)
 		if l := c.lanes[id]; l != nil && c.full(id, l) {
 			out.over = append(out.over, cl)
 			continue
 		}
 		l := c.hold(id)
-		l.queue = append(l.queue, job{claim: cl, deadline: deadline})
+		l.queue = append(l.queue, job{claim: cl, deadline: deadline, holds: c.holds[id]})
 		out.start = c.spawn(id, l, out.start)
 	}
 	capped := false
@@ -278,6 +321,7 @@ func (c *core) tidy(id string, l *lane) {
 // dropQueued forgets the deliveries still waiting in a listener's lane (the
 // listener was disabled and the store cancelled them); wake as for settle.
 func (c *core) dropQueued(id string) (wake bool) {
+	c.noteHold(id)
 	l := c.lanes[id]
 	if l == nil || len(l.queue) == 0 {
 		return false
@@ -291,6 +335,7 @@ func (c *core) dropQueued(id string) (wake bool) {
 // returns their claims, for the caller to give back (the listener was
 // paused or disabled here); wake as for settle.
 func (c *core) takeQueued(id string) (claims []*licensehooks.Claim, wake bool) {
+	c.noteHold(id)
 	l := c.lanes[id]
 	if l == nil || len(l.queue) == 0 {
 		return nil, false
@@ -301,6 +346,20 @@ func (c *core) takeQueued(id string) (claims []*licensehooks.Claim, wake bool) {
 	l.queue = nil
 	return claims, c.settle(id, len(claims))
 }
+
+// noteHold counts a hold of the listener's work (see holds). Past maxHolds
+// the map starts afresh: a job queued before then counts as held, and is
+// given back rather than sent, which is safe.
+func (c *core) noteHold(id string) {
+	if _, ok := c.holds[id]; !ok && len(c.holds) >= maxHolds {
+		clear(c.holds)
+	}
+	c.holds[id]++
+}
+
+// heldSince reports whether the listener's work was taken back (paused or
+// disabled) after the job was queued.
+func (c *core) heldSince(id string, j job) bool { return c.holds[id] != j.holds }
 
 // takes reports whether publishes may hand work off now.
 func (c *core) takes() bool { return !c.stopping && !c.behind }
@@ -324,10 +383,12 @@ func (c *core) take(id string) bool {
 
 // handedOff is what handed made of a publish's claims.
 type handedOff struct {
-	taken   int                   // claims queued in their lanes
-	release []*licensehooks.Claim // claims to give back: the dispatcher stops
-	start   []string              // senders to start, by lane
-	wake    bool                  // the claimer should look again
+	taken int // claims queued in their lanes
+	// release are the claims to give back: the dispatcher stops, or the
+	// lane turned out full once the claim told the listener's rate limit.
+	release []*licensehooks.Claim
+	start   []string // senders to start, by lane
+	wake    bool     // the claimer should look again
 }
 
 // handed queues the claims a publish leased through take, and gives back
@@ -344,14 +405,25 @@ func (c *core) handed(claims []*licensehooks.Claim, deadline time.Time, reserved
 		} else {
 			reserved[id]--
 		}
+		c.noteRate(cl)
+		l := c.lanes[id]
 		if c.stopping {
 			out.wake = c.settle(id, 1) || out.wake
 			out.release = append(out.release, cl)
 			continue
 		}
+		if l.held > 2*c.limit(id) {
+			// take reserved room before it knew the listener's rate limit:
+			// give the claim back, and the listener's next work to a claim,
+			// which comes oldest first.
+			out.wake = c.settle(id, 1) || out.wake
+			out.release = append(out.release, cl)
+			c.backlog[id] = struct{}{}
+			c.refusals++
+			continue
+		}
 		out.taken++
-		l := c.lanes[id]
-		l.queue = append(l.queue, job{claim: cl, deadline: deadline})
+		l.queue = append(l.queue, job{claim: cl, deadline: deadline, holds: c.holds[id]})
 		out.start = c.spawn(id, l, out.start)
 	}
 	for id, n := range reserved {

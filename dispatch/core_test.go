@@ -396,3 +396,148 @@ func TestCoreRetryWakes(t *testing.T) {
 		t.Errorf("after a claim past the retry: wait %v", w)
 	}
 }
+
+// rated makes n claims for the listener carrying its rate limit, as claims
+// from the store carry the listener.
+func rated(n int, id string, rate int) []*licensehooks.Claim {
+	out := claims(n, id)
+	for _, cl := range out {
+		cl.Listener = &licensehooks.Listener{ID: id, RateLimit: rate}
+	}
+	return out
+}
+
+func TestCoreRateLimitedLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		perListener int
+		rate        int
+		failing     bool
+		want        int
+	}{
+		{"no limit", 32, 0, false, 32},
+		{"rate 1: one at a time", 32, 1, false, 1},
+		{"rate 3: one at a time", 32, 3, false, 1},
+		{"rate 50: half of it", 32, 50, false, 25},
+		{"rate 100: PerListener still caps", 32, 100, false, 32},
+		{"rate 10000", 32, 10_000, false, 32},
+		{"failing and rate-limited: the smaller", 32, 10, true, 4},
+		{"rate-limited and failing: the smaller", 32, 4, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCore(128, 1000, tc.perListener)
+			c.queue(rated(1, "l", tc.rate), ct0, ct0, 1000, nil, 0)
+			if tc.failing {
+				failSlowly(c, "l")
+			}
+			if got := c.limit("l"); got != tc.want {
+				t.Errorf("limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// A rate-limited lane holds twice its limit; the rate is remembered after
+// the lane is gone (a handoff knows only the listener's id) and forgotten
+// when a claim comes without one.
+func TestCoreRateRemembered(t *testing.T) {
+	c := testCore() // PerListener 4: a lane of 8
+	fill(c, "other", 1)
+	out := c.queue(rated(6, "l", 4), ct0, ct0, 8, nil, 0) // rate 4: limit 2, a lane of 4
+	if len(out.over) != 2 || countOf(out.start)["l"] != 2 {
+		t.Fatalf("rate 4: %d over, %d senders; want 2, 2", len(out.over), countOf(out.start)["l"])
+	}
+	for i := range 4 {
+		if _, ok := c.next("l"); !ok {
+			t.Fatalf("job %d not given", i)
+		}
+	}
+	c.settle("l", 4)
+	for range 2 { // the two senders find the lane empty and end
+		if _, ok := c.next("l"); ok {
+			t.Fatal("a job from an empty lane")
+		}
+	}
+	if c.lanes["l"] != nil {
+		t.Fatal("the emptied lane is kept")
+	}
+	if c.limit("l") != 2 {
+		t.Errorf("limit %d after the lane went, want 2", c.limit("l"))
+	}
+	// A claim catches the core up, then handoffs fill the lane to 4 only.
+	limit, exclude, refusals := c.capacity()
+	c.queue(nil, ct0, ct0, limit, exclude, refusals)
+	taken := 0
+	for range 8 {
+		if c.take("l") {
+			taken++
+		}
+	}
+	if taken != 4 {
+		t.Errorf("handoffs took %d for a lane of 4", taken)
+	}
+	c.handed(rated(4, "l", 0), ct0, map[string]int{"l": 4}) // the limit was removed
+	if c.limit("l") != 4 || c.rates["l"] != 0 {
+		t.Errorf("limit %d after a claim without a rate limit, want 4", c.limit("l"))
+	}
+}
+
+// Handoffs reserve room before they know a new listener's rate limit; the
+// claims that find the lane over its size then are given back, and the
+// listener's work is left to claims.
+func TestCoreHandedOverRateLimit(t *testing.T) {
+	c := testCore()
+	fill(c, "other", 1) // caught up
+	for i := range 6 {
+		if !c.take("l") {
+			t.Fatalf("take %d refused", i)
+		}
+	}
+	refusals := c.refusals
+	out := c.handed(rated(6, "l", 2), ct0, map[string]int{"l": 6}) // rate 2: limit 1, a lane of 2
+	if out.taken != 2 || len(out.release) != 4 || len(out.start) != 1 {
+		t.Errorf("taken %d, released %d, senders %d; want 2, 4, 1", out.taken, len(out.release), len(out.start))
+	}
+	if h := c.lanes["l"].held; h != 2 || c.held != 3 {
+		t.Errorf("lane holds %d, core %d; want 2, 3", h, c.held)
+	}
+	if _, ok := c.backlog["l"]; !ok || c.refusals == refusals {
+		t.Error("the work given back does not leave the listener to claims")
+	}
+	if c.take("l") {
+		t.Error("a handoff took work for the listener after some was given back")
+	}
+}
+
+// A job taken from the lane before the listener's work was held (paused,
+// disabled) is known as held; one queued after is not.
+func TestCoreHeldSince(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hold func(c *core)
+		want bool
+	}{
+		{"not held", func(c *core) {}, false},
+		{"paused here (takeQueued)", func(c *core) { c.takeQueued("l") }, true},
+		{"disabled (dropQueued)", func(c *core) { c.dropQueued("l") }, true},
+		{"another listener held", func(c *core) { c.takeQueued("other") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCore()
+			fill(c, "l", 2)
+			j, ok := c.next("l")
+			if !ok {
+				t.Fatal("no job")
+			}
+			tc.hold(c)
+			if got := c.heldSince("l", j); got != tc.want {
+				t.Errorf("heldSince %v, want %v", got, tc.want)
+			}
+			limit, exclude, refusals := c.capacity()
+			c.queue(claims(1, "l"), ct0, ct0, limit, exclude, refusals)
+			if last := c.lanes["l"].queue; len(last) == 0 || c.heldSince("l", last[len(last)-1]) {
+				t.Error("a job queued after the hold counts as held")
+			}
+		})
+	}
+}

@@ -76,6 +76,12 @@ type Config struct {
 	// Signer makes N-Signatures. Default: rsasign.Choose("auto"), OpenSSL's
 	// libcrypto where it loads, else crypto/rsa; both give the same bytes.
 	Signer rsasign.Signer
+	// Limiter hands out the permits of rate-limited listeners (see
+	// licensehooks.Listener.RateLimit): one per attempt, automatic or
+	// manual. Default: a LocalLimiter, which is right when one process
+	// sends for the store (SQLite); nodes sharing a store must share it
+	// (PostgreSQL's RateLimiter).
+	Limiter Limiter
 }
 
 func (c *Config) setDefaults() {
@@ -113,6 +119,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Limiter == nil {
+		c.Limiter = &LocalLimiter{}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,6 +155,7 @@ type Dispatcher struct {
 	started bool
 
 	sem        chan struct{} // one token per attempt in flight
+	gate       *gate         // permits of rate-limited listeners (rate.go)
 	records    chan record
 	kick       chan struct{} // wakes the claimer: capacity freed, a retry scheduled
 	stopReq    chan struct{}
@@ -209,6 +219,7 @@ func New(store licensehooks.Store, mk *licensehooks.MasterKey, cfg Config) *Disp
 		log:      cfg.Logger.With("component", "dispatch"),
 		core:     newCore(cfg.Workers, cfg.BatchSize, cfg.PerListener),
 		sem:      make(chan struct{}, cfg.Workers),
+		gate:     newGate(cfg.Limiter),
 		records:  make(chan record, 2*maxRecordBatch),
 		kick:     make(chan struct{}, 1),
 		stopReq:  make(chan struct{}),

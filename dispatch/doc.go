@@ -19,6 +19,20 @@
 // lanes as soon as the commit returns. Only a dispatcher that keeps up takes
 // work this way; behind, it claims oldest first.
 //
+// # Rate limits
+//
+// A listener with a rate limit (licensehooks.Listener.RateLimit) gets one
+// attempt per permit of Config.Limiter, which keeps one GCRA state per
+// listener (internal/gcra): in memory for SQLite, in the database for
+// PostgreSQL, so that every node draws on one limit. A sender asks for its
+// permit holding a worker slot and sends at once with it; without one, it
+// gives the slot back and waits until the permits are due, which is not an
+// attempt. The senders of one listener share one request to the limiter at
+// a time, for as many permits as they wait for (the gate, rate.go). A
+// rate-limited lane holds about a second of its work (half the rate in
+// flight, at most PerListener), so what it claimed goes out well within
+// the lease. Manual attempts (SendNow) take a permit too.
+//
 // # Signing
 //
 // Every body is signed once: the first attempt of an event has the same

@@ -143,22 +143,57 @@ func (d *Dispatcher) runLane(id string) {
 // run makes the attempt of one job and hands its outcome to the recorder.
 func (d *Dispatcher) run(id string, j job) {
 	ctx := d.sendCtx
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		d.forget(id, 1)
-		return
-	}
-	if d.isStopping() || time.Until(j.deadline) < d.startWindow() {
-		// Stopping, or waited too long behind slow endpoints: leave the
-		// delivery to be released at Stop or claimed afresh when its lease
-		// lapses, rather than risk a send the lease no longer covers.
-		<-d.sem
-		d.forget(id, 1)
-		if !d.isStopping() {
-			d.cfg.Observer.LeaseLapsed(1)
+	// A rate-limited listener's sender asks for its permit with a worker
+	// slot held, so that what it gets goes out at once, and gives the slot
+	// back while it waits for the next permits: waiting holds no worker
+	// from the others, and is no attempt.
+	signed, waited := false, false
+	for {
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			d.forget(id, 1)
+			return
 		}
-		return
+		if d.isStopping() || time.Until(j.deadline) < d.startWindow() {
+			// Stopping, or waited too long behind slow endpoints (or its
+			// rate limit): leave the delivery to be released at Stop or
+			// claimed afresh when its lease lapses, rather than risk a send
+			// the lease no longer covers.
+			<-d.sem
+			d.forget(id, 1)
+			if !d.isStopping() {
+				d.cfg.Observer.LeaseLapsed(1)
+			}
+			return
+		}
+		if !signed && limited(j.claim) {
+			// Sign before the permit (the send finds the body in the
+			// signer's cache), so that the request follows the permit at
+			// once: the RSA signature is most of an attempt's own time.
+			signed = true
+			_, _, _ = d.signer.body(j.claim.Event, j.claim.Delivery.Attempts+1)
+		}
+		retryAt, ok := d.permit(ctx, j.claim)
+		if ok && waited && d.heldSince(id, j) {
+			// The listener was paused or disabled while this sender waited
+			// for its permit: its job is no attempt in flight, so it does
+			// not go out; the claim goes back, as the lane's did, before the
+			// lane lets go of it.
+			<-d.sem
+			d.releaseClaims([]*licensehooks.Claim{j.claim})
+			d.forget(id, 1)
+			return
+		}
+		if ok {
+			break
+		}
+		<-d.sem
+		waited = true
+		if !sleepUntil(ctx, d.stopReq, retryAt) {
+			d.forget(id, 1)
+			return
+		}
 	}
 	d.stats.inFlight.Add(1)
 	s, err := d.send(ctx, j.claim, j.deadline, false)
@@ -190,6 +225,13 @@ func (d *Dispatcher) run(id string, j job) {
 			Line: j.claim.Delivery.Line,
 		},
 	}
+}
+
+// heldSince reports whether the listener was paused or disabled here
+// (HoldListener, a disabling) after the job was queued.
+func (d *Dispatcher) heldSince(id string, j job) (held bool) {
+	d.locked(func(c *core) { held = c.heldSince(id, j) })
+	return held
 }
 
 func (d *Dispatcher) isStopping() (stopping bool) {

@@ -15,8 +15,9 @@ import (
 // delivery. A delivery leased to a worker at this moment answers ECONFLICT
 // and one that does not exist ENOTFOUND, as the store reports them.
 //
-// SendNow does not need Start. If ctx ends before an answer comes, nothing
-// is recorded and the delivery is released.
+// SendNow does not need Start. A rate-limited listener's attempt waits for
+// its permit first (Config.Limiter). If ctx ends before an answer comes,
+// nothing is recorded and the delivery is released.
 func (d *Dispatcher) SendNow(ctx context.Context, tenantID, deliveryID string) (*licensehooks.Attempt, error) {
 	owner := d.cfg.Owner + "/now/" + licensehooks.RandomToken(6)
 	claimedAt := time.Now()
@@ -25,6 +26,12 @@ func (d *Dispatcher) SendNow(ctx context.Context, tenantID, deliveryID string) (
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A manual attempt counts against the listener's rate limit as the
+	// others do: it waits for its permit (while ctx lasts).
+	if err := d.waitPermit(ctx, c); err != nil {
+		d.release(ctx, owner, deliveryID)
+		return nil, fmt.Errorf("send delivery %s: wait for the listener's rate limit: %w", deliveryID, err)
 	}
 	d.stats.inFlight.Add(1)
 	s, err := d.send(ctx, c, claimedAt.Add(d.cfg.Lease-d.leaseMargin()), true)

@@ -31,6 +31,7 @@ import (
 	"licensehooks/internal/rsasign"
 	"licensehooks/janitor"
 	"licensehooks/metrics"
+	"licensehooks/postgres"
 	"licensehooks/schedule"
 	"licensehooks/service"
 )
@@ -307,7 +308,7 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	s.dispatcher = dispatch.New(s.store, mk, dispatch.Config{
 		Owner: cfg.NodeID, Workers: cfg.Workers, BatchSize: cfg.Batch, PerListener: cfg.PerListener,
 		Lease: cfg.Lease, Schedule: cfg.schedule, Client: client, UserAgent: ua, Logger: s.logger,
-		Observer: m, Signer: rs,
+		Observer: m, Signer: rs, Limiter: rateLimiter(s.store),
 	})
 	m.SetStats(s.dispatcher.Stats)
 	// A listener paused, disabled or deleted through another node: what
@@ -418,6 +419,16 @@ func (s *server) wire(ctx context.Context, cfg *serveConfig, mk *licensehooks.Ma
 	s.logger.Info("licensehooks listening", "addr", "http://"+s.Addr, "version", Version, "node", cfg.NodeID)
 	if !cfg.Dev {
 		firstRun(ctx, s.store, cfg, s.Addr, s.logger, os.Stderr)
+	}
+	return nil
+}
+
+// rateLimiter is the limiter of listeners' rate limits for the store: the
+// nodes of a PostgreSQL store share theirs in the database; a SQLite store
+// is held by one process, whose dispatcher's own is right (nil).
+func rateLimiter(st licensehooks.Store) dispatch.Limiter {
+	if pg, ok := st.(*postgres.Store); ok {
+		return pg.RateLimiter()
 	}
 	return nil
 }
