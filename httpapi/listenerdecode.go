@@ -61,7 +61,12 @@ func decodeListener(b []byte) (service.ListenerInput, []licensehooks.FieldError,
 		bad("ordering", raw, `"none" or "resource"`)
 	}
 	if raw, ok := present(fields, "rateLimit"); ok && json.Unmarshal(raw, &in.RateLimit) != nil {
-		bad("rateLimit", raw, "a whole number of deliveries per second")
+		if what := jsonType(raw); what == "a number" { // a fraction, or past an int
+			errs = append(errs, licensehooks.FieldError{Field: "rateLimit", Code: "invalid_type",
+				Message: fmt.Sprintf("rateLimit must be a whole number of deliveries per second, not %s.", bytes.TrimSpace(raw))})
+		} else {
+			bad("rateLimit", raw, "a whole number of deliveries per second")
+		}
 	}
 	if raw, ok := present(fields, "headers"); ok {
 		in.Headers, errs = decodeHeaders(raw, errs)
