@@ -12,7 +12,10 @@ import (
 // from the id alone which run and which published event a request belongs
 // to, without a lookup table: "event_" followed by 22 base64url characters
 // (the shape of the server's own ids) encoding an 8-byte run nonce and an
-// 8-byte sequence number.
+// 8-byte sequence number. The sequence number comes first, scrambled by a
+// multiplication that can be undone: a platform's event ids are its own,
+// and mostly random (UUIDs), so the store sees them in no order, as it
+// would in production, not one after the other.
 
 const eventIDPrefix = "event_"
 
@@ -28,8 +31,8 @@ func newNonce() nonce {
 // appendEventID appends the eventId of seq in run n to dst.
 func appendEventID(dst []byte, n nonce, seq uint64) []byte {
 	var raw [16]byte
-	copy(raw[:8], n[:])
-	binary.BigEndian.PutUint64(raw[8:], seq)
+	binary.BigEndian.PutUint64(raw[:8], seq*scramble)
+	copy(raw[8:], n[:])
 	dst = append(dst, eventIDPrefix...)
 	return base64.RawURLEncoding.AppendEncode(dst, raw[:])
 }
@@ -45,11 +48,18 @@ func parseEventID(n nonce, id string) (seq uint64, ok bool) {
 	}
 	var raw [16]byte
 	k, err := base64.RawURLEncoding.Decode(raw[:], []byte(rest))
-	if err != nil || k != 16 || !bytes.Equal(raw[:8], n[:]) {
+	if err != nil || k != 16 || !bytes.Equal(raw[8:], n[:]) {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(raw[8:]), true
+	return binary.BigEndian.Uint64(raw[:8]) * unscramble, true
 }
+
+// scramble is odd, so multiplying by it modulo 2^64 is a bijection, and
+// unscramble is its inverse: seq*scramble*unscramble == seq.
+const (
+	scramble   = 0x9E3779B97F4A7C15
+	unscramble = 0xf1de83e19937733d
+)
 
 // bodyString returns the JSON string value that follows key (such as
 // `"eventId":"`) in body, or "" when absent. The envelope is compact and

@@ -89,3 +89,27 @@ func FuzzBodyScans(f *testing.F) {
 		}
 	})
 }
+
+// TestEventIDsInNoOrder: consecutive events' ids are not in order, as a
+// platform's own (random) ids are not, and each still reads back.
+func TestEventIDsInNoOrder(t *testing.T) {
+	if s, u := uint64(scramble), uint64(unscramble); s*u != 1 {
+		t.Fatal("unscramble is not scramble's inverse")
+	}
+	n := newNonce()
+	inOrder := 0
+	prev := eventID(n, 0)
+	for seq := uint64(1); seq < 1000; seq++ {
+		id := eventID(n, seq)
+		if id > prev {
+			inOrder++
+		}
+		if got, ok := parseEventID(n, id); !ok || got != seq {
+			t.Fatalf("id %s reads back as %d %v, want %d", id, got, ok, seq)
+		}
+		prev = id
+	}
+	if inOrder > 700 || inOrder < 300 {
+		t.Errorf("%d of 999 consecutive ids sort after the one before; want about half", inOrder)
+	}
+}
