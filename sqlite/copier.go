@@ -216,11 +216,12 @@ func (s *Store) LoadDeliveries(ctx context.Context, deliveries []*licensehooks.D
 			if d.LeaseExpiresAt != nil {
 				lease = micros(*d.LeaseExpiresAt)
 			}
-			n, err := w.execN(`INSERT INTO deliveries (`+deliveryCols+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			n, err := w.execN(`INSERT INTO deliveries (`+deliveryCols+`, event_seq)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+					COALESCE((SELECT rowid FROM events WHERE tenant_id = ? AND id = ?), 0)) ON CONFLICT (id) DO NOTHING`,
 				d.ID, d.TenantID, d.EventID, d.EventCode, d.ListenerID, d.Status, boolInt(d.Once),
 				d.Attempts, d.Tries, micros(d.NextAttemptAt), d.LeaseOwner, lease, d.LastStatusCode,
-				d.LastErrorKind, d.LastError, microsPtr(d.LastAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Line, d.LineSeq)
+				d.LastErrorKind, d.LastError, microsPtr(d.LastAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Line, d.LineSeq, d.TenantID, d.EventID)
 			if err != nil {
 				return fmt.Errorf("load delivery %s: %w", d.ID, err)
 			}

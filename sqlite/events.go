@@ -85,12 +85,19 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 	if p.Scheduled && !p.NotBefore.IsZero() {
 		deliverAt = new(micros(p.NotBefore))
 	}
-	n, err := w.execN(`INSERT OR IGNORE INTO events (`+eventCols+`, deliver_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	ins, err := w.exec(`INSERT OR IGNORE INTO events (`+eventCols+`, deliver_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.ID, e.Code, e.ResourceID, []byte(e.Payload), micros(e.OccurredAt), e.Hash, micros(e.CreatedAt), deliverAt)
 	if err != nil {
 		return err
+	}
+	if n, err := ins.RowsAffected(); err != nil {
+		return err
 	} else if n == 0 {
 		return duplicate(w, e, res)
+	}
+	seq, err := ins.LastInsertId() // the event's rowid, which its deliveries carry
+	if err != nil {
+		return err
 	}
 	if p.ListenerID == "" {
 		if targets, err = fanout(w, e, p.ExcludeListenerID); err != nil {
@@ -101,7 +108,7 @@ func publishOne(w *writer, p licensehooks.PublishParams, now time.Time, res *lic
 	if !p.NotBefore.IsZero() {
 		due = p.NotBefore
 	}
-	return insertDeliveries(w, p, targets, due, now, res, claims)
+	return insertDeliveries(w, p, targets, seq, due, now, res, claims)
 }
 
 // duplicate answers an event whose (tenant, id) is taken: the first
@@ -167,8 +174,8 @@ func (w *writer) enabledListeners(tenantID string) ([]*licensehooks.Listener, er
 // on purpose: a multi-row INSERT may fail halfway, so SQLite keeps a
 // statement journal of every page it touches, which costs more than the
 // extra statements.
-const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?, ?)`
+const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `, event_seq)
+	VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, 0, '', '', NULL, ?, ?, ?, ?, ?)`
 
 // insertDeliveries inserts one delivery of p's event per listener into
 // res's DeliveryIDs, leasing to the handoff's owner (when p hands off)
@@ -176,7 +183,7 @@ const insertDelivery = `INSERT INTO deliveries (` + deliveryCols + `)
 // scheduled for a delayed event, paused for a paused listener, else
 // pending; or queued, behind the line of its resource to an ordered
 // listener (see lines.go).
-func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, due time.Time,
+func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*licensehooks.Listener, eventSeq int64, due time.Time,
 	now time.Time, res *licensehooks.PublishResult, claims *[]*licensehooks.Claim) error {
 	e := p.Event
 	res.DeliveryIDs = make([]string, len(listeners))
@@ -199,7 +206,7 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 			owner, expires = p.Handoff.Owner, micros(until)
 		}
 		_, err = w.exec(insertDelivery, id, e.TenantID, e.ID, e.Code, l.ID, status, boolInt(p.Once), micros(due),
-			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt), line, seq)
+			owner, expires, micros(e.CreatedAt), micros(e.CreatedAt), line, seq, eventSeq)
 		if err != nil {
 			return err
 		}
@@ -215,7 +222,8 @@ func insertDeliveries(w *writer, p licensehooks.PublishParams, listeners []*lice
 // eventDeliveries returns the ids of an event's deliveries, in the order
 // they were made.
 func eventDeliveries(w *writer, tenantID, eventID string) ([]string, error) {
-	rows, err := w.query(`SELECT id FROM deliveries WHERE tenant_id = ? AND event_id = ? ORDER BY rowid`, tenantID, eventID)
+	rows, err := w.query(`SELECT id FROM deliveries WHERE event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?)
+		ORDER BY rowid`, tenantID, eventID)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f licensehooks.DeliveryFilte
 	wh.addIf(f.ListenerID != "", "listener_id = ?", f.ListenerID)
 	wh.addIf(f.Status != "", "status = ?", f.Status)
 	wh.addIf(f.EventCode != "", "event_code = ?", f.EventCode)
-	wh.addIf(f.EventID != "", "event_id = ?", f.EventID)
+	wh.addIf(f.EventID != "", "event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?)", f.TenantID, f.EventID)
 	wh.addIf(!f.Since.IsZero(), "created_at >= ?", micros(f.Since))
 	wh.addIf(!f.Until.IsZero(), "created_at < ?", micros(f.Until))
 	var total int

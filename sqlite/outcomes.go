@@ -252,7 +252,7 @@ func (s *Store) PurgeFinished(ctx context.Context, p licensehooks.PurgeParams) (
 		}
 		events, err = w.execN(`DELETE FROM events WHERE rowid IN (
 			SELECT e.rowid FROM events e WHERE e.created_at < ? AND NOT EXISTS (
-				SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id)
+				SELECT 1 FROM deliveries d WHERE d.event_seq = e.rowid)
 			LIMIT ?)`, before, limit)
 		return err
 	})
@@ -285,12 +285,12 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 		// examples a person sent one listener (their delivery is Once) and
 		// alerts about the listener itself are left out here, in the query,
 		// so that they never fill its LIMIT.
-		rows, err := w.query(`SELECT e.tenant_id, e.id, e.code, e.resource_id, COALESCE(e.deliver_at, 0)
+		rows, err := w.query(`SELECT e.rowid, e.tenant_id, e.id, e.code, e.resource_id, COALESCE(e.deliver_at, 0)
 			FROM events e
 			WHERE e.tenant_id = ? AND e.created_at >= ? AND e.created_at < ? AND e.cancelled_at IS NULL
 				AND e.code IN (SELECT value FROM json_each(?)) AND e.code <> ?
 				AND NOT (e.code LIKE 'webhook.%' AND COALESCE(json_extract(CAST(e.payload AS TEXT), '$.listenerId'), '') = ?)
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.rowid
 					AND (d.listener_id = ? OR d.once))
 			ORDER BY e.created_at, e.rowid LIMIT ?`,
 			p.TenantID, micros(p.Since), micros(p.Until), jsonText(l.Subscriptions), licensehooks.TestEventCode,
@@ -299,12 +299,12 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			return err
 		}
 		type missed struct {
-			e         licensehooks.Event
-			deliverAt int64
+			e              licensehooks.Event
+			seq, deliverAt int64
 		}
 		events, err := collect(rows, func(sc scanner) (missed, error) {
 			var m missed
-			err := sc.Scan(&m.e.TenantID, &m.e.ID, &m.e.Code, &m.e.ResourceID, &m.deliverAt)
+			err := sc.Scan(&m.seq, &m.e.TenantID, &m.e.ID, &m.e.Code, &m.e.ResourceID, &m.deliverAt)
 			return m, err
 		})
 		if err != nil {
@@ -327,7 +327,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p licensehooks.ReplayParam
 			}
 			id := newSortableID(licensehooks.PrefixDelivery, idTime)
 			if _, err := w.exec(insertDelivery, id, m.e.TenantID, m.e.ID, m.e.Code, l.ID, status, 0, micros(due),
-				"", 0, micros(p.Now), micros(p.Now), line, seq); err != nil {
+				"", 0, micros(p.Now), micros(p.Now), line, seq, m.seq); err != nil {
 				return err
 			}
 			made++
@@ -350,7 +350,7 @@ func (s *Store) ResendDeliveries(ctx context.Context, p licensehooks.ResendParam
 	wh.addIf(f.ListenerID != "", "d.listener_id = ?", f.ListenerID)
 	wh.addIf(f.Status != "", "d.status = ?", f.Status)
 	wh.addIf(f.EventCode != "", "d.event_code = ?", f.EventCode)
-	wh.addIf(f.EventID != "", "d.event_id = ?", f.EventID)
+	wh.addIf(f.EventID != "", "d.event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?)", f.TenantID, f.EventID)
 	wh.addIf(!f.Since.IsZero(), "d.created_at >= ?", micros(f.Since))
 	wh.addIf(!f.Until.IsZero(), "d.created_at < ?", micros(f.Until))
 	if p.After != "" {

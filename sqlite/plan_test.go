@@ -35,7 +35,10 @@ func TestQueryPlans(t *testing.T) {
 			ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "l"}},
 		{"deliveries of a tenant", `SELECT ` + deliveryCols + ` FROM deliveries WHERE tenant_id = ? AND status = ?
 			ORDER BY created_at DESC, id DESC LIMIT 10`, []any{"t", "failed"}},
-		{"deliveries of an event", `SELECT id FROM deliveries WHERE tenant_id = ? AND event_id = ? ORDER BY rowid`, []any{"t", "e"}},
+		{"deliveries of an event", `SELECT id FROM deliveries WHERE event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?)
+			ORDER BY rowid`, []any{"t", "e"}},
+		{"events no delivery refers to", `SELECT e.rowid FROM events e WHERE e.created_at < ? AND NOT EXISTS (
+			SELECT 1 FROM deliveries d WHERE d.event_seq = e.rowid) LIMIT 10`, []any{1}},
 		{"cancel", `UPDATE deliveries SET status = 'cancelled', updated_at = ? WHERE listener_id = ? AND status = 'pending'`, []any{1, "l"}},
 		{"release", releaseQuery, []any{"o"}},
 		{"release some", releaseIDsQuery, []any{`["d"]`, "o"}},

@@ -98,7 +98,8 @@ func (s *Store) CancelEvent(ctx context.Context, tenantID, eventID string, at ti
 			return err
 		}
 		var scheduled int
-		if err := w.queryRow(`SELECT count(*) FROM deliveries WHERE tenant_id = ? AND event_id = ? AND status = 'scheduled'`,
+		if err := w.queryRow(`SELECT count(*) FROM deliveries
+			WHERE event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?) AND status = 'scheduled'`,
 			tenantID, eventID).Scan(&scheduled); err != nil {
 			return err
 		}
@@ -106,7 +107,8 @@ func (s *Store) CancelEvent(ctx context.Context, tenantID, eventID string, at ti
 			return licensehooks.EventNotCancellable(eventID)
 		}
 		n, err = w.execN(`UPDATE deliveries SET status = 'cancelled', updated_at = ?
-			WHERE tenant_id = ? AND event_id = ? AND status = 'scheduled'`, micros(at), tenantID, eventID)
+			WHERE event_seq = (SELECT rowid FROM events WHERE tenant_id = ? AND id = ?) AND status = 'scheduled'`,
+			micros(at), tenantID, eventID)
 		w.cancelled += int(n)
 		if err != nil {
 			return err
