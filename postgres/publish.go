@@ -27,14 +27,14 @@ type publishBatch struct {
 	leased    int                     // of which handed off (see licensehooks.Handoff)
 	scheduled int                     // of which scheduled (a delayed event's)
 	claims    [][]*licensehooks.Claim // claims[i]: what params[i] handed off
-	// listeners holds the matched listeners whole when some event may be
-	// handed off: its claims carry them.
+	// listeners holds the matched listeners: their id, paused and ordering,
+	// or whole when some event may be handed off (whole): its claims carry
+	// them.
 	listeners map[string]*licensehooks.Listener
-	paused    map[string]bool // matched listeners that are paused
-	ordered   map[string]bool // matched listeners ordered by resource
-	rows      deliveryRows    // the deliveries to insert (planDeliveries)
-	pausedIDs []string        // of which made paused
-	now       time.Time       // when handed-off leases start
+	whole     bool
+	rows      deliveryRows // the deliveries to insert (planDeliveries)
+	pausedIDs []string     // of which made paused
+	now       time.Time    // when handed-off leases start
 }
 
 // PublishEvents stores the events and their deliveries in one transaction,
@@ -97,8 +97,8 @@ func (s *Store) unpauseResumed(ctx context.Context, ids []string) error {
 func newPublishBatch(params []licensehooks.PublishParams, now time.Time) *publishBatch {
 	b := &publishBatch{
 		params: params, results: make([]licensehooks.PublishResult, len(params)), claims: make([][]*licensehooks.Claim, len(params)),
-		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{}, paused: map[string]bool{},
-		ordered: map[string]bool{}, now: now,
+		matches: map[int][]string{}, first: map[eventKey]int{}, inserted: map[eventKey]bool{},
+		listeners: map[string]*licensehooks.Listener{}, now: now,
 	}
 	for i, p := range params {
 		if err := prepareEvent(p.Event, now); err != nil {
@@ -107,9 +107,7 @@ func newPublishBatch(params []licensehooks.PublishParams, now time.Time) *publis
 		}
 		b.results[i].EventID = p.Event.ID
 		b.ok = append(b.ok, i)
-		if p.HandsOff() && b.listeners == nil {
-			b.listeners = map[string]*licensehooks.Listener{}
-		}
+		b.whole = b.whole || p.HandsOff()
 	}
 	return b
 }
@@ -162,7 +160,7 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 	}
 	// A handoff needs the listeners whole, for its claims.
 	cols := "l.id, l.paused, l.ordering"
-	if b.listeners != nil {
+	if b.whole {
 		cols = qualified(listenerCols, "l")
 	}
 	batch.Queue(`SELECT e.i, `+cols+`
@@ -176,18 +174,12 @@ func (b *publishBatch) queueMatch(batch *pgx.Batch) {
 		var i int32
 		var l licensehooks.Listener
 		dest := []any{&i, &l.ID, &l.Paused, &l.Ordering}
-		if b.listeners != nil {
+		if b.whole {
 			dest = append([]any{&i}, listenerDest(&l)...)
 		}
 		_, err := pgx.ForEachRow(rows, dest, func() error {
 			b.matches[int(i)] = append(b.matches[int(i)], l.ID)
-			if l.Paused {
-				b.paused[l.ID] = true
-			}
-			if l.Ordered() {
-				b.ordered[l.ID] = true
-			}
-			if _, seen := b.listeners[l.ID]; b.listeners != nil && !seen {
+			if _, seen := b.listeners[l.ID]; !seen {
 				b.listeners[l.ID] = new(l)
 			}
 			l = licensehooks.Listener{}
@@ -315,10 +307,7 @@ func (b *publishBatch) planDeliveries() {
 			dids = append(dids, id)
 			r.ids, r.tenants, r.events, r.codes, r.listeners = append(r.ids, id), append(r.tenants, e.TenantID), append(r.events, e.ID), append(r.codes, e.Code), append(r.listeners, l)
 			r.once, r.due, r.created = append(r.once, p.Once), append(r.due, next), append(r.created, e.CreatedAt)
-			lst := &licensehooks.Listener{Paused: b.paused[l]}
-			if b.ordered[l] {
-				lst.Ordering = licensehooks.OrderingResource
-			}
+			lst := b.listeners[l]
 			status, line := licensehooks.DeliveryStatusFor(p, lst), p.LineOf(lst)
 			r.statuses, r.lines, r.seqs = append(r.statuses, status), append(r.lines, line), append(r.seqs, 0)
 			r.joining.add(len(r.ids)-1, l, line, status)
@@ -334,7 +323,7 @@ func (b *publishBatch) planDeliveries() {
 			}
 			r.owners, r.leases = append(r.owners, p.Handoff.Owner), append(r.leases, &until)
 			b.leased++
-			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, b.listeners[l], "", next, until))
+			b.claims[i] = append(b.claims[i], licensehooks.HandoffClaim(p, id, lst, "", next, until))
 		}
 		b.results[i].DeliveryIDs = dids
 	}

@@ -195,7 +195,6 @@ func testDelayedJoinsWhenDue(t *testing.T, f *Fixture) {
 	tn := f.Tenant()
 	l := f.Listener(tn.ID, []string{codeA}, ordered)
 	e, res := f.delayed(tn.ID, codeA, Base, Base.Add(time.Hour))
-	_ = e
 	later := f.publishAbout(tn.ID, codeA, e.ResourceID, Base.Add(time.Minute), l.ID)
 	delayed := res.DeliveryIDs[0]
 	P, Q := licensehooks.StatusPending, licensehooks.StatusQueued
