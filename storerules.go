@@ -84,6 +84,16 @@ func (p PublishParams) LineOf(l *Listener) string {
 	return l.LineOf(p.Event)
 }
 
+// DueStatus is the status of a delivery made due again (resumed, recovered,
+// released from its line, a delayed one falling due) for a listener paused
+// or not: it waits, paused, for the listener's resume, or is pending.
+func DueStatus(paused bool) string {
+	if paused {
+		return StatusPaused
+	}
+	return StatusPending
+}
+
 // HandoffClaim is the claim of a delivery made by publish p and leased to
 // p.Handoff.Owner until until as it was stored: pending, due at due,
 // dated as its event.

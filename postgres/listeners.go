@@ -119,10 +119,7 @@ func (s *Store) UpdateListener(ctx context.Context, l *licensehooks.Listener) er
 			if _, err := tx.Exec(ctx, lockListenerLinesSQL, l.ID); err != nil {
 				return mapErr(err, "end ordering")
 			}
-			status := licensehooks.StatusPending
-			if l.Paused {
-				status = licensehooks.StatusPaused
-			}
+			status := licensehooks.DueStatus(l.Paused)
 			tag, err := tx.Exec(ctx, `UPDATE deliveries SET status = $2, next_attempt_at = $3, updated_at = $3
 				WHERE listener_id = $1 AND line <> '' AND status = 'queued'`, l.ID, status, l.UpdatedAt)
 			if err != nil {

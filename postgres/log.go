@@ -117,11 +117,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, p licensehooks.RecoverPar
 		var id, line string
 		var paused bool
 		_, err = pgx.ForEachRow(rows, []any{&id, &line, &paused}, func() error {
-			status := licensehooks.StatusPending
-			if paused {
-				status = licensehooks.StatusPaused
-			}
-			q.add(p.ListenerID, id, line, status, now)
+			q.add(p.ListenerID, id, line, licensehooks.DueStatus(paused), now)
 			return nil
 		})
 		if err != nil {

@@ -36,10 +36,7 @@ func (s *Store) PromoteScheduled(ctx context.Context, now time.Time, limit int) 
 		var id, listener, line string
 		var paused bool
 		_, err := pgx.ForEachRow(rows, []any{&id, &listener, &line, &paused}, func() error {
-			status := licensehooks.StatusPending
-			if paused {
-				status = licensehooks.StatusPaused
-			}
+			status := licensehooks.DueStatus(paused)
 			j.add(len(ids), listener, line, status)
 			ids, statuses, seqs = append(ids, id), append(statuses, status), append(seqs, 0)
 			return nil

@@ -144,10 +144,7 @@ func (s *Store) DisableListener(ctx context.Context, tenantID, id, reason string
 // deliveries become pending (paused, for a paused listener) and due at
 // once, and none of its deliveries is in a line any more.
 func dissolveLines(w *writer, l *licensehooks.Listener, at time.Time) error {
-	status := licensehooks.StatusPending
-	if l.Paused {
-		status = licensehooks.StatusPaused
-	}
+	status := licensehooks.DueStatus(l.Paused)
 	// The repeated conditions let SQLite read off deliveries_line.
 	n, err := w.execN(`UPDATE deliveries SET status = ?, next_attempt_at = ?, updated_at = ?
 		WHERE listener_id = ? AND line <> '' AND status IN ('pending', 'paused', 'queued') AND status = 'queued'`,

@@ -186,11 +186,7 @@ func recoverInLine(w *writer, p licensehooks.RecoverParams) (int64, error) {
 	}
 	now := micros(p.Now)
 	for _, r := range found {
-		status := licensehooks.StatusPending
-		if r.paused {
-			status = licensehooks.StatusPaused
-		}
-		if err := requeue(w, r.rowid, p.ListenerID, r.resource, status, now, now); err != nil {
+		if err := requeue(w, r.rowid, p.ListenerID, r.resource, licensehooks.DueStatus(r.paused), now, now); err != nil {
 			return 0, err
 		}
 	}

@@ -59,11 +59,7 @@ func (s *Store) PromoteScheduled(ctx context.Context, now time.Time, limit int) 
 				free = append(free, d.rowid)
 				continue
 			}
-			status := licensehooks.StatusPending
-			if d.paused {
-				status = licensehooks.StatusPaused
-			}
-			status, seq, err := place(w, d.listener, d.line, status)
+			status, seq, err := place(w, d.listener, d.line, licensehooks.DueStatus(d.paused))
 			if err != nil {
 				return err
 			}
